@@ -1,0 +1,277 @@
+"""Numba kernels that find, for every point x of a round, the batch points y with d(x, y) < R(x).
+
+``R(x)`` is the distance from x to its tree parent: only such y can conflict with x or become a nearer
+parent.  Every strategy returns the same neighbour sets (as CSR arrays with distances), so the built
+tree does not depend on the strategy; they differ only in how candidate pairs are enumerated.
+Each kernel runs twice: a counting pass (``out_idx`` is None-like, size 0) then a filling pass.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
+
+
+@nb.njit(cache=True)
+def _offsets(counts):
+    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    for i in range(counts.shape[0]):
+        ptr[i + 1] = ptr[i] + counts[i]
+    return ptr
+
+
+@nb.njit(parallel=True, cache=True)
+def _dense_pass(kind, params, pts, lo, hi, reach, ptr, out_idx, out_dist, fill):
+    b = hi - lo
+    counts = np.zeros(b, dtype=np.int64)
+    for i in nb.prange(b):
+        pos = ptr[i] if fill else 0
+        cnt = 0
+        for j in range(b):
+            if j == i:
+                continue
+            d = point_distance(kind, params, pts, lo + i, pts, lo + j)
+            if d < reach[i]:
+                if fill:
+                    out_idx[pos + cnt] = j
+                    out_dist[pos + cnt] = d
+                cnt += 1
+        counts[i] = cnt
+    return counts
+
+
+@nb.njit(cache=True)
+def dense_neighbours(kind, params, pts, lo, hi, reach):
+    """All pairs: O(b^2) distances.  The reference strategy; any metric."""
+    empty_i = np.empty(0, dtype=np.int64)
+    empty_d = np.empty(0, dtype=np.float64)
+    counts = _dense_pass(kind, params, pts, lo, hi, reach, np.zeros(1, dtype=np.int64), empty_i, empty_d, False)
+    ptr = _offsets(counts)
+    idx = np.empty(ptr[-1], dtype=np.int64)
+    dist = np.empty(ptr[-1], dtype=np.float64)
+    _dense_pass(kind, params, pts, lo, hi, reach, ptr, idx, dist, True)
+    return ptr, idx, dist
+
+
+# ---------------------------------------------------------------------------------------------
+# Grid (Euclidean): hash points into cubic cells over up to three coordinates.  A pair closer than
+# R(x) differs by less than R(x) in every coordinate, so only cells within ceil(R/cell) are visited.
+
+@nb.njit(cache=True)
+def _cell_key(cx, nd):
+    key = 0
+    for t in range(nd):
+        key = key * 2097152 + (cx[t] + 1048576)
+    return key
+
+
+@nb.njit(cache=True)
+def _find(sorted_keys, key):
+    lo = 0
+    hi = sorted_keys.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sorted_keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < sorted_keys.shape[0] and sorted_keys[lo] == key:
+        return lo
+    return -1
+
+
+@nb.njit(parallel=True, cache=True)
+def _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
+               ptr, out_idx, out_dist, fill):
+    b = hi - lo
+    nd = dims.shape[0]
+    counts = np.zeros(b, dtype=np.int64)
+    for i in nb.prange(b):
+        pos = ptr[i] if fill else 0
+        cnt = 0
+        r = reach[i]
+        ratio = r / cell
+        span = np.int64(b)
+        nvisit = b + 1
+        if ratio < b:
+            span = np.int64(np.ceil(ratio))
+            nvisit = 1
+            for _ in range(nd):
+                nvisit *= 2 * span + 1
+                if nvisit > b:
+                    break
+        if nvisit > b:
+            for j in range(b):
+                if j == i:
+                    continue
+                d = point_distance(kind, params, pts, lo + i, pts, lo + j)
+                if d < r:
+                    if fill:
+                        out_idx[pos + cnt] = j
+                        out_dist[pos + cnt] = d
+                    cnt += 1
+        else:
+            base = cells[i]
+            cx = np.empty(nd, dtype=np.int64)
+            off = np.full(nd, -span, dtype=np.int64)
+            while True:
+                for t in range(nd):
+                    cx[t] = base[t] + off[t]
+                u = _find(ukeys, _cell_key(cx, nd))
+                if u >= 0:
+                    for m in range(ustart[u], ustart[u + 1]):
+                        j = members[m]
+                        if j == i:
+                            continue
+                        d = point_distance(kind, params, pts, lo + i, pts, lo + j)
+                        if d < r:
+                            if fill:
+                                out_idx[pos + cnt] = j
+                                out_dist[pos + cnt] = d
+                            cnt += 1
+                t = 0
+                while t < nd:
+                    off[t] += 1
+                    if off[t] <= span:
+                        break
+                    off[t] = -span
+                    t += 1
+                if t == nd:
+                    break
+        counts[i] = cnt
+    return counts
+
+
+@nb.njit(cache=True)
+def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell):
+    b = hi - lo
+    nd = dims.shape[0]
+    origin = np.empty(nd, dtype=np.float64)
+    for t in range(nd):
+        m = np.inf
+        for i in range(b):
+            v = float(pts[lo + i, dims[t]])
+            if v < m:
+                m = v
+        origin[t] = m
+    cells = np.empty((b, nd), dtype=np.int64)
+    keys = np.empty(b, dtype=np.int64)
+    for i in range(b):
+        for t in range(nd):
+            cells[i, t] = np.int64(np.floor((float(pts[lo + i, dims[t]]) - origin[t]) / cell))
+        keys[i] = _cell_key(cells[i], nd)
+    members = np.argsort(keys, kind="mergesort")
+    sk = keys[members]
+    ustart_list = np.empty(b + 1, dtype=np.int64)
+    ukeys = np.empty(b, dtype=np.int64)
+    nu = 0
+    for m in range(b):
+        if m == 0 or sk[m] != sk[m - 1]:
+            ukeys[nu] = sk[m]
+            ustart_list[nu] = m
+            nu += 1
+    ustart_list[nu] = b
+    ukeys = ukeys[:nu].copy()
+    ustart = ustart_list[: nu + 1].copy()
+    empty_i = np.empty(0, dtype=np.int64)
+    empty_d = np.empty(0, dtype=np.float64)
+    counts = _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
+                        np.zeros(1, dtype=np.int64), empty_i, empty_d, False)
+    ptr = _offsets(counts)
+    idx = np.empty(ptr[-1], dtype=np.int64)
+    dist = np.empty(ptr[-1], dtype=np.float64)
+    _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
+               ptr, idx, dist, True)
+    return ptr, idx, dist
+
+
+# ---------------------------------------------------------------------------------------------
+# Segmented (any metric): sort the batch by distance to a first pivot; |d(x,p) - d(y,p)| <= d(x,y)
+# for every pivot p, so candidates for x lie in one window of the sorted order and must pass the same
+# test for the other pivots before a full distance is computed.
+
+@nb.njit(parallel=True, cache=True)
+def pivot_keys(kind, params, pts, lo, hi, pivots):
+    b = hi - lo
+    keys = np.empty((b, pivots.shape[0]), dtype=np.float64)
+    for i in nb.prange(b):
+        for p in range(pivots.shape[0]):
+            keys[i, p] = point_distance(kind, params, pts, lo + i, pts, pivots[p])
+    return keys
+
+
+@nb.njit(parallel=True, cache=True)
+def _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr, out_idx, out_dist, fill):
+    b = hi - lo
+    npiv = keys.shape[1]
+    counts = np.zeros(b, dtype=np.int64)
+    for i in nb.prange(b):
+        pos = ptr[i] if fill else 0
+        cnt = 0
+        r = reach[i]
+        k0 = keys[i, 0]
+        margin = r + PRUNE_SLACK * (r + k0)
+        start = np.searchsorted(sorted0, k0 - margin, side="left")
+        stop = np.searchsorted(sorted0, k0 + margin, side="right")
+        for m in range(start, stop):
+            j = order[m]
+            if j == i:
+                continue
+            near = True
+            for p in range(1, npiv):
+                if abs(keys[i, p] - keys[j, p]) > margin + PRUNE_SLACK * keys[i, p]:
+                    near = False
+                    break
+            if not near:
+                continue
+            d = point_distance(kind, params, pts, lo + i, pts, lo + j)
+            if d < r:
+                if fill:
+                    out_idx[pos + cnt] = j
+                    out_dist[pos + cnt] = d
+                cnt += 1
+        counts[i] = cnt
+    return counts
+
+
+@nb.njit(cache=True)
+def segmented_neighbours(kind, params, pts, lo, hi, reach, pivots):
+    keys = pivot_keys(kind, params, pts, lo, hi, pivots)
+    order = np.argsort(keys[:, 0], kind="mergesort")
+    sorted0 = keys[order, 0].copy()
+    empty_i = np.empty(0, dtype=np.int64)
+    empty_d = np.empty(0, dtype=np.float64)
+    counts = _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0,
+                             np.zeros(1, dtype=np.int64), empty_i, empty_d, False)
+    ptr = _offsets(counts)
+    idx = np.empty(ptr[-1], dtype=np.int64)
+    dist = np.empty(ptr[-1], dtype=np.float64)
+    _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr, idx, dist, True)
+    return ptr, idx, dist
+
+
+@nb.njit(cache=True)
+def farthest_pivots(kind, params, pts, lo, hi, first, count):
+    """``first`` plus up to ``count - 1`` batch points chosen by farthest-point traversal."""
+    b = hi - lo
+    pivots = np.empty(count, dtype=np.int64)
+    pivots[0] = first
+    near = np.full(b, np.inf)
+    used = 1
+    while used < count:
+        best = -1
+        best_d = -1.0
+        for i in range(b):
+            d = point_distance(kind, params, pts, lo + i, pts, pivots[used - 1])
+            if d < near[i]:
+                near[i] = d
+            if near[i] > best_d:
+                best_d = near[i]
+                best = lo + i
+        if best_d <= 0.0:
+            break
+        pivots[used] = best
+        used += 1
+    return pivots[:used].copy()

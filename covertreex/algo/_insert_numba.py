@@ -1,0 +1,110 @@
+"""Numba kernels of one batch-insertion round (see ``algo.insert``).
+
+Node indices are positions in the growing tree arrays.  The points of the round occupy positions
+``lo .. hi-1`` of ``pts``; they are not linked into the tree until ``link_batch``.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from covertreex.core._heap_numba import heap_new, heap_pop, heap_push
+from covertreex.core._levels_numba import can_parent, level_scale, level_score
+from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
+
+
+@nb.njit(cache=True)
+def children_csr(parent, n):
+    """Children of nodes ``0..n-1`` grouped by parent (stable in node index)."""
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        p = parent[v]
+        if p >= 0:
+            counts[p + 1] += 1
+    for v in range(n):
+        counts[v + 1] += counts[v]
+    ptr = counts.copy()
+    idx = np.empty(max(counts[n], 1), dtype=np.int64)
+    fill = counts[:n].copy()
+    for v in range(n):
+        p = parent[v]
+        if p >= 0:
+            idx[fill[p]] = v
+            fill[p] += 1
+    return ptr, idx
+
+
+@nb.njit(parallel=True, cache=True)
+def root_score_needed(kind, params, pts, root, lo, hi):
+    """Largest ``level_score(d(x, root))`` over the batch: the root level must reach it."""
+    b = hi - lo
+    scores = np.empty(b, dtype=np.int64)
+    for t in nb.prange(b):
+        scores[t] = level_score(point_distance(kind, params, pts, lo + t, pts, root))
+    return scores.max()
+
+
+@nb.njit(parallel=True, cache=True)
+def find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, child_idx, root, lo, hi, nchunks):
+    """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
+
+    Best-first search ordered by the lower bound ``d(x, p) - radius(p)``; a subtree is skipped only
+    when no point in it can be both nearer than the current best and allowed as a parent.
+    """
+    b = hi - lo
+    out_p = np.empty(b, dtype=np.int64)
+    out_d = np.empty(b, dtype=np.float64)
+    nchunks = max(1, min(b, nchunks))
+    for chunk in nb.prange(nchunks):
+        keys, nodes, aux = heap_new(64)
+        for t in range(chunk * b // nchunks, (chunk + 1) * b // nchunks):
+            x = lo + t
+            d0 = point_distance(kind, params, pts, x, pts, root)
+            best_d = np.inf
+            best_p = -1
+            if can_parent(level[root], d0):
+                best_d = d0
+                best_p = root
+            size = 0
+            keys, nodes, aux, size = heap_push(keys, nodes, aux, size, d0 - radius[root], root, d0)
+            while size > 0:
+                lb, p, dp, size = heap_pop(keys, nodes, aux, size)
+                if lb > best_d + PRUNE_SLACK * (dp + radius[p] + best_d):
+                    break
+                for e in range(child_ptr[p], child_ptr[p + 1]):
+                    c = child_idx[e]
+                    rc = radius[c]
+                    lim = min(best_d, level_scale(level[c]))
+                    if abs(dp - dparent[c]) - rc > lim + PRUNE_SLACK * (dp + dparent[c] + rc + lim):
+                        continue
+                    dc = point_distance(kind, params, pts, x, pts, c)
+                    if can_parent(level[c], dc) and (dc < best_d or (dc == best_d and c < best_p)):
+                        best_d = dc
+                        best_p = c
+                    if child_ptr[c + 1] > child_ptr[c]:
+                        lim = min(best_d, level_scale(level[c] - 1))
+                        if dc - rc <= lim + PRUNE_SLACK * (dc + rc + lim):
+                            keys, nodes, aux, size = heap_push(keys, nodes, aux, size, dc - rc, c, dc)
+            out_p[t] = best_p
+            out_d[t] = best_d
+    return out_p, out_d
+
+
+@nb.njit(cache=True)
+def link_batch(kind, params, pts, level, parent, dparent, radius, lo, hi, new_level, new_parent, new_dist):
+    """Write the batch's levels and parents, then grow every ancestor's subtree radius."""
+    for t in range(hi - lo):
+        x = lo + t
+        level[x] = new_level[t]
+        parent[x] = new_parent[t]
+        dparent[x] = new_dist[t]
+        radius[x] = 0.0
+    for t in range(hi - lo):
+        x = lo + t
+        a = parent[x]
+        while a >= 0:
+            d = point_distance(kind, params, pts, a, pts, x)
+            if d > radius[a]:
+                radius[a] = d
+            a = parent[a]

@@ -1,0 +1,103 @@
+"""Parallel batch insertion (Gu, Napier, Sun & Wang, SPAA 2022) into a compressed cover tree.
+
+Points enter in prefix rounds.  In each round, in parallel, every new point finds its nearest tree node
+that may be its parent; a conflict-graph strategy finds the new points near each other; levels are then
+assigned top-down with a seeded Luby MIS per level (``_placement_numba``); finally parents, levels and
+subtree radii are written.  The input tree is never modified: the result is a new ``PCCTree``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+
+from covertreex.algo._insert_numba import children_csr, find_tree_parents, link_batch, root_score_needed
+from covertreex.algo._mis_numba import priorities
+from covertreex.algo._placement_numba import place_batch
+from covertreex.algo.conflict import conflict_graph_strategy
+from covertreex.algo.order import batch_order
+from covertreex.algo.schedule import prefix_schedule
+from covertreex.algo.types import RoundStats
+from covertreex.core._levels_numba import NEG_SCORE
+from covertreex.core.tree import PCCTree
+
+
+def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
+    return (
+        np.empty((capacity, dim), dtype=dtype),
+        np.empty(capacity, dtype=np.int64),
+        np.empty(capacity, dtype=np.int64),
+        np.full(capacity, -1, dtype=np.int64),
+        np.zeros(capacity, dtype=np.float64),
+        np.zeros(capacity, dtype=np.float64),
+    )
+
+
+def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric) -> tuple[PCCTree, list[RoundStats]]:
+    """Return a new tree holding ``tree``'s points and ``new_points`` (ids continue from ``tree``).
+
+    ``new_points`` must already be validated and stored in the runtime's precision.
+    """
+    kind, params = metric.kind, metric.params
+    strategy = conflict_graph_strategy(runtime.conflict_graph)
+    order = batch_order(runtime.batch_order)
+    schedule = prefix_schedule(runtime.prefix_schedule, runtime.batch_size)
+    n_old = 0 if tree is None else tree.num_points
+    m = new_points.shape[0]
+    n = n_old + m
+    pts, ids, level, parent, dparent, radius = _empty_arrays(n, new_points.shape[1], new_points.dtype)
+    if tree is not None:
+        for dst, src in zip((pts, ids, level, parent, dparent, radius), tree.build_arrays()):
+            dst[:n_old] = src
+    sequence = order.membership(m, runtime.seed + n_old)
+    pts[n_old:] = new_points[sequence]
+    ids[n_old:] = n_old + sequence
+    cur = n_old
+    if tree is None:
+        level[0] = NEG_SCORE  # a lone root; raised as soon as a point needs it
+        cur = 1
+    stats: list[RoundStats] = []
+    prev_size, prev_degree = 0, 0.0
+    while cur < n:
+        size = schedule.next_size(cur, n - cur, prev_size, prev_degree)
+        lo, hi = cur, cur + size
+        t0 = time.perf_counter()
+        local = order.within_round(pts[lo:hi])
+        pts[lo:hi] = pts[lo:hi][local]
+        ids[lo:hi] = ids[lo:hi][local]
+        t1 = time.perf_counter()
+        level[0] = max(level[0], root_score_needed(kind, params, pts, 0, lo, hi))
+        child_ptr, child_idx = children_csr(parent, cur)
+        best_p, best_d = find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, child_idx, 0, lo, hi,
+                                           8 * numba.get_num_threads())
+        t2 = time.perf_counter()
+        nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(kind, params, pts, lo, hi, best_d, 0)
+        t3 = time.perf_counter()
+        prio = priorities(runtime.seed, lo, size)
+        new_level, new_parent, new_dist, place_stats = place_batch(lo, best_p, best_d, nbr_ptr, nbr_idx, nbr_dist, prio)
+        t4 = time.perf_counter()
+        link_batch(kind, params, pts, level, parent, dparent, radius, lo, hi, new_level, new_parent, new_dist)
+        t5 = time.perf_counter()
+        edges = int(nbr_ptr[-1])
+        prev_size, prev_degree = size, edges / size
+        stats.append(
+            RoundStats(
+                round=len(stats),
+                tree_size=cur,
+                batch_size=size,
+                neighbour_edges=edges,
+                levels_processed=int(place_stats[0]),
+                mis_total=int(place_stats[1]),
+                luby_rounds=int(place_stats[2]),
+                max_candidates=int(place_stats[3]),
+                seconds_order=t1 - t0,
+                seconds_traversal=t2 - t1,
+                seconds_conflict_graph=t3 - t2,
+                seconds_mis=t4 - t3,
+                seconds_link=t5 - t4,
+            )
+        )
+        cur = hi
+    return PCCTree.from_build_arrays(pts, ids, level, parent, dparent, radius), stats

@@ -1,0 +1,56 @@
+"""Batch orders: which points go into which prefix round, and in what order inside a round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from covertreex.algo._order_numba import hilbert_keys
+
+_HILBERT_DIMS = 3
+
+
+def spread_dims(points: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` coordinates with the largest range (ties by index)."""
+    if points.shape[0] == 0:
+        return np.arange(min(count, points.shape[1]), dtype=np.int64)
+    extent = points.max(axis=0).astype(np.float64) - points.min(axis=0).astype(np.float64)
+    return np.sort(np.argsort(-extent, kind="stable")[:count]).astype(np.int64)
+
+
+def hilbert_order(points: np.ndarray) -> np.ndarray:
+    """Permutation sorting ``points`` along a Hilbert curve over their widest coordinates."""
+    if points.shape[0] <= 1:
+        return np.arange(points.shape[0], dtype=np.int64)
+    dims = spread_dims(points, _HILBERT_DIMS)
+    sub = points[:, dims].astype(np.float64)
+    lo = sub.min(axis=0)
+    extent = sub.max(axis=0) - lo
+    bits = min(20, 62 // len(dims))
+    scale = np.where(extent > 0, ((1 << bits) - 1) / np.where(extent > 0, extent, 1.0), 0.0)
+    grid = np.floor((sub - lo) * scale).astype(np.int64)
+    return np.argsort(hilbert_keys(grid, bits), kind="stable").astype(np.int64)
+
+
+@dataclass(frozen=True)
+class BatchOrder:
+    """``membership`` decides the insertion sequence; ``within_round`` may re-order one round."""
+
+    name: str
+
+    def membership(self, count: int, seed: int) -> np.ndarray:
+        if self.name == "natural":
+            return np.arange(count, dtype=np.int64)
+        return np.random.default_rng(seed).permutation(count).astype(np.int64)
+
+    def within_round(self, points: np.ndarray) -> np.ndarray:
+        if self.name == "hilbert":
+            return hilbert_order(points)
+        return np.arange(points.shape[0], dtype=np.int64)
+
+
+def batch_order(name: str) -> BatchOrder:
+    if name not in ("natural", "random", "hilbert"):
+        raise ValueError(f"batch_order must be 'natural', 'random' or 'hilbert'; got {name!r}")
+    return BatchOrder(name)

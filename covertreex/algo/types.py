@@ -1,0 +1,27 @@
+"""Result records of the build algorithms (plain data, no behaviour)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class RoundStats:
+    """What one prefix round of a batch insertion did."""
+
+    round: int
+    tree_size: int
+    batch_size: int
+    neighbour_edges: int
+    levels_processed: int
+    mis_total: int
+    luby_rounds: int
+    max_candidates: int
+    seconds_order: float
+    seconds_traversal: float
+    seconds_conflict_graph: float
+    seconds_mis: float
+    seconds_link: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)

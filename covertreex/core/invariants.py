@@ -1,0 +1,71 @@
+"""``check_tree``: verify every compressed-cover-tree invariant and stored quantity of a ``PCCTree``.
+
+Raises ``AssertionError`` naming the point ids, levels and distances involved.  Cost is O(n^2)
+distances for the separation check: meant for tests and diagnostics, not for hot paths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from covertreex.core._invariants_numba import first_cover_violation, first_radius_violation, separation_violations
+from covertreex.core._layout_numba import subtree_min
+from covertreex.core._levels_numba import DUP_LEVEL
+from covertreex.core.tree import PCCTree
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(f"cover tree invariant violated: {message}")
+
+
+def _check_structure(t: PCCTree) -> None:
+    n = t.num_points
+    if t.parent[0] != -1:
+        _fail(f"position 0 (id {t.ids[0]}) is not the root: parent {t.parent[0]}")
+    if n > 1 and (np.any(t.parent[1:] < 0) or np.any(t.parent[1:] >= np.arange(1, n))):
+        bad = int(np.argmax((t.parent[1:] < 0) | (t.parent[1:] >= np.arange(1, n)))) + 1
+        _fail(f"id {t.ids[bad]}: parent position {t.parent[bad]} is not an earlier node (depth-first layout)")
+    if not np.array_equal(np.sort(t.ids), np.arange(n)):
+        _fail("ids are not a permutation of 0..n-1")
+    if not np.array_equal(t.position_of[t.ids], np.arange(n)):
+        _fail("position_of does not invert ids")
+    if t.child_ptr[0] != 0 or t.child_ptr[-1] != n - 1 or np.any(np.diff(t.child_ptr) < 0):
+        _fail("child offsets are not a valid CSR index over n - 1 children")
+    owner = np.repeat(np.arange(n), np.diff(t.child_ptr))
+    kids = t.child_idx[: n - 1]
+    if not np.array_equal(np.sort(kids), np.arange(1, n)) or np.any(t.parent[kids] != owner):
+        _fail("children lists disagree with parent pointers")
+    same_owner = owner[1:] == owner[:-1]
+    if np.any(same_owner & (t.level[kids[1:]] > t.level[kids[:-1]])):
+        _fail("children are not ordered by level (descending)")
+    if not np.array_equal(subtree_min(t.ids, t.parent), t.min_id):
+        _fail("stored subtree minimum ids are wrong")
+
+
+def check_tree(t: PCCTree, metric) -> None:
+    kind, params, pts = metric.kind, metric.params, t.points
+    _check_structure(t)
+    code, c = first_cover_violation(kind, params, pts, t.level, t.parent, t.parent_dist)
+    if code:
+        p = t.parent[c]
+        what = {
+            1: f"parent level {t.level[p]} is not above child level {t.level[c]}",
+            2: f"stored parent distance {t.parent_dist[c]!r} differs from the recomputed one",
+            3: f"distance {t.parent_dist[c]!r} to the parent exceeds 2**(level+1) for level {t.level[c]}",
+        }[code]
+        _fail(f"cover: id {t.ids[c]} under id {t.ids[p]}: {what}")
+    x, a = first_radius_violation(kind, params, pts, t.parent, t.radius)
+    if x >= 0:
+        _fail(f"radius: id {t.ids[x]} lies outside the stored radius {t.radius[a]!r} of its ancestor id {t.ids[a]}")
+    sep = separation_violations(kind, params, pts, t.level)
+    bad = np.flatnonzero(sep >= 0)
+    if bad.size:
+        x = int(bad[0])
+        y = int(sep[x])
+        _fail(
+            f"separation at level {t.level[x]}: ids {t.ids[x]} (level {t.level[x]}) and {t.ids[y]} "
+            f"(level {t.level[y]}) are within 2**{t.level[x]}"
+        )
+    dup = np.flatnonzero(t.level == DUP_LEVEL)
+    if dup.size and np.any(t.parent_dist[dup] != 0.0):
+        _fail("a node at the duplicate level is not at distance 0 from its parent")

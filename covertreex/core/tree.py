@@ -1,0 +1,89 @@
+"""``PCCTree``: an immutable compressed cover tree stored as flat arrays in depth-first order.
+
+Position 0 is the root.  Every array is read-only; an update builds new arrays (see ``algo.insert``),
+so any number of versions can share nothing mutable and stay valid side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from covertreex.core._layout_numba import preorder, subtree_min
+
+
+@dataclass(frozen=True, eq=False)
+class PCCTree:
+    """Flat arrays of a compressed cover tree, indexed by position (depth-first pre-order)."""
+
+    points: np.ndarray  # (n, d) stored coordinates/features
+    ids: np.ndarray  # (n,) int64 point id of each position
+    level: np.ndarray  # (n,) int64 level (DUP_LEVEL for exact duplicates)
+    parent: np.ndarray  # (n,) int64 parent position, -1 for the root
+    parent_dist: np.ndarray  # (n,) float64 distance to the parent
+    radius: np.ndarray  # (n,) float64 max distance from the node to any descendant
+    child_ptr: np.ndarray  # (n+1,) CSR offsets of children (by level, descending)
+    child_idx: np.ndarray  # children positions
+    min_id: np.ndarray  # (n,) smallest point id in each subtree
+    position_of: np.ndarray  # (n,) position of each point id
+
+    @property
+    def num_points(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.points.shape[1])
+
+    @staticmethod
+    def from_build_arrays(points, ids, level, parent, parent_dist, radius) -> "PCCTree":
+        """Lay out arrays given in insertion order (node 0 = root) depth-first, children by level."""
+        n = ids.shape[0]
+        nodes = np.arange(n, dtype=np.int64)
+        child_nodes = nodes[parent >= 0]
+        order = np.lexsort((child_nodes, -level[child_nodes], parent[child_nodes]))
+        child_nodes = child_nodes[order]
+        counts = np.bincount(parent[child_nodes], minlength=n)
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        perm = preorder(0, ptr, child_nodes, n)
+        pos = np.empty(n, dtype=np.int64)
+        pos[perm] = nodes
+        new_parent = np.where(parent[perm] >= 0, pos[np.maximum(parent[perm], 0)], -1)
+        # children CSR in positions: children of position v are pos[child_nodes[ptr[perm[v]]:...]]
+        new_counts = counts[perm]
+        new_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(new_counts, out=new_ptr[1:])
+        starts = ptr[perm]
+        gather = np.repeat(starts - new_ptr[:-1], new_counts) + np.arange(new_ptr[-1])
+        new_child = pos[child_nodes[gather]] if new_ptr[-1] else np.zeros(0, dtype=np.int64)
+        new_ids = ids[perm]
+        position_of = np.empty(n, dtype=np.int64)
+        position_of[new_ids] = nodes
+        arrays = dict(
+            points=np.ascontiguousarray(points[perm]),
+            ids=new_ids,
+            level=level[perm],
+            parent=new_parent,
+            parent_dist=parent_dist[perm],
+            radius=radius[perm],
+            child_ptr=new_ptr,
+            child_idx=np.ascontiguousarray(new_child, dtype=np.int64),
+            min_id=subtree_min(new_ids, new_parent),
+            position_of=position_of,
+        )
+        for a in arrays.values():
+            a.setflags(write=False)
+        return PCCTree(**arrays)
+
+    def build_arrays(self):
+        """Writable copies in position order (position 0 = root), the input format of an insert."""
+        return (
+            self.points.copy(),
+            self.ids.copy(),
+            self.level.copy(),
+            self.parent.copy(),
+            self.parent_dist.copy(),
+            self.radius.copy(),
+        )

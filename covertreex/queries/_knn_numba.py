@@ -1,0 +1,92 @@
+"""Exact k-nearest-neighbour search on a ``PCCTree`` (parallel over queries).
+
+Best-first traversal ordered by the lower bound ``d(q, p) - radius(p)``.  A child c of a visited node p
+is skipped without computing d(q, c) when ``|d(q, p) - d(p, c)| - radius(c)`` exceeds the current k-th
+distance; a subtree is never entered when ``d(q, c) - radius(c)`` does.  Both bounds follow from the
+triangle inequality, so nothing that could tie or beat the k-th neighbour is ever dropped.  Results
+are ordered by (distance, id).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from covertreex.core._heap_numba import heap_new, heap_pop, heap_push
+from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
+
+
+@nb.njit(inline="always", cache=True)
+def offer(best_d, best_i, k, count, d, pid):
+    """Insert (d, pid) into the sorted top-k arrays; returns the new count."""
+    if count == k:
+        if d > best_d[k - 1] or (d == best_d[k - 1] and pid > best_i[k - 1]):
+            return count
+        pos = k - 1
+    else:
+        pos = count
+        count += 1
+    while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_i[pos - 1] > pid)):
+        best_d[pos] = best_d[pos - 1]
+        best_i[pos] = best_i[pos - 1]
+        pos -= 1
+    best_d[pos] = d
+    best_i[pos] = pid
+    return count
+
+
+@nb.njit(parallel=True, cache=True)
+def knn_kernel(kind, params, pts, ids, radius, parent_dist, child_ptr, child_idx,
+               queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, nchunks):
+    """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
+
+    ``exclude[t]`` is a tree position never reported for query t (-1 for none).  Rows with fewer
+    than k candidates are padded with id -1 and distance +inf.
+    """
+    nq = query_order.shape[0]
+    nchunks = max(1, min(nq, nchunks))
+    for chunk in nb.prange(nchunks):
+        keys, nodes, aux = heap_new(256)
+        best_d = np.empty(k, dtype=np.float64)
+        best_i = np.empty(k, dtype=np.int64)
+        for t in range(chunk * nq // nchunks, (chunk + 1) * nq // nchunks):
+            q = query_order[t]
+            skip = exclude[t]
+            count = 0
+            tau = np.inf
+            d0 = point_distance(kind, params, queries, q, pts, 0)
+            n_eval = 1
+            if skip != 0:
+                count = offer(best_d, best_i, k, count, d0, ids[0])
+                if count == k:
+                    tau = best_d[k - 1]
+            size = 0
+            if child_ptr[1] > child_ptr[0]:
+                keys, nodes, aux, size = heap_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
+            while size > 0:
+                lb, p, dp, size = heap_pop(keys, nodes, aux, size)
+                if lb > tau + PRUNE_SLACK * (dp + radius[p] + tau):
+                    break
+                for e in range(child_ptr[p], child_ptr[p + 1]):
+                    c = child_idx[e]
+                    rc = radius[c]
+                    dpc = parent_dist[c]
+                    if abs(dp - dpc) - rc > tau + PRUNE_SLACK * (dp + dpc + rc + tau):
+                        continue
+                    dc = point_distance(kind, params, queries, q, pts, c)
+                    n_eval += 1
+                    if c != skip and (count < k or dc <= tau):
+                        count = offer(best_d, best_i, k, count, dc, ids[c])
+                        if count == k:
+                            tau = best_d[k - 1]
+                    if child_ptr[c + 1] > child_ptr[c] and dc - rc <= tau + PRUNE_SLACK * (dc + rc + tau):
+                        keys, nodes, aux, size = heap_push(keys, nodes, aux, size, dc - rc, c, dc)
+            row = out_row[t]
+            for j in range(count):
+                out_ids[row, j] = best_i[j]
+                out_dist[row, j] = best_d[j]
+            for j in range(count, k):
+                out_ids[row, j] = -1
+                out_dist[row, j] = np.inf
+            evals[row] = n_eval
+    return 0

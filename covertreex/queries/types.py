@@ -1,0 +1,14 @@
+"""Result records of the query algorithms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class KnnResult:
+    ids: np.ndarray  # (q, k) int64, -1 where fewer than k candidates exist
+    distances: np.ndarray  # (q, k) float64, +inf beside -1 ids
+    distance_evaluations: np.ndarray  # (q,) int64 distance computations per query

@@ -1,0 +1,131 @@
+"""``Runtime``: the immutable configuration value passed explicitly to every covertreex operation.
+
+Nothing in covertreex reads the process environment except ``Runtime.from_env()`` (and the CLI).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+METRICS = ("euclidean",)
+PRECISIONS = ("float64", "float32")
+CONFLICT_GRAPHS = ("grid", "segmented", "dense")
+BATCH_ORDERS = ("hilbert", "random", "natural")
+PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
+
+_CHOICES = {
+    "metric": METRICS,
+    "precision": PRECISIONS,
+    "conflict_graph": CONFLICT_GRAPHS,
+    "batch_order": BATCH_ORDERS,
+    "prefix_schedule": PREFIX_SCHEDULES,
+}
+ENV_PREFIX = "COVERTREEX_"
+
+
+def _check_int(name: str, value: Any, minimum: int, allow_none: bool) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        allowed = "an int" + (" or None" if allow_none else "")
+        raise TypeError(f"Runtime.{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"Runtime.{name} must be >= {minimum}, got {value}")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Engine configuration.  Invalid values raise on construction, naming the field.
+
+    metric           distance: "euclidean"
+    precision        storage dtype of the points: "float64" or "float32" (distances are always
+                     accumulated in float64 from the stored values)
+    conflict_graph   how a round finds nearby batch points: "grid" (Euclidean cells), "segmented"
+                     (pivot-distance windows, any metric) or "dense" (all pairs); all build the same tree
+    batch_order      order of insertion: "hilbert" (random rounds, each sorted along a Hilbert
+                     curve), "random" (seeded permutation) or "natural" (data order)
+    prefix_schedule  round sizes: "doubling" (1, 1, 2, 4, ... each at most the tree size),
+                     "adaptive" (doubling that slows down when rounds get crowded) or "none"
+                     (everything after the root in rounds of ``batch_size``)
+    batch_size       largest round (None = no cap; required >= 1 when given)
+    seed             seeds the batch order and the MIS priorities: same seed, same tree
+    threads          Numba threads for parallel kernels (None = Numba's default)
+    diagnostics      collect per-round statistics on the tree object (``CoverTree.build_stats``)
+    """
+
+    metric: str = "euclidean"
+    precision: str = "float64"
+    conflict_graph: str = "grid"
+    batch_order: str = "hilbert"
+    prefix_schedule: str = "doubling"
+    batch_size: int | None = None
+    seed: int = 0
+    threads: int | None = None
+    diagnostics: bool = False
+
+    def __post_init__(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in allowed:
+                raise ValueError(f"Runtime.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        _check_int("batch_size", self.batch_size, 1, allow_none=True)
+        _check_int("seed", self.seed, 0, allow_none=False)
+        _check_int("threads", self.threads, 1, allow_none=True)
+        if not isinstance(self.diagnostics, bool):
+            raise TypeError(f"Runtime.diagnostics must be a bool, got {self.diagnostics!r}")
+        if self.conflict_graph == "grid" and self.metric != "euclidean":
+            raise ValueError(
+                f"Runtime.conflict_graph='grid' needs coordinates (metric='euclidean'); got metric={self.metric!r}"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """The configuration as a plain dict (JSON-serialisable)."""
+        return dataclasses.asdict(self)
+
+    def with_updates(self, **changes: Any) -> Runtime:
+        """A new Runtime with ``changes`` applied (validated); unknown names raise ``TypeError``."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise TypeError(f"Runtime has no field(s) {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Runtime:
+        """Read ``COVERTREEX_<FIELD>`` variables (e.g. COVERTREEX_CONFLICT_GRAPH=dense).
+
+        Unknown ``COVERTREEX_*`` names and unparsable values raise ``ValueError``.
+        """
+        env = os.environ if environ is None else environ
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in env.items():
+            if not key.startswith(ENV_PREFIX):
+                continue
+            name = key[len(ENV_PREFIX):].lower()
+            if name not in fields:
+                raise ValueError(f"{key}: unknown setting; known: {', '.join(ENV_PREFIX + f.upper() for f in fields)}")
+            values[name] = _parse_env(key, name, raw)
+        return cls(**values)
+
+
+def _parse_env(key: str, name: str, raw: str) -> Any:
+    text = raw.strip()
+    if name in _CHOICES:
+        return text.lower()
+    if name == "diagnostics":
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{key}: expected a boolean (1/0, true/false), got {raw!r}")
+    if name in ("batch_size", "threads") and text.lower() in ("", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{key}: expected an integer, got {raw!r}") from None
