@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.core._heap_numba import heap_new, heap_pop, heap_push
+from covertreex.core._stack_numba import stack_new, stack_push
 from covertreex.core._levels_numba import can_parent, level_scale, level_score
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
@@ -49,29 +49,57 @@ def root_score_needed(kind, params, pts, root, lo, hi):
 def find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, child_idx, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
 
-    Best-first search ordered by the lower bound ``d(x, p) - radius(p)``; a subtree is skipped only
-    when no point in it can be both nearer than the current best and allowed as a parent.
+    A greedy descent finds a near admissible node first; a depth-first search then skips a subtree
+    only when no point in it can be both nearer than the current best and allowed as a parent.
     """
     b = hi - lo
     out_p = np.empty(b, dtype=np.int64)
     out_d = np.empty(b, dtype=np.float64)
+    out_evals = np.empty(b, dtype=np.int64)
     nchunks = max(1, min(b, nchunks))
     for chunk in nb.prange(nchunks):
-        keys, nodes, aux = heap_new(64)
+        keys, nodes, aux = stack_new(64)
         for t in range(chunk * b // nchunks, (chunk + 1) * b // nchunks):
             x = lo + t
             d0 = point_distance(kind, params, pts, x, pts, root)
+            n_eval = 1
             best_d = np.inf
             best_p = -1
             if can_parent(level[root], d0):
                 best_d = d0
                 best_p = root
-            size = 0
-            keys, nodes, aux, size = heap_push(keys, nodes, aux, size, d0 - radius[root], root, d0)
-            while size > 0:
-                lb, p, dp, size = heap_pop(keys, nodes, aux, size)
-                if lb > best_d + PRUNE_SLACK * (dp + radius[p] + best_d):
+            # Greedy descent towards x (nearest child each step), remembering admissible nodes met on
+            # the way: a small best_d before the exact search.
+            p = root
+            dp = d0
+            while child_ptr[p + 1] > child_ptr[p]:
+                nxt = -1
+                nxt_d = np.inf
+                for e in range(child_ptr[p], child_ptr[p + 1]):
+                    c = child_idx[e]
+                    if abs(dp - dparent[c]) >= nxt_d:
+                        continue
+                    dc = point_distance(kind, params, pts, x, pts, c)
+                    n_eval += 1
+                    if dc < nxt_d:
+                        nxt = c
+                        nxt_d = dc
+                    if can_parent(level[c], dc) and dc < best_d:
+                        best_d = dc
+                        best_p = c
+                if nxt_d > dp:
                     break
+                p = nxt
+                dp = nxt_d
+            size = 0
+            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[root], root, d0)
+            while size > 0:
+                size -= 1
+                lb = keys[size]
+                p = nodes[size]
+                dp = aux[size]
+                if lb > best_d + PRUNE_SLACK * (dp + radius[p] + best_d):
+                    continue
                 for e in range(child_ptr[p], child_ptr[p + 1]):
                     c = child_idx[e]
                     rc = radius[c]
@@ -79,16 +107,18 @@ def find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, chil
                     if abs(dp - dparent[c]) - rc > lim + PRUNE_SLACK * (dp + dparent[c] + rc + lim):
                         continue
                     dc = point_distance(kind, params, pts, x, pts, c)
+                    n_eval += 1
                     if can_parent(level[c], dc) and (dc < best_d or (dc == best_d and c < best_p)):
                         best_d = dc
                         best_p = c
                     if child_ptr[c + 1] > child_ptr[c]:
                         lim = min(best_d, level_scale(level[c] - 1))
                         if dc - rc <= lim + PRUNE_SLACK * (dc + rc + lim):
-                            keys, nodes, aux, size = heap_push(keys, nodes, aux, size, dc - rc, c, dc)
+                            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
             out_p[t] = best_p
             out_d[t] = best_d
-    return out_p, out_d
+            out_evals[t] = n_eval
+    return out_p, out_d, out_evals
 
 
 @nb.njit(cache=True)

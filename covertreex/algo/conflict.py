@@ -23,6 +23,7 @@ from covertreex.algo.order import spread_dims
 GRID_DIMS = 3
 GRID_MAX_CELLS_PER_AXIS = float(1 << 20)
 SEGMENT_PIVOTS = 4
+GRID_CELL_QUANTILE = 0.9  # most points then look at their own cell and its direct neighbours
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class DenseConflictGraph:
 
 @dataclass(frozen=True)
 class GridConflictGraph:
-    """Euclidean cells over the (up to three) widest coordinates, sized by the median reach."""
+    """Euclidean cells over the (up to three) widest coordinates, sized so that most points only visit adjacent cells."""
 
     name: str = "grid"
 
@@ -45,7 +46,7 @@ class GridConflictGraph:
         batch = pts[lo:hi]
         dims = spread_dims(batch, GRID_DIMS)
         finite = reach[np.isfinite(reach) & (reach > 0)]
-        cell = float(np.median(finite)) if finite.size else 1.0
+        cell = float(np.quantile(finite, GRID_CELL_QUANTILE)) if finite.size else 1.0
         extent = float(np.max(batch[:, dims].max(axis=0).astype(np.float64) - batch[:, dims].min(axis=0)))
         cell = max(cell, extent / GRID_MAX_CELLS_PER_AXIS, np.finfo(np.float64).tiny)
         return grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell)

@@ -36,3 +36,13 @@ def subtree_min(values, parent_pos):
         if out[v] < out[p]:
             out[p] = out[v]
     return out
+
+
+@nb.njit(cache=True)
+def subtree_end(parent_pos):
+    """One past the last position of each subtree, for arrays in pre-order (subtrees are contiguous)."""
+    n = parent_pos.shape[0]
+    size = np.ones(n, dtype=np.int64)
+    for v in range(n - 1, 0, -1):
+        size[parent_pos[v]] += size[v]
+    return np.arange(n) + size

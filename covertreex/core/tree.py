@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from covertreex.core._layout_numba import preorder, subtree_min
+from covertreex.core._layout_numba import preorder, subtree_end, subtree_min
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,6 +27,13 @@ class PCCTree:
     child_idx: np.ndarray  # children positions
     min_id: np.ndarray  # (n,) smallest point id in each subtree
     position_of: np.ndarray  # (n,) position of each point id
+    subtree_end: np.ndarray  # (n,) one past the last position of each node's subtree (contiguous)
+    # Per child, in children (CSR) order: copies that make a scan over a node's children contiguous.
+    edge_points: np.ndarray  # (n-1, d)
+    edge_radius: np.ndarray
+    edge_parent_dist: np.ndarray
+    edge_ids: np.ndarray
+    edge_internal: np.ndarray  # bool: the child has children
 
     @property
     def num_points(self) -> int:
@@ -72,6 +79,15 @@ class PCCTree:
             child_idx=np.ascontiguousarray(new_child, dtype=np.int64),
             min_id=subtree_min(new_ids, new_parent),
             position_of=position_of,
+            subtree_end=subtree_end(new_parent),
+        )
+        kids = arrays["child_idx"][: n - 1]
+        arrays.update(
+            edge_points=np.ascontiguousarray(arrays["points"][kids]),
+            edge_radius=arrays["radius"][kids],
+            edge_parent_dist=arrays["parent_dist"][kids],
+            edge_ids=new_ids[kids],
+            edge_internal=np.diff(new_ptr)[kids] > 0,
         )
         for a in arrays.values():
             a.setflags(write=False)

@@ -1,6 +1,7 @@
 """Exact k-nearest-neighbour search on a ``PCCTree`` (parallel over queries).
 
-Best-first traversal ordered by the lower bound ``d(q, p) - radius(p)``.  A child c of a visited node p
+The candidates are first seeded with the subtree around the query (self-queries), then a depth-first
+traversal runs from the root.  A child c of a visited node p
 is skipped without computing d(q, c) when ``|d(q, p) - d(p, c)| - radius(c)`` exceeds the current k-th
 distance; a subtree is never entered when ``d(q, c) - radius(c)`` does.  Both bounds follow from the
 triangle inequality, so nothing that could tie or beat the k-th neighbour is ever dropped.  Results
@@ -12,8 +13,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.core._heap_numba import heap_new, heap_pop, heap_push
+from covertreex.core._stack_numba import stack_new, stack_push
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
+
+SEED_EXTRA = 0
 
 
 @nb.njit(inline="always", cache=True)
@@ -36,17 +39,19 @@ def offer(best_d, best_i, k, count, d, pid):
 
 
 @nb.njit(parallel=True, cache=True)
-def knn_kernel(kind, params, pts, ids, radius, parent_dist, child_ptr, child_idx,
+def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
+               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal,
                queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
 
-    ``exclude[t]`` is a tree position never reported for query t (-1 for none).  Rows with fewer
+    ``edge_*`` arrays hold each child's data in children order (``child_idx``), so scanning a node's
+    children reads contiguous memory.  ``exclude[t]`` is a tree position never reported for query t (-1 for none).  Rows with fewer
     than k candidates are padded with id -1 and distance +inf.
     """
     nq = query_order.shape[0]
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
-        keys, nodes, aux = heap_new(256)
+        keys, nodes, aux = stack_new(256)
         best_d = np.empty(k, dtype=np.float64)
         best_i = np.empty(k, dtype=np.int64)
         for t in range(chunk * nq // nchunks, (chunk + 1) * nq // nchunks):
@@ -54,33 +59,54 @@ def knn_kernel(kind, params, pts, ids, radius, parent_dist, child_ptr, child_idx
             skip = exclude[t]
             count = 0
             tau = np.inf
+            n_eval = 0
+            # Seed the candidates with the whole subtree around a known nearby position (the query's
+            # own node for self-queries): a tight tau from the start, and that subtree is done.
+            seed = -1
+            if skip >= 0:
+                seed = skip
+                while seed > 0 and subtree_end[seed] - seed < k + 1 + SEED_EXTRA:
+                    seed = parent[seed]
+                for c in range(seed, subtree_end[seed]):
+                    if c != skip:
+                        dc = point_distance(kind, params, queries, q, pts, c)
+                        n_eval += 1
+                        count = offer(best_d, best_i, k, count, dc, ids[c])
+                if count == k:
+                    tau = best_d[k - 1]
             d0 = point_distance(kind, params, queries, q, pts, 0)
-            n_eval = 1
-            if skip != 0:
+            n_eval += 1
+            if skip != 0 and seed != 0:
                 count = offer(best_d, best_i, k, count, d0, ids[0])
                 if count == k:
                     tau = best_d[k - 1]
             size = 0
-            if child_ptr[1] > child_ptr[0]:
-                keys, nodes, aux, size = heap_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
+            if child_ptr[1] > child_ptr[0] and seed != 0:
+                keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
             while size > 0:
-                lb, p, dp, size = heap_pop(keys, nodes, aux, size)
+                size -= 1
+                lb = keys[size]
+                p = nodes[size]
+                dp = aux[size]
                 if lb > tau + PRUNE_SLACK * (dp + radius[p] + tau):
-                    break
+                    continue
                 for e in range(child_ptr[p], child_ptr[p + 1]):
                     c = child_idx[e]
-                    rc = radius[c]
-                    dpc = parent_dist[c]
+                    if c == seed:
+                        continue
+                    rc = edge_radius[e]
+                    dpc = edge_parent_dist[e]
                     if abs(dp - dpc) - rc > tau + PRUNE_SLACK * (dp + dpc + rc + tau):
                         continue
-                    dc = point_distance(kind, params, queries, q, pts, c)
+                    dc = point_distance(kind, params, queries, q, edge_points, e)
                     n_eval += 1
                     if c != skip and (count < k or dc <= tau):
-                        count = offer(best_d, best_i, k, count, dc, ids[c])
+                        count = offer(best_d, best_i, k, count, dc, edge_ids[e])
                         if count == k:
                             tau = best_d[k - 1]
-                    if child_ptr[c + 1] > child_ptr[c] and dc - rc <= tau + PRUNE_SLACK * (dc + rc + tau):
-                        keys, nodes, aux, size = heap_push(keys, nodes, aux, size, dc - rc, c, dc)
+                    if rc > 0.0 or edge_internal[e]:
+                        if dc - rc <= tau + PRUNE_SLACK * (dc + rc + tau):
+                            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
             row = out_row[t]
             for j in range(count):
                 out_ids[row, j] = best_i[j]

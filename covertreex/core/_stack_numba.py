@@ -1,0 +1,36 @@
+"""A growable stack of (key, node, aux) entries on parallel arrays, for depth-first traversals.
+
+``key`` is the entry's lower bound (re-checked when popped), ``node`` a tree position and ``aux`` the
+query-to-node distance.  Functions return the (possibly re-allocated) arrays so one workspace serves
+many traversals.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True)
+def stack_new(capacity):
+    return (
+        np.empty(capacity, dtype=np.float64),
+        np.empty(capacity, dtype=np.int64),
+        np.empty(capacity, dtype=np.float64),
+    )
+
+
+@nb.njit(inline="always", cache=True)
+def stack_push(keys, nodes, aux, size, key, node, value):
+    if size == keys.shape[0]:
+        k2 = np.empty(2 * size, dtype=np.float64)
+        n2 = np.empty(2 * size, dtype=np.int64)
+        a2 = np.empty(2 * size, dtype=np.float64)
+        k2[:size] = keys
+        n2[:size] = nodes
+        a2[:size] = aux
+        keys, nodes, aux = k2, n2, a2
+    keys[size] = key
+    nodes[size] = node
+    aux[size] = value
+    return keys, nodes, aux, size + 1
