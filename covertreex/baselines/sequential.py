@@ -36,9 +36,9 @@ class SequentialCoverTree:
         for i in range(1, n):
             self._insert(i)
 
-    def _dist(self, i: int, q: np.ndarray) -> float:
-        diff = self.points[i] - q
-        return float(math.sqrt(float(np.dot(diff, diff))))
+    def _dist(self, i: int, q) -> float:
+        # squares summed in coordinate order, as the oracle does: identical distances, identical ties
+        return math.sqrt(sum((a - b) * (a - b) for a, b in zip(self.points[i].tolist(), q.tolist())))
 
     def _insert(self, i: int) -> None:
         x = self.points[i]

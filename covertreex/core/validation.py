@@ -36,9 +36,9 @@ def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_e
     elif not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
-    out = np.ascontiguousarray(arr, dtype=target)
-    if target == np.float32 and arr.dtype == np.float64 and not np.all(np.isfinite(out)):
+    if target == np.float32 and arr.dtype == np.float64 and arr.size and np.abs(arr).max() > np.finfo(np.float32).max:
         raise ValueError(f"{name} has values beyond the float32 range")
+    out = np.ascontiguousarray(arr, dtype=target)
     return out
 
 

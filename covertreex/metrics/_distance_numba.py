@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numba as nb
+import numpy as np
 
 EUCLIDEAN = 0
 
@@ -24,7 +25,7 @@ def point_distance(kind, params, A, i, B, j):  # noqa: ARG001 - params used by l
     """
     s = 0.0
     for t in range(A.shape[1]):
-        diff = float(A[i, t]) - float(B[j, t])
+        diff = np.float64(A[i, t]) - np.float64(B[j, t])
         s += diff * diff
     return math.sqrt(s)
 

@@ -1,0 +1,125 @@
+"""Cover-tree invariants after fit and inserts, determinism, strategy equivalence, persistence."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import make_data
+
+from covertreex import CoverTree, Runtime
+from covertreex.baselines import brute_force_knn
+from covertreex.core.tree import PCCTree
+
+STRATEGIES = ["grid", "segmented", "dense"]
+ORDERS = ["hilbert", "random", "natural"]
+
+
+def tree_arrays(tree) -> dict[str, np.ndarray]:
+    return {f.name: getattr(tree.arrays, f.name) for f in dataclasses.fields(PCCTree)}
+
+
+def assert_same_arrays(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("conflict_graph", STRATEGIES)
+@pytest.mark.parametrize("batch_order", ORDERS)
+def test_invariants_after_fit_and_each_insert(conflict_graph, batch_order):
+    rt = Runtime(conflict_graph=conflict_graph, batch_order=batch_order, seed=3)
+    X = make_data("gaussian", 1500, 3, seed=1)
+    X[100:130] = X[0]  # duplicates of one point, also across batches
+    tree = CoverTree(rt).fit(X[:600])
+    tree.check_invariants()
+    for start, stop in [(600, 601), (601, 700), (700, 1500)]:
+        tree = tree.insert(X[start:stop])
+        tree.check_invariants()
+    assert tree.num_points == 1500
+    np.testing.assert_array_equal(tree.points, X)
+    ids, dist = tree.knn(k=4, return_distances=True)
+    oi, od = brute_force_knn(X, k=4)
+    np.testing.assert_array_equal(ids, oi)
+    np.testing.assert_array_equal(dist, od)
+
+
+@pytest.mark.parametrize("shape", ["duplicates", "grid", "collinear", "clusters"])
+@pytest.mark.parametrize("schedule", ["doubling", "adaptive", "none"])
+def test_invariants_on_awkward_shapes_and_schedules(shape, schedule):
+    X = make_data(shape, 900, 2, seed=4)
+    rt = Runtime(prefix_schedule=schedule, batch_size=None if schedule != "none" else 128)
+    tree = CoverTree(rt).fit(X)
+    tree.check_invariants()
+    tree.insert(make_data(shape, 300, 2, seed=5)).check_invariants()
+
+
+def test_all_strategies_build_the_identical_tree():
+    X = make_data("duplicates", 2000, 3, seed=8)
+    built = [tree_arrays(CoverTree(Runtime(conflict_graph=s, seed=5)).fit(X)) for s in STRATEGIES]
+    for other in built[1:]:
+        assert_same_arrays(built[0], other)
+
+
+@pytest.mark.parametrize("batch_order", ORDERS)
+def test_same_seed_same_tree_and_other_seed_other_tree(batch_order):
+    X = make_data("gaussian", 3000, 3, seed=9)
+    a = tree_arrays(CoverTree(Runtime(seed=1, batch_order=batch_order)).fit(X))
+    b = tree_arrays(CoverTree(Runtime(seed=1, batch_order=batch_order)).fit(X))
+    assert_same_arrays(a, b)
+    if batch_order != "natural":
+        c = tree_arrays(CoverTree(Runtime(seed=2, batch_order=batch_order)).fit(X))
+        assert not np.array_equal(a["ids"], c["ids"])
+
+
+def test_insert_returns_new_version_and_old_one_is_unchanged():
+    X = make_data("gaussian", 2000, 3, seed=10)
+    Y = make_data("uniform", 500, 3, seed=11)
+    old = CoverTree().fit(X)
+    before = {k: v.copy() for k, v in tree_arrays(old).items()}
+    old_answer = old.knn(k=5, return_distances=True)
+    new = old.insert(Y)
+    assert new is not old and old.num_points == 2000 and new.num_points == 2500
+    assert_same_arrays(before, tree_arrays(old))
+    for a, b in zip(old_answer, old.knn(k=5, return_distances=True)):
+        np.testing.assert_array_equal(a, b)
+    for name, arr in tree_arrays(old).items():
+        assert not arr.flags.writeable, name
+    # ids are stable: point i of the concatenation is id i in the new version
+    both = np.concatenate([X, Y])
+    ids, dist = new.knn(both[::97], k=1, return_distances=True)
+    assert np.all(dist[:, 0] == 0.0)
+    np.testing.assert_array_equal(ids[:, 0], np.arange(0, 2500, 97))
+    # both versions answer exactly for their own point sets
+    np.testing.assert_array_equal(new.knn(k=3), brute_force_knn(both, k=3, return_distances=False))
+    np.testing.assert_array_equal(old.knn(k=3), brute_force_knn(X, k=3, return_distances=False))
+
+
+def test_single_point_and_all_duplicates():
+    one = CoverTree().fit(np.array([[1.0, 2.0]]))
+    one.check_invariants()
+    np.testing.assert_array_equal(one.nearest(np.array([[0.0, 0.0]])), [0])
+    same = CoverTree().fit(np.ones((50, 3)))
+    same.check_invariants()
+    ids, dist = same.knn(k=49, return_distances=True)
+    assert np.all(dist == 0.0)
+    np.testing.assert_array_equal(ids, brute_force_knn(np.ones((50, 3)), k=49, return_distances=False))
+
+
+def test_check_invariants_reports_corruption():
+    tree = CoverTree().fit(make_data("gaussian", 300, 2, seed=12))
+    t = tree.arrays
+    radius = t.radius.copy()
+    radius[0] *= 0.5
+    broken = dataclasses.replace(t, radius=radius)
+    with pytest.raises(AssertionError, match="radius"):
+        CoverTree(_tree=broken).check_invariants()
+    level = t.level.copy()
+    level[t.child_idx[0]] = t.level[0] + 5
+    with pytest.raises(AssertionError, match="level"):
+        CoverTree(_tree=dataclasses.replace(t, level=level)).check_invariants()
+    pdist = t.parent_dist.copy()
+    pdist[5] += 1e-3
+    with pytest.raises(AssertionError, match="parent distance"):
+        CoverTree(_tree=dataclasses.replace(t, parent_dist=pdist)).check_invariants()

@@ -1,0 +1,103 @@
+"""Bad input raises a clear error naming the argument, before any work; trees stay unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from covertreex import CoverTree, Runtime
+from covertreex.baselines import brute_force_knn
+
+
+@pytest.fixture(scope="module")
+def tree():
+    return CoverTree().fit(np.random.default_rng(0).standard_normal((50, 3)))
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (np.array([[0.0, np.nan, 1.0]]), ValueError, r"X contains NaN or infinity \(first at row 0, column 1\)"),
+        (np.array([[0.0, 1.0, np.inf]]), ValueError, "X contains NaN or infinity"),
+        (np.zeros(5), ValueError, "X must be 2-D.*1-D"),
+        (np.zeros((2, 2, 2)), ValueError, "X must be 2-D.*3-D"),
+        (np.zeros((0, 3)), ValueError, "X is empty"),
+        (np.zeros((4, 0)), ValueError, "X must have at least one column"),
+        (np.array([["a", "b"]]), TypeError, "X must hold real numbers"),
+        (np.array([[1 + 2j, 0j]]), TypeError, "X must hold real numbers"),
+        (np.array([[object(), 1]], dtype=object), TypeError, "X must hold real numbers"),
+        ("not an array", TypeError, "X must be a 2-D array"),
+        (None, TypeError, "X must be a 2-D array"),
+        (np.array([[2**60, 1]]), ValueError, "X has integers beyond"),
+    ],
+)
+def test_fit_rejects_bad_points(bad, error, match):
+    with pytest.raises(error, match=match):
+        CoverTree().fit(bad)
+
+
+def test_float32_precision_rejects_values_beyond_float32_range():
+    with pytest.raises(ValueError, match="beyond the float32 range"):
+        CoverTree(Runtime(precision="float32")).fit(np.array([[1e300, 0.0]]))
+
+
+def test_integer_points_are_accepted_exactly():
+    X = np.arange(20).reshape(10, 2)
+    t = CoverTree().fit(X)
+    np.testing.assert_array_equal(t.points, X.astype(np.float64))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda t: t.knn(np.zeros((2, 4)), k=1), ValueError, "Q has 4 columns but the tree has dimension 3"),
+        (lambda t: t.knn(np.zeros(3), k=1), ValueError, "Q must be 2-D"),
+        (lambda t: t.knn(np.full((1, 3), np.nan), k=1), ValueError, "Q contains NaN"),
+        (lambda t: t.knn(k=0), ValueError, "k must be >= 1, got 0"),
+        (lambda t: t.knn(k=-3), ValueError, "k must be >= 1"),
+        (lambda t: t.knn(k=50), ValueError, r"k=50 exceeds the number of other points in the tree \(49\)"),
+        (lambda t: t.knn(np.zeros((1, 3)), k=51), ValueError, r"k=51 exceeds the number of points in the tree \(50\)"),
+        (lambda t: t.knn(k=2.5), TypeError, "k must be an int"),
+        (lambda t: t.knn(k=True), TypeError, "k must be an int"),
+        (lambda t: t.nearest(np.zeros((1, 2))), ValueError, "Q has 2 columns"),
+        (lambda t: t.insert(np.zeros((1, 2))), ValueError, "Y has 2 columns but the tree has dimension 3"),
+        (lambda t: t.insert(np.zeros((0, 3))), ValueError, "Y is empty"),
+    ],
+)
+def test_query_and_insert_errors(tree, call, error, match):
+    with pytest.raises(error, match=match):
+        call(tree)
+
+
+def test_failed_insert_leaves_tree_unchanged(tree):
+    before = tree.knn(k=3, return_distances=True)
+    points = tree.points.copy()
+    bad = np.random.default_rng(1).standard_normal((10, 3))
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match="Y contains NaN or infinity \\(first at row 7, column 2\\)"):
+        tree.insert(bad)
+    assert tree.num_points == 50
+    np.testing.assert_array_equal(tree.points, points)
+    for a, b in zip(before, tree.knn(k=3, return_distances=True)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_empty_query_batch_is_allowed(tree):
+    ids, dist = tree.knn(np.zeros((0, 3)), k=2, return_distances=True)
+    assert ids.shape == (0, 2) and dist.shape == (0, 2)
+
+
+def test_unfitted_tree_and_wrong_runtime_type():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        CoverTree().knn(k=1)
+    with pytest.raises(TypeError, match="runtime must be a covertreex.Runtime"):
+        CoverTree(runtime={"metric": "euclidean"})
+
+
+def test_oracle_validates_too():
+    with pytest.raises(ValueError, match="k=5 exceeds"):
+        brute_force_knn(np.zeros((5, 2)), k=5)
+    with pytest.raises(ValueError, match="Q has 3 columns"):
+        brute_force_knn(np.zeros((5, 2)), np.zeros((1, 3)), k=1)
+    with pytest.raises(ValueError, match="rows must be"):
+        brute_force_knn(np.zeros((5, 2)), k=1, rows=[7])
