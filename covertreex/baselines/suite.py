@@ -1,0 +1,199 @@
+"""The Euclidean all-points benchmark: covertreex and its peers on the same seeded data, in one run.
+
+Every engine's answer is checked against the brute-force oracle on sampled rows (or all rows).
+Times are medians over repeats; JIT time of covertreex is measured apart, before anything else.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+import numba
+import numpy as np
+
+import covertreex
+from covertreex.api.tree import CoverTree
+from covertreex.baselines.brute_force import brute_force_knn, euclidean_block
+from covertreex.baselines.peers import BruteForce, all_peers
+from covertreex.runtime.config import Runtime
+from covertreex.runtime.diagnostics import OperationTimer
+
+
+@dataclass(frozen=True)
+class EuclideanWorkload:
+    n: int = 131_072
+    dim: int = 3
+    k: int = 10
+    seed: int = 0
+    repeat: int = 3
+    verify_rows: int = 2_000  # 0 = verify every row
+    brute_rows: int = 1_024  # rows the brute-force peer is timed on
+
+    def __post_init__(self) -> None:
+        for name in ("n", "dim", "k", "repeat"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.k >= self.n:
+            raise ValueError(f"k={self.k} must be smaller than n={self.n} (all-points queries exclude the point)")
+        for name in ("verify_rows", "brute_rows", "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def data(self) -> np.ndarray:
+        return np.random.default_rng(self.seed).standard_normal((self.n, self.dim))
+
+
+@dataclass
+class EngineResult:
+    engine: str
+    version: str | None
+    exact: bool
+    note: str
+    build_s: float
+    query_s: float
+    queries_per_s: float
+    query_rows: int
+    recall: float
+    exact_rows: float  # fraction of verified rows identical to the oracle (ids and order)
+    verified_rows: int
+    peak_extra_rss_mb: float
+    build_runs: list[float] = field(default_factory=list)
+    query_runs: list[float] = field(default_factory=list)
+
+
+def verify(X: np.ndarray, k: int, ids: np.ndarray, rows: np.ndarray, oracle) -> tuple[float, float]:
+    """(recall, exact-row fraction) of ``ids[rows]`` against the oracle's answer for ``rows``.
+
+    A returned neighbour counts as correct when it is another point whose true distance is within the
+    oracle's k-th distance (so any valid tie-break is accepted); rows must not repeat an id.
+    """
+    oi, od = oracle
+    got = ids[rows]
+    true_d = np.stack([euclidean_block(X[r : r + 1], X[got[j]])[0] for j, r in enumerate(rows)])
+    ok = (got >= 0) & (got != rows[:, None]) & (true_d <= od[:, -1:])
+    distinct = np.array([len(set(row.tolist())) == k for row in got])
+    ok &= distinct[:, None]
+    return float(ok.mean()), float(np.mean(np.all(got == oi, axis=1)))
+
+
+def machine_info() -> dict:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "numba_threads": numba.get_num_threads(),
+        "numba_threading_layer": _threading_layer(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "covertreex": covertreex.__version__,
+    }
+
+
+def _threading_layer() -> str:
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return "unset"
+
+
+def measure_jit(runtime: Runtime, dim: int, k: int) -> float:
+    """Seconds of the first fit + query in this process (compilation or cache load)."""
+    X = np.random.default_rng(123).standard_normal((1024, dim))
+    start = time.perf_counter()
+    tree = CoverTree(runtime).fit(X)
+    tree.knn(k=min(k, 1023))
+    tree.knn(X[:4], k=min(k, 1024))
+    return time.perf_counter() - start
+
+
+def _engine_runs(build, query, repeat: int, warmup=None):
+    """Time ``repeat`` build+query runs; ``warmup()`` (untimed) first loads lazy imports and pools."""
+    if warmup is not None:
+        warmup()
+    builds, queries, peaks, answer = [], [], [], None
+    for _ in range(repeat):
+        with OperationTimer("build") as tb:
+            index = build()
+        with OperationTimer("query") as tq:
+            answer = query(index)
+        builds.append(tb.stats.wall_s)
+        queries.append(tq.stats.wall_s)
+        peaks.append(max(tb.stats.rss_peak_bytes, tq.stats.rss_peak_bytes) - tb.stats.rss_start_bytes)
+        del index
+    return builds, queries, max(peaks), answer
+
+
+def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: list[str], progress=None) -> dict:
+    """Run the benchmark; returns a JSON-serialisable dict (``engines`` is the table)."""
+    peers = all_peers()
+    unknown = [p for p in peer_names if p not in peers]
+    if unknown:
+        raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(peers)}")
+    missing = [p for p in peer_names if not peers[p].available()]
+    if missing:
+        raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
+    step = progress or (lambda message: None)
+    X = workload.data()
+    rng = np.random.default_rng(workload.seed + 1)
+    n, k = workload.n, workload.k
+    rows = np.arange(n) if workload.verify_rows == 0 or workload.verify_rows >= n else np.sort(
+        rng.choice(n, workload.verify_rows, replace=False))
+    step("JIT warm-up")
+    jit_s = measure_jit(runtime, workload.dim, k)
+    step("oracle")
+    oracle = brute_force_knn(X, k=k, rows=rows)
+    results: list[EngineResult] = []
+
+    step("covertreex")
+    builds, queries, peak, ids = _engine_runs(lambda: CoverTree(runtime).fit(X), lambda t: t.knn(k=k), workload.repeat)
+    recall, exact_rows = verify(X, k, ids, rows, oracle)
+    results.append(_result("covertreex", covertreex.__version__, True, "CoverTree.fit + knn(k) (all points)",
+                           builds, queries, n, recall, exact_rows, len(rows), peak))
+    for name in peer_names:
+        peer = peers[name]
+        step(name)
+        if isinstance(peer, BruteForce):
+            brute = rows[: min(len(rows), workload.brute_rows)] if workload.brute_rows else rows
+            b, q, pk, (pid, _) = _engine_runs(lambda: peer.build(X), lambda ix: peer.query_all(ix, k, brute),
+                                              workload.repeat)
+            full = np.full((n, k), -1, dtype=np.int64)
+            full[brute] = pid
+            recall_p, exact_p = verify(X, k, full, brute, (oracle[0][: len(brute)], oracle[1][: len(brute)]))
+            results.append(_result(name, peer.version, True, peer.note + f" (timed on {len(brute)} rows)",
+                                   b, q, len(brute), recall_p, exact_p, len(brute), pk))
+            continue
+        small = X[: min(n, 2048)]
+        b, q, pk, (pid, _) = _engine_runs(lambda: peer.build(X), lambda ix: peer.query_all(ix, k), workload.repeat,
+                                          warmup=lambda: peer.query_all(peer.build(small), min(k, len(small) - 1)))
+        recall_p, exact_p = verify(X, k, np.asarray(pid, dtype=np.int64), rows, oracle)
+        results.append(_result(name, peer.version, peer.exact, peer.note, b, q, n, recall_p, exact_p, len(rows), pk))
+    ours = results[0]
+    table = []
+    for r in results:
+        row = asdict(r)
+        row["covertreex_speedup_query"] = ours.queries_per_s / r.queries_per_s if r.queries_per_s else None
+        row["covertreex_speedup_build"] = r.build_s / ours.build_s if ours.build_s and r.build_s else None
+        table.append(row)
+    return {
+        "schema": "covertreex.bench.euclidean",
+        "schema_version": 1,
+        "workload": asdict(workload),
+        "runtime": runtime.describe(),
+        "machine": machine_info(),
+        "jit_s": jit_s,
+        "engines": table,
+    }
+
+
+def _result(name, version, exact, note, builds, queries, rows, recall, exact_rows, verified, peak) -> EngineResult:
+    build_s = statistics.median(builds)
+    query_s = statistics.median(queries)
+    return EngineResult(
+        engine=name, version=version, exact=exact, note=note, build_s=build_s, query_s=query_s,
+        queries_per_s=rows / query_s if query_s > 0 else float("inf"), query_rows=rows, recall=recall,
+        exact_rows=exact_rows, verified_rows=verified, peak_extra_rss_mb=peak / 2**20,
+        build_runs=builds, query_runs=queries,
+    )

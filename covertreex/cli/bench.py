@@ -1,0 +1,92 @@
+"""``covertreex bench ...``: benchmark commands that print a table and write JSON under artifacts/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from covertreex.baselines.peers import all_peers
+from covertreex.baselines.suite import EuclideanWorkload, run_euclidean
+from covertreex.runtime.config import Runtime
+from covertreex.telemetry.artifacts import artifact_path, new_run_id
+
+bench_app = typer.Typer(help="Benchmarks against peer libraries (results verified against brute force).",
+                        no_args_is_help=True)
+
+
+def parse_peers(text: str) -> list[str]:
+    known = list(all_peers())
+    if text.strip().lower() == "all":
+        return [p for p in known if all_peers()[p].available()]
+    if text.strip().lower() in ("", "none"):
+        return []
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(known)}, all, none")
+    return names
+
+
+def _fmt(value, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def render_table(result: dict) -> Table:
+    w = result["workload"]
+    table = Table(title=f"all-points k-NN  n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)")
+    for col in ("engine", "build s", "query s", "queries/s", "recall", "exact rows", "peak MB",
+                "ours vs peer (q/s)", "peer/ours build"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for r in result["engines"]:
+        table.add_row(
+            f"{r['engine']} {r['version'] or ''}", _fmt(r["build_s"], ".3f"), _fmt(r["query_s"], ".3f"),
+            _fmt(r["queries_per_s"], ",.0f"), _fmt(r["recall"], ".4f"), _fmt(r["exact_rows"], ".3f"),
+            _fmt(r["peak_extra_rss_mb"], ".1f"), _fmt(r["covertreex_speedup_query"], ".2f") + "x",
+            _fmt(r["covertreex_speedup_build"], ".2f") + "x",
+        )
+    return table
+
+
+@bench_app.command("euclidean")
+def bench_euclidean(
+    n: Annotated[int, typer.Option(min=2, help="Number of points (N(0, I) data).")] = 131_072,
+    dim: Annotated[int, typer.Option(min=1, help="Dimension of the points.")] = 3,
+    k: Annotated[int, typer.Option(min=1, help="Neighbours per point (all-points query excludes the point).")] = 10,
+    repeat: Annotated[int, typer.Option(min=1, help="Repeats per engine; medians are reported.")] = 3,
+    peers: Annotated[str, typer.Option(help="Comma-separated peers, 'all' (installed ones) or 'none'.")] = "all",
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the data (numpy default_rng).")] = 0,
+    verify_rows: Annotated[int, typer.Option(min=0, help="Rows verified against the oracle (0 = all).")] = 2000,
+    brute_rows: Annotated[int, typer.Option(min=0, help="Rows the brute-force peer is timed on.")] = 1024,
+    conflict_graph: Annotated[str | None, typer.Option(help="Override Runtime.conflict_graph.")] = None,
+    batch_order: Annotated[str | None, typer.Option(help="Override Runtime.batch_order.")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")] = None,
+    artifacts: Annotated[Path, typer.Option(help="Artifacts root directory.")] = Path("artifacts"),
+) -> None:
+    """Euclidean all-points k-NN: covertreex vs peers, verified against brute force."""
+    console = Console(width=None if Console().is_terminal else 160)
+    try:
+        overrides = {key: val for key, val in (("conflict_graph", conflict_graph), ("batch_order", batch_order),
+                                               ("threads", threads)) if val is not None}
+        runtime = Runtime.from_env().with_updates(**overrides)
+        workload = EuclideanWorkload(n=n, dim=dim, k=k, seed=seed, repeat=repeat, verify_rows=verify_rows,
+                                     brute_rows=brute_rows)
+        names = parse_peers(peers)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with console.status("starting") as status:
+        result = run_euclidean(workload, runtime, names, progress=lambda msg: status.update(f"running: {msg}"))
+    console.print(render_table(result))
+    console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
+                  f"recall verified on {result['engines'][0]['verified_rows']} rows")
+    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
+    result["run_id"] = run_id
+    path = json_path or artifact_path(artifacts, "benchmarks", "bench-euclidean", run_id, "json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {path}")

@@ -1,0 +1,49 @@
+"""The covertreex command line: bench on a tiny workload, JSON output, and bad arguments."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from covertreex.cli.main import app
+
+runner = CliRunner()
+
+
+def test_bench_euclidean_writes_verified_table(tmp_path):
+    out = tmp_path / "bench.json"
+    result = runner.invoke(app, ["bench", "euclidean", "--n", "600", "--dim", "2", "--k", "5", "--repeat", "2",
+                                 "--peers", "scipy-cKDTree,brute-force", "--verify-rows", "0",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    engines = {e["engine"]: e for e in data["engines"]}
+    assert set(engines) == {"covertreex", "scipy-cKDTree", "brute-force"}
+    assert engines["covertreex"]["recall"] == 1.0 and engines["covertreex"]["exact_rows"] == 1.0
+    assert engines["covertreex"]["verified_rows"] == 600
+    assert engines["scipy-cKDTree"]["recall"] == 1.0
+    assert len(engines["covertreex"]["build_runs"]) == 2
+    assert data["jit_s"] > 0 and data["workload"]["n"] == 600
+    assert "covertreex" in result.output and "queries/s" in result.output
+
+
+def test_bench_writes_under_artifacts_by_default(tmp_path):
+    result = runner.invoke(app, ["bench", "euclidean", "--n", "300", "--k", "3", "--repeat", "1", "--peers", "none",
+                                 "--artifacts", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    files = list((tmp_path / "benchmarks").glob("bench-euclidean-*.json"))
+    assert len(files) == 1
+
+
+def test_bad_arguments_exit_2_with_a_clear_message():
+    cases = [
+        (["bench", "euclidean", "--peers", "faiss-gpu"], "unknown peer(s) faiss-gpu"),
+        (["bench", "euclidean", "--n", "10", "--k", "10", "--peers", "none"], "k=10 must be smaller than n=10"),
+        (["bench", "euclidean", "--conflict-graph", "sparse", "--peers", "none"], "Runtime.conflict_graph"),
+        (["bench", "euclidean", "--n", "0"], "--n"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)
