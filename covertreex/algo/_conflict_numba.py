@@ -60,7 +60,7 @@ def dense_neighbours(kind, params, pts, lo, hi, reach):
 # R(x) differs by less than R(x) in every coordinate, so only cells within ceil(R/cell) are visited.
 
 @nb.njit(cache=True)
-def _cell_key(cx, nd):
+def _cell_key(cx, nd):  # must equal conflict.cell_keys (NumPy) bit for bit
     key = 0
     for t in range(nd):
         key = key * 2097152 + (cx[t] + 1048576)
@@ -82,99 +82,62 @@ def _find(sorted_keys, key):
     return -1
 
 
+@nb.njit(cache=True)
+def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, members, pos, out_idx, out_dist, fill):
+    """Neighbours of batch point i within r: adjacent cells, or every point when r spans too many."""
+    cnt = 0
+    ratio = r / cell
+    span = np.int64(0)
+    nvisit = b + 1
+    if ratio < b:
+        span = np.int64(np.ceil(ratio))
+        nvisit = 1
+        for _ in range(nd):
+            nvisit *= 2 * span + 1
+            if nvisit > b:
+                break
+    brute = nvisit > b
+    cx = np.empty(nd, dtype=np.int64)
+    for v in range(1 if brute else nvisit):
+        if brute:
+            start, stop = 0, b
+        else:
+            code = v
+            for t in range(nd):
+                cx[t] = cells[i, t] + code % (2 * span + 1) - span
+                code //= 2 * span + 1
+            u = _find(ukeys, _cell_key(cx, nd))
+            if u < 0:
+                continue
+            start, stop = ustart[u], ustart[u + 1]
+        for m in range(start, stop):
+            j = m if brute else members[m]
+            if j == i:
+                continue
+            d = point_distance(kind, params, pts, lo + i, pts, lo + j)
+            if d < r:
+                if fill:
+                    out_idx[pos + cnt] = j
+                    out_dist[pos + cnt] = d
+                cnt += 1
+    return cnt
+
+
 @nb.njit(parallel=True, cache=True)
 def _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
                ptr, out_idx, out_dist, fill):
     b = hi - lo
-    nd = dims.shape[0]
     counts = np.zeros(b, dtype=np.int64)
     for i in nb.prange(b):
-        pos = ptr[i] if fill else 0
-        cnt = 0
-        r = reach[i]
-        ratio = r / cell
-        span = np.int64(b)
-        nvisit = b + 1
-        if ratio < b:
-            span = np.int64(np.ceil(ratio))
-            nvisit = 1
-            for _ in range(nd):
-                nvisit *= 2 * span + 1
-                if nvisit > b:
-                    break
-        if nvisit > b:
-            for j in range(b):
-                if j == i:
-                    continue
-                d = point_distance(kind, params, pts, lo + i, pts, lo + j)
-                if d < r:
-                    if fill:
-                        out_idx[pos + cnt] = j
-                        out_dist[pos + cnt] = d
-                    cnt += 1
-        else:
-            base = cells[i]
-            cx = np.empty(nd, dtype=np.int64)
-            off = np.full(nd, -span, dtype=np.int64)
-            while True:
-                for t in range(nd):
-                    cx[t] = base[t] + off[t]
-                u = _find(ukeys, _cell_key(cx, nd))
-                if u >= 0:
-                    for m in range(ustart[u], ustart[u + 1]):
-                        j = members[m]
-                        if j == i:
-                            continue
-                        d = point_distance(kind, params, pts, lo + i, pts, lo + j)
-                        if d < r:
-                            if fill:
-                                out_idx[pos + cnt] = j
-                                out_dist[pos + cnt] = d
-                            cnt += 1
-                t = 0
-                while t < nd:
-                    off[t] += 1
-                    if off[t] <= span:
-                        break
-                    off[t] = -span
-                    t += 1
-                if t == nd:
-                    break
-        counts[i] = cnt
+        counts[i] = _grid_point(kind, params, pts, lo, b, i, reach[i], dims.shape[0], cell, cells, ukeys, ustart,
+                                members, ptr[i] if fill else 0, out_idx, out_dist, fill)
     return counts
 
 
 @nb.njit(cache=True)
-def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell):
-    b = hi - lo
-    nd = dims.shape[0]
-    origin = np.empty(nd, dtype=np.float64)
-    for t in range(nd):
-        m = np.inf
-        for i in range(b):
-            v = float(pts[lo + i, dims[t]])
-            if v < m:
-                m = v
-        origin[t] = m
-    cells = np.empty((b, nd), dtype=np.int64)
-    keys = np.empty(b, dtype=np.int64)
-    for i in range(b):
-        for t in range(nd):
-            cells[i, t] = np.int64(np.floor((float(pts[lo + i, dims[t]]) - origin[t]) / cell))
-        keys[i] = _cell_key(cells[i], nd)
-    members = np.argsort(keys, kind="mergesort")
-    sk = keys[members]
-    ustart_list = np.empty(b + 1, dtype=np.int64)
-    ukeys = np.empty(b, dtype=np.int64)
-    nu = 0
-    for m in range(b):
-        if m == 0 or sk[m] != sk[m - 1]:
-            ukeys[nu] = sk[m]
-            ustart_list[nu] = m
-            nu += 1
-    ustart_list[nu] = b
-    ukeys = ukeys[:nu].copy()
-    ustart = ustart_list[: nu + 1].copy()
+def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members):
+    """Neighbour CSR from a prepared grid (see ``conflict.GridConflictGraph``)."""
+    origin = np.zeros(dims.shape[0], dtype=np.float64)
     empty_i = np.empty(0, dtype=np.int64)
     empty_d = np.empty(0, dtype=np.float64)
     counts = _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
@@ -237,9 +200,8 @@ def _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr,
 
 
 @nb.njit(cache=True)
-def segmented_neighbours(kind, params, pts, lo, hi, reach, pivots):
-    keys = pivot_keys(kind, params, pts, lo, hi, pivots)
-    order = np.argsort(keys[:, 0], kind="mergesort")
+def segmented_neighbours(kind, params, pts, lo, hi, reach, keys, order):
+    """Neighbour CSR from pivot distances ``keys`` and the batch ``order`` sorted by ``keys[:, 0]``."""
     sorted0 = keys[order, 0].copy()
     empty_i = np.empty(0, dtype=np.int64)
     empty_d = np.empty(0, dtype=np.float64)

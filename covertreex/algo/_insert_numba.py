@@ -35,23 +35,23 @@ def children_csr(parent, n):
     return ptr, idx
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def root_score_needed(kind, params, pts, root, lo, hi):
     """Largest ``level_score(d(x, root))`` over the batch: the root level must reach it."""
-    b = hi - lo
-    scores = np.empty(b, dtype=np.int64)
-    for t in nb.prange(b):
-        scores[t] = level_score(point_distance(kind, params, pts, lo + t, pts, root))
-    return scores.max()
+    top = level_score(0.0)
+    for x in range(lo, hi):
+        top = max(top, level_score(point_distance(kind, params, pts, x, pts, root)))
+    return top
 
 
 @nb.njit(parallel=True, cache=True)
-def find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, child_idx, root, lo, hi, nchunks):
+def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
 
     A greedy descent finds a near admissible node first; a depth-first search then skips a subtree
     only when no point in it can be both nearer than the current best and allowed as a parent.
     """
+    e_pts, e_level, e_radius, e_dparent, e_internal = edges
     b = hi - lo
     out_p = np.empty(b, dtype=np.int64)
     out_d = np.empty(b, dtype=np.float64)
@@ -76,15 +76,15 @@ def find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, chil
                 nxt = -1
                 nxt_d = np.inf
                 for e in range(child_ptr[p], child_ptr[p + 1]):
-                    c = child_idx[e]
-                    if abs(dp - dparent[c]) >= nxt_d:
+                    if abs(dp - e_dparent[e]) >= nxt_d:
                         continue
-                    dc = point_distance(kind, params, pts, x, pts, c)
+                    c = child_idx[e]
+                    dc = point_distance(kind, params, pts, x, e_pts, e)
                     n_eval += 1
                     if dc < nxt_d:
                         nxt = c
                         nxt_d = dc
-                    if can_parent(level[c], dc) and dc < best_d:
+                    if can_parent(e_level[e], dc) and dc < best_d:
                         best_d = dc
                         best_p = c
                 if nxt_d > dp:
@@ -101,18 +101,20 @@ def find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, chil
                 if lb > best_d + PRUNE_SLACK * (dp + radius[p] + best_d):
                     continue
                 for e in range(child_ptr[p], child_ptr[p + 1]):
-                    c = child_idx[e]
-                    rc = radius[c]
-                    lim = min(best_d, level_scale(level[c]))
-                    if abs(dp - dparent[c]) - rc > lim + PRUNE_SLACK * (dp + dparent[c] + rc + lim):
+                    rc = e_radius[e]
+                    lc = e_level[e]
+                    dpc = e_dparent[e]
+                    lim = min(best_d, level_scale(lc))
+                    if abs(dp - dpc) - rc > lim + PRUNE_SLACK * (dp + dpc + rc + lim):
                         continue
-                    dc = point_distance(kind, params, pts, x, pts, c)
+                    c = child_idx[e]
+                    dc = point_distance(kind, params, pts, x, e_pts, e)
                     n_eval += 1
-                    if can_parent(level[c], dc) and (dc < best_d or (dc == best_d and c < best_p)):
+                    if can_parent(lc, dc) and (dc < best_d or (dc == best_d and c < best_p)):
                         best_d = dc
                         best_p = c
-                    if child_ptr[c + 1] > child_ptr[c]:
-                        lim = min(best_d, level_scale(level[c] - 1))
+                    if e_internal[e]:
+                        lim = min(best_d, level_scale(lc - 1))
                         if dc - rc <= lim + PRUNE_SLACK * (dc + rc + lim):
                             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
             out_p[t] = best_p

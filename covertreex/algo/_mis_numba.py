@@ -15,7 +15,7 @@ IN_SET = 1
 OUT = 2
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def splitmix64(x):
     z = (np.uint64(x) + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
     z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -33,7 +33,7 @@ def priorities(seed, first_node, count):
     return out
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def _beats(prio, a, b):
     return prio[a] > prio[b] or (prio[a] == prio[b] and a < b)
 

@@ -16,6 +16,7 @@ from covertreex.algo._conflict_numba import (
     dense_neighbours,
     farthest_pivots,
     grid_neighbours,
+    pivot_keys,
     segmented_neighbours,
 )
 from covertreex.algo.order import spread_dims
@@ -45,11 +46,25 @@ class GridConflictGraph:
     def neighbours(self, kind, params, pts, lo, hi, reach, root):
         batch = pts[lo:hi]
         dims = spread_dims(batch, GRID_DIMS)
+        sub = batch[:, dims].astype(np.float64)
         finite = reach[np.isfinite(reach) & (reach > 0)]
         cell = float(np.quantile(finite, GRID_CELL_QUANTILE)) if finite.size else 1.0
-        extent = float(np.max(batch[:, dims].max(axis=0).astype(np.float64) - batch[:, dims].min(axis=0)))
+        extent = float(np.max(sub.max(axis=0) - sub.min(axis=0)))
         cell = max(cell, extent / GRID_MAX_CELLS_PER_AXIS, np.finfo(np.float64).tiny)
-        return grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell)
+        cells = np.ascontiguousarray(np.floor((sub - sub.min(axis=0)) / cell), dtype=np.int64)
+        keys = cell_keys(cells)
+        members = np.argsort(keys, kind="stable").astype(np.int64)
+        ukeys, ustart = np.unique(keys[members], return_index=True)
+        ustart = np.append(ustart, len(keys)).astype(np.int64)
+        return grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members)
+
+
+def cell_keys(cells: np.ndarray) -> np.ndarray:
+    """One int64 per row of integer cell coordinates (21 bits each, wrapping like the Numba kernel)."""
+    key = np.zeros(cells.shape[0], dtype=np.int64)
+    for t in range(cells.shape[1]):
+        key = key * np.int64(2097152) + (cells[:, t] + np.int64(1048576))
+    return key
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,9 @@ class SegmentedConflictGraph:
 
     def neighbours(self, kind, params, pts, lo, hi, reach, root):
         pivots = farthest_pivots(kind, params, pts, lo, hi, root, SEGMENT_PIVOTS)
-        return segmented_neighbours(kind, params, pts, lo, hi, reach, pivots)
+        keys = pivot_keys(kind, params, pts, lo, hi, pivots)
+        order = np.argsort(keys[:, 0], kind="stable").astype(np.int64)
+        return segmented_neighbours(kind, params, pts, lo, hi, reach, keys, order)
 
 
 _STRATEGIES = {s.name: s for s in (GridConflictGraph(), SegmentedConflictGraph(), DenseConflictGraph())}

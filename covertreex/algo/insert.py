@@ -35,6 +35,16 @@ def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
     )
 
 
+def child_edges(pts, level, radius, dparent, child_ptr, child_idx, n):
+    """Per child (CSR order): point, level, radius, parent distance, has-children flag.
+
+    Copies that make a node's children contiguous in memory for the parent search.
+    """
+    kids = child_idx[: child_ptr[n]]
+    return (np.ascontiguousarray(pts[kids]), level[kids], radius[kids], dparent[kids],
+            child_ptr[kids + 1] > child_ptr[kids])
+
+
 def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric) -> tuple[PCCTree, list[RoundStats]]:
     """Return a new tree holding ``tree``'s points and ``new_points`` (ids continue from ``tree``).
 
@@ -70,7 +80,8 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
         t1 = time.perf_counter()
         level[0] = max(level[0], root_score_needed(kind, params, pts, 0, lo, hi))
         child_ptr, child_idx = children_csr(parent, cur)
-        best_p, best_d, search_evals = find_tree_parents(kind, params, pts, level, radius, dparent, child_ptr, child_idx, 0, lo, hi,
+        edges = child_edges(pts, level, radius, dparent, child_ptr, child_idx, cur)
+        best_p, best_d, search_evals = find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, edges, 0, lo, hi,
                                            8 * numba.get_num_threads())
         t2 = time.perf_counter()
         nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(kind, params, pts, lo, hi, best_d, 0)

@@ -17,7 +17,7 @@ NEG_SCORE = -(1 << 20)
 DUP_LEVEL = NEG_SCORE - 1
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def level_score(d):
     """Smallest integer ``s`` with ``d <= 2**s`` (``NEG_SCORE`` for ``d == 0``)."""
     if d <= 0.0:
@@ -28,7 +28,7 @@ def level_score(d):
     return e
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def level_scale(level):
     """``2**level`` as a float (0 for the duplicate sentinel)."""
     if level <= DUP_LEVEL:
@@ -36,7 +36,7 @@ def level_scale(level):
     return math.ldexp(1.0, level)
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)
 def can_parent(level, d):
     """True when a node of ``level`` at distance ``d`` may be the parent of a new point."""
     return level > DUP_LEVEL and d <= level_scale(level)

@@ -34,6 +34,7 @@ class PCCTree:
     edge_parent_dist: np.ndarray
     edge_ids: np.ndarray
     edge_internal: np.ndarray  # bool: the child has children
+    edge_size: np.ndarray  # number of points in the child's subtree
 
     @property
     def num_points(self) -> int:
@@ -89,6 +90,7 @@ class PCCTree:
             edge_ids=new_ids[kids],
             edge_internal=np.diff(new_ptr)[kids] > 0,
         )
+        arrays["edge_size"] = arrays["subtree_end"][kids] - kids
         for a in arrays.values():
             a.setflags(write=False)
         return PCCTree(**arrays)

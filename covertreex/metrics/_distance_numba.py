@@ -23,8 +23,18 @@ def point_distance(kind, params, A, i, B, j):  # noqa: ARG001 - params used by l
     Euclidean: the squared differences are accumulated in float64, in coordinate order, then
     square-rooted.  The brute-force oracle uses the same order of operations, so ties are identical.
     """
+    dim = A.shape[1]
+    if dim == 3:  # unrolled, same order of operations as the loop (0 + x == x exactly)
+        d0 = np.float64(A[i, 0]) - np.float64(B[j, 0])
+        d1 = np.float64(A[i, 1]) - np.float64(B[j, 1])
+        d2 = np.float64(A[i, 2]) - np.float64(B[j, 2])
+        return math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
+    if dim == 2:
+        d0 = np.float64(A[i, 0]) - np.float64(B[j, 0])
+        d1 = np.float64(A[i, 1]) - np.float64(B[j, 1])
+        return math.sqrt(d0 * d0 + d1 * d1)
     s = 0.0
-    for t in range(A.shape[1]):
+    for t in range(dim):
         diff = np.float64(A[i, t]) - np.float64(B[j, t])
         s += diff * diff
     return math.sqrt(s)

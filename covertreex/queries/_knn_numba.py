@@ -17,6 +17,7 @@ from covertreex.core._stack_numba import stack_new, stack_push
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
 SEED_EXTRA = 0
+LEAF_SCAN = 8
 
 
 @nb.njit(inline="always", cache=True)
@@ -38,81 +39,123 @@ def offer(best_d, best_i, k, count, d, pid):
     return count
 
 
+@nb.njit(inline="always", cache=True)
+def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, best_d, best_i, k, count):
+    """Offer every position in [start, stop) outside [ex_lo, ex_hi) and != skip.
+
+    Returns (count, distances computed).
+    """
+    scanned = 0
+    for c in range(start, stop):
+        if c == skip or (c >= ex_lo and c < ex_hi):
+            continue
+        dc = point_distance(kind, params, queries, q, pts, c)
+        scanned += 1
+        if count < k or dc <= best_d[k - 1]:
+            count = offer(best_d, best_i, k, count, dc, ids[c])
+    return count, scanned
+
+
+@nb.njit(inline="always", cache=True)
+def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
+               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
+               queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, t_start, t_stop):
+    """Queries ``t_start .. t_stop-1`` with one workspace (the serial body of ``knn_kernel``).
+
+    Inlined into the parallel loop: measured ~20% faster than calling it as a separate function.
+    """
+    keys, nodes, aux = stack_new(256)
+    best_d = np.empty(k, dtype=np.float64)
+    best_i = np.empty(k, dtype=np.int64)
+    for t in range(t_start, t_stop):
+        q = query_order[t]
+        skip = exclude[t]
+        count = 0
+        tau = np.inf
+        n_eval = 0
+        # Seed the candidates with the whole subtree around a known nearby position (the query's
+        # own node for self-queries): a tight tau from the start, and that subtree is done.
+        seed = -1
+        seed_lo = 0
+        seed_hi = 0
+        if skip >= 0:
+            seed = skip
+            while seed > 0 and subtree_end[seed] - seed < k + 1 + SEED_EXTRA:
+                seed = parent[seed]
+            count, scanned = scan_range(kind, params, queries, q, pts, ids, seed, subtree_end[seed], 0, 0, skip,
+                                        best_d, best_i, k, count)
+            n_eval += scanned
+            seed_lo = seed
+            seed_hi = subtree_end[seed]
+            if count == k:
+                tau = best_d[k - 1]
+        d0 = point_distance(kind, params, queries, q, pts, 0)
+        n_eval += 1
+        if skip != 0 and seed != 0:
+            count = offer(best_d, best_i, k, count, d0, ids[0])
+            if count == k:
+                tau = best_d[k - 1]
+        size = 0
+        if child_ptr[1] > child_ptr[0] and seed != 0:
+            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
+        while size > 0:
+            size -= 1
+            lb = keys[size]
+            p = nodes[size]
+            dp = aux[size]
+            if lb > tau + PRUNE_SLACK * (dp + radius[p] + tau):
+                continue
+            for e in range(child_ptr[p], child_ptr[p + 1]):
+                c = child_idx[e]
+                if c == seed:
+                    continue
+                rc = edge_radius[e]
+                dpc = edge_parent_dist[e]
+                if abs(dp - dpc) - rc > tau + PRUNE_SLACK * (dp + dpc + rc + tau):
+                    continue
+                if edge_size[e] <= LEAF_SCAN:
+                    # a small subtree is one contiguous range: scanning it beats bounding it
+                    # (the seeded subtree may lie inside this one: it was offered already)
+                    count, scanned = scan_range(kind, params, queries, q, pts, ids, c, c + edge_size[e],
+                                                seed_lo, seed_hi, skip, best_d, best_i, k, count)
+                    n_eval += scanned
+                    if count == k:
+                        tau = best_d[k - 1]
+                    continue
+                dc = point_distance(kind, params, queries, q, edge_points, e)
+                n_eval += 1
+                if c != skip and (count < k or dc <= tau):
+                    count = offer(best_d, best_i, k, count, dc, edge_ids[e])
+                    if count == k:
+                        tau = best_d[k - 1]
+                if rc > 0.0 or edge_internal[e]:
+                    if dc - rc <= tau + PRUNE_SLACK * (dc + rc + tau):
+                        keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
+        row = out_row[t]
+        for j in range(count):
+            out_ids[row, j] = best_i[j]
+            out_dist[row, j] = best_d[j]
+        for j in range(count, k):
+            out_ids[row, j] = -1
+            out_dist[row, j] = np.inf
+        evals[row] = n_eval
+
+
 @nb.njit(parallel=True, cache=True)
 def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
-               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal,
+               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
                queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
 
     ``edge_*`` arrays hold each child's data in children order (``child_idx``), so scanning a node's
-    children reads contiguous memory.  ``exclude[t]`` is a tree position never reported for query t (-1 for none).  Rows with fewer
-    than k candidates are padded with id -1 and distance +inf.
+    children reads contiguous memory.  ``exclude[t]`` is a tree position never reported for query t
+    (-1 for none).  Rows with fewer than k candidates are padded with id -1 and distance +inf.
     """
     nq = query_order.shape[0]
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
-        keys, nodes, aux = stack_new(256)
-        best_d = np.empty(k, dtype=np.float64)
-        best_i = np.empty(k, dtype=np.int64)
-        for t in range(chunk * nq // nchunks, (chunk + 1) * nq // nchunks):
-            q = query_order[t]
-            skip = exclude[t]
-            count = 0
-            tau = np.inf
-            n_eval = 0
-            # Seed the candidates with the whole subtree around a known nearby position (the query's
-            # own node for self-queries): a tight tau from the start, and that subtree is done.
-            seed = -1
-            if skip >= 0:
-                seed = skip
-                while seed > 0 and subtree_end[seed] - seed < k + 1 + SEED_EXTRA:
-                    seed = parent[seed]
-                for c in range(seed, subtree_end[seed]):
-                    if c != skip:
-                        dc = point_distance(kind, params, queries, q, pts, c)
-                        n_eval += 1
-                        count = offer(best_d, best_i, k, count, dc, ids[c])
-                if count == k:
-                    tau = best_d[k - 1]
-            d0 = point_distance(kind, params, queries, q, pts, 0)
-            n_eval += 1
-            if skip != 0 and seed != 0:
-                count = offer(best_d, best_i, k, count, d0, ids[0])
-                if count == k:
-                    tau = best_d[k - 1]
-            size = 0
-            if child_ptr[1] > child_ptr[0] and seed != 0:
-                keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
-            while size > 0:
-                size -= 1
-                lb = keys[size]
-                p = nodes[size]
-                dp = aux[size]
-                if lb > tau + PRUNE_SLACK * (dp + radius[p] + tau):
-                    continue
-                for e in range(child_ptr[p], child_ptr[p + 1]):
-                    c = child_idx[e]
-                    if c == seed:
-                        continue
-                    rc = edge_radius[e]
-                    dpc = edge_parent_dist[e]
-                    if abs(dp - dpc) - rc > tau + PRUNE_SLACK * (dp + dpc + rc + tau):
-                        continue
-                    dc = point_distance(kind, params, queries, q, edge_points, e)
-                    n_eval += 1
-                    if c != skip and (count < k or dc <= tau):
-                        count = offer(best_d, best_i, k, count, dc, edge_ids[e])
-                        if count == k:
-                            tau = best_d[k - 1]
-                    if rc > 0.0 or edge_internal[e]:
-                        if dc - rc <= tau + PRUNE_SLACK * (dc + rc + tau):
-                            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
-            row = out_row[t]
-            for j in range(count):
-                out_ids[row, j] = best_i[j]
-                out_dist[row, j] = best_d[j]
-            for j in range(count, k):
-                out_ids[row, j] = -1
-                out_dist[row, j] = np.inf
-            evals[row] = n_eval
+        _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
+                   edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
+                   queries, query_order, out_row, exclude, k, out_ids, out_dist, evals,
+                   chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
     return 0

@@ -10,13 +10,21 @@ from covertreex.queries._knn_numba import knn_kernel
 from covertreex.queries.types import KnnResult
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view: tree arrays are read-only, so every call compiles to one signature."""
+    v = a.view()
+    v.setflags(write=False)
+    return v
+
+
 def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, k: int, n_out: int) -> KnnResult:
+    queries, query_order, out_row, exclude = map(_readonly, (queries, query_order, out_row, exclude))
     ids = np.empty((n_out, k), dtype=np.int64)
     dist = np.empty((n_out, k), dtype=np.float64)
     evals = np.zeros(n_out, dtype=np.int64)
     knn_kernel(metric.kind, metric.params, tree.points, tree.ids, tree.radius, tree.child_ptr, tree.child_idx,
                tree.parent, tree.subtree_end, tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
-               tree.edge_ids, tree.edge_internal, queries, query_order, out_row, exclude, k, ids, dist, evals,
+               tree.edge_ids, tree.edge_internal, tree.edge_size, queries, query_order, out_row, exclude, k, ids, dist, evals,
                16 * numba.get_num_threads())
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals)
 
