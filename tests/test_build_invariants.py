@@ -123,3 +123,25 @@ def test_check_invariants_reports_corruption():
     pdist[5] += 1e-3
     with pytest.raises(AssertionError, match="parent distance"):
         CoverTree(_tree=dataclasses.replace(t, parent_dist=pdist)).check_invariants()
+
+
+@pytest.mark.parametrize("slots", [0, 1, 12])
+def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
+    """Grid (one pass, or overflowing into the two-pass fallback), segmented and dense agree."""
+    from covertreex.algo import conflict
+    from covertreex.metrics.euclidean import EuclideanMetric
+
+    monkeypatch.setattr(conflict, "GRID_SLOTS_PER_POINT", slots)
+    rng = np.random.default_rng(20)
+    pts = np.concatenate([rng.standard_normal((500, 3)), np.repeat(rng.standard_normal((5, 3)), 20, axis=0)])
+    reach = rng.uniform(0.0, 0.6, size=600)
+    reach[::50] = np.inf  # a few points whose reach covers everything
+    metric = EuclideanMetric()
+    results = {}
+    for name in ("grid", "segmented", "dense"):
+        ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.kind, metric.params, pts, 0, 600,
+                                                                           reach, 0)
+        results[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
+                         for i in range(600)]
+    assert results["grid"] == results["dense"] == results["segmented"]
+    assert sum(len(r) for r in results["dense"]) > 600 * 2

@@ -59,64 +59,65 @@ def dense_neighbours(kind, params, pts, lo, hi, reach):
 # Grid (Euclidean): hash points into cubic cells over up to three coordinates.  A pair closer than
 # R(x) differs by less than R(x) in every coordinate, so only cells within ceil(R/cell) are visited.
 
+# Cell coordinates lie in [0, 2**19] (conflict.GRID_MAX_CELLS_PER_AXIS) and spans stay below 2**19, so
+# coordinate + offset fits its 21-bit field: keys never wrap and runs along the last axis are sorted.
+CELL_OFFSET = 1048576
+CELL_LIMIT = 524288
+
+
 @nb.njit(cache=True)
 def _cell_key(cx, nd):  # must equal conflict.cell_keys (NumPy) bit for bit
     key = 0
     for t in range(nd):
-        key = key * 2097152 + (cx[t] + 1048576)
+        key = key * 2097152 + (cx[t] + CELL_OFFSET)
     return key
 
 
 @nb.njit(cache=True)
-def _find(sorted_keys, key):
-    lo = 0
-    hi = sorted_keys.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if sorted_keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < sorted_keys.shape[0] and sorted_keys[lo] == key:
-        return lo
-    return -1
+def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, members, pos, limit, out_idx,
+                out_dist, fill):
+    """Neighbours of batch point i within r: nearby cells, or every point when r spans too many.
 
-
-@nb.njit(cache=True)
-def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, members, pos, out_idx, out_dist, fill):
-    """Neighbours of batch point i within r: adjacent cells, or every point when r spans too many."""
+    Cells differing only in the last coordinate have consecutive keys, so each run of 2*span+1 of them
+    is one binary search and one contiguous range of ``members``.  Writes stop at ``limit``; the
+    return value counts every neighbour.
+    """
     cnt = 0
     ratio = r / cell
     span = np.int64(0)
-    nvisit = b + 1
+    nrun = b + 1
     if ratio < b:
         span = np.int64(np.ceil(ratio))
-        nvisit = 1
-        for _ in range(nd):
-            nvisit *= 2 * span + 1
-            if nvisit > b:
+        nrun = 1
+        for _ in range(nd - 1):
+            nrun *= 2 * span + 1
+            if nrun * (2 * span + 1) > b:
+                nrun = b + 1
                 break
-    brute = nvisit > b
+    brute = nrun > b or span >= CELL_LIMIT
     cx = np.empty(nd, dtype=np.int64)
-    for v in range(1 if brute else nvisit):
+    for v in range(1 if brute else nrun):
         if brute:
             start, stop = 0, b
         else:
             code = v
-            for t in range(nd):
+            for t in range(nd - 1):
                 cx[t] = cells[i, t] + code % (2 * span + 1) - span
                 code //= 2 * span + 1
-            u = _find(ukeys, _cell_key(cx, nd))
-            if u < 0:
+            cx[nd - 1] = cells[i, nd - 1] - span
+            first = np.searchsorted(ukeys, _cell_key(cx, nd), side="left")
+            cx[nd - 1] = cells[i, nd - 1] + span
+            last = np.searchsorted(ukeys, _cell_key(cx, nd), side="right")
+            if first >= last:
                 continue
-            start, stop = ustart[u], ustart[u + 1]
+            start, stop = ustart[first], ustart[last]
         for m in range(start, stop):
             j = m if brute else members[m]
             if j == i:
                 continue
             d = point_distance(kind, params, pts, lo + i, pts, lo + j)
             if d < r:
-                if fill:
+                if fill and pos + cnt < limit:
                     out_idx[pos + cnt] = j
                     out_dist[pos + cnt] = d
                 cnt += 1
@@ -124,29 +125,58 @@ def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, 
 
 
 @nb.njit(parallel=True, cache=True)
-def _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
-               ptr, out_idx, out_dist, fill):
+def _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+                 starts, limits, out_idx, out_dist, fill, nchunks):
+    """Chunk c writes its points' neighbours from ``starts[c]`` on (at most up to ``limits[c]``)."""
     b = hi - lo
     counts = np.zeros(b, dtype=np.int64)
-    for i in nb.prange(b):
-        counts[i] = _grid_point(kind, params, pts, lo, b, i, reach[i], dims.shape[0], cell, cells, ukeys, ustart,
-                                members, ptr[i] if fill else 0, out_idx, out_dist, fill)
+    for c in nb.prange(nchunks):
+        pos = starts[c]
+        for i in range(c * b // nchunks, (c + 1) * b // nchunks):
+            cnt = _grid_point(kind, params, pts, lo, b, i, reach[i], dims.shape[0], cell, cells, ukeys, ustart,
+                              members, pos, limits[c], out_idx, out_dist, fill)
+            counts[i] = cnt
+            pos += cnt
     return counts
 
 
 @nb.njit(cache=True)
-def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members):
-    """Neighbour CSR from a prepared grid (see ``conflict.GridConflictGraph``)."""
-    origin = np.zeros(dims.shape[0], dtype=np.float64)
-    empty_i = np.empty(0, dtype=np.int64)
-    empty_d = np.empty(0, dtype=np.float64)
-    counts = _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
-                        np.zeros(1, dtype=np.int64), empty_i, empty_d, False)
+def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members, per_point, nchunks):
+    """Neighbour CSR from a prepared grid (see ``conflict.GridConflictGraph``).
+
+    One pass into ``per_point`` slots per point; only if a chunk overflows its slots, a counting pass
+    sizes the output exactly and a second pass fills it.
+    """
+    b = hi - lo
+    nchunks = max(1, min(b, nchunks))
+    starts = np.empty(nchunks, dtype=np.int64)
+    limits = np.empty(nchunks, dtype=np.int64)
+    for c in range(nchunks):
+        starts[c] = (c * b // nchunks) * per_point
+        limits[c] = ((c + 1) * b // nchunks) * per_point
+    buf_idx = np.empty(b * per_point, dtype=np.int64)
+    buf_dist = np.empty(b * per_point, dtype=np.float64)
+    counts = _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+                          starts, limits, buf_idx, buf_dist, True, nchunks)
     ptr = _offsets(counts)
+    fits = True
+    for c in range(nchunks):
+        if ptr[(c + 1) * b // nchunks] - ptr[c * b // nchunks] > limits[c] - starts[c]:
+            fits = False
     idx = np.empty(ptr[-1], dtype=np.int64)
     dist = np.empty(ptr[-1], dtype=np.float64)
-    _grid_pass(kind, params, pts, lo, hi, reach, dims, origin, cell, cells, ukeys, ustart, members,
-               ptr, idx, dist, True)
+    if fits:
+        for c in range(nchunks):
+            first = ptr[c * b // nchunks]
+            size = ptr[(c + 1) * b // nchunks] - first
+            idx[first : first + size] = buf_idx[starts[c] : starts[c] + size]
+            dist[first : first + size] = buf_dist[starts[c] : starts[c] + size]
+        return ptr, idx, dist
+    for c in range(nchunks):
+        starts[c] = ptr[c * b // nchunks]
+        limits[c] = ptr[(c + 1) * b // nchunks]
+    _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+                 starts, limits, idx, dist, True, nchunks)
     return ptr, idx, dist
 
 

@@ -51,7 +51,7 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
     A greedy descent finds a near admissible node first; a depth-first search then skips a subtree
     only when no point in it can be both nearer than the current best and allowed as a parent.
     """
-    e_pts, e_level, e_radius, e_dparent, e_internal = edges
+    e_pts, e_scale, e_radius, e_dparent, e_internal, e_scale_sub = edges
     b = hi - lo
     out_p = np.empty(b, dtype=np.int64)
     out_d = np.empty(b, dtype=np.float64)
@@ -84,7 +84,7 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
                     if dc < nxt_d:
                         nxt = c
                         nxt_d = dc
-                    if can_parent(e_level[e], dc) and dc < best_d:
+                    if dc <= e_scale[e] and dc < best_d:
                         best_d = dc
                         best_p = c
                 if nxt_d > dp:
@@ -102,19 +102,19 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
                     continue
                 for e in range(child_ptr[p], child_ptr[p + 1]):
                     rc = e_radius[e]
-                    lc = e_level[e]
+                    sc = e_scale[e]
                     dpc = e_dparent[e]
-                    lim = min(best_d, level_scale(lc))
+                    lim = min(best_d, sc)
                     if abs(dp - dpc) - rc > lim + PRUNE_SLACK * (dp + dpc + rc + lim):
                         continue
                     c = child_idx[e]
                     dc = point_distance(kind, params, pts, x, e_pts, e)
                     n_eval += 1
-                    if can_parent(lc, dc) and (dc < best_d or (dc == best_d and c < best_p)):
+                    if dc <= sc and (dc < best_d or (dc == best_d and c < best_p)):
                         best_d = dc
                         best_p = c
                     if e_internal[e]:
-                        lim = min(best_d, level_scale(lc - 1))
+                        lim = min(best_d, e_scale_sub[e])
                         if dc - rc <= lim + PRUNE_SLACK * (dc + rc + lim):
                             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
             out_p[t] = best_p

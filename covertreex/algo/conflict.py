@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from covertreex.algo._conflict_numba import (
@@ -22,8 +23,9 @@ from covertreex.algo._conflict_numba import (
 from covertreex.algo.order import spread_dims
 
 GRID_DIMS = 3
-GRID_MAX_CELLS_PER_AXIS = float(1 << 20)
+GRID_MAX_CELLS_PER_AXIS = float(1 << 19)  # see _conflict_numba.CELL_LIMIT
 SEGMENT_PIVOTS = 4
+GRID_SLOTS_PER_POINT = 12  # one-pass output room; a second pass runs only when a chunk overflows
 GRID_CELL_QUANTILE = 0.9  # most points then look at their own cell and its direct neighbours
 
 
@@ -56,11 +58,12 @@ class GridConflictGraph:
         members = np.argsort(keys, kind="stable").astype(np.int64)
         ukeys, ustart = np.unique(keys[members], return_index=True)
         ustart = np.append(ustart, len(keys)).astype(np.int64)
-        return grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members)
+        return grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+                               GRID_SLOTS_PER_POINT, 4 * numba.get_num_threads())
 
 
 def cell_keys(cells: np.ndarray) -> np.ndarray:
-    """One int64 per row of integer cell coordinates (21 bits each, wrapping like the Numba kernel)."""
+    """One int64 per row of integer cell coordinates (21 bits each, as ``_conflict_numba._cell_key``)."""
     key = np.zeros(cells.shape[0], dtype=np.int64)
     for t in range(cells.shape[1]):
         key = key * np.int64(2097152) + (cells[:, t] + np.int64(1048576))

@@ -20,7 +20,7 @@ from covertreex.algo.conflict import conflict_graph_strategy
 from covertreex.algo.order import batch_order
 from covertreex.algo.schedule import prefix_schedule
 from covertreex.algo.types import RoundStats
-from covertreex.core._levels_numba import NEG_SCORE
+from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
 from covertreex.core.tree import PCCTree
 
 
@@ -36,13 +36,17 @@ def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
 
 
 def child_edges(pts, level, radius, dparent, child_ptr, child_idx, n):
-    """Per child (CSR order): point, level, radius, parent distance, has-children flag.
+    """Per child (CSR order): point, 2**level, radius, parent distance, has-children, 2**(level-1).
 
     Copies that make a node's children contiguous in memory for the parent search.
     """
     kids = child_idx[: child_ptr[n]]
-    return (np.ascontiguousarray(pts[kids]), level[kids], radius[kids], dparent[kids],
-            child_ptr[kids + 1] > child_ptr[kids])
+    lv = level[kids]
+    finite = lv > DUP_LEVEL
+    # 2**level: the reach of a node as a parent (-1: duplicates never parent); halved for its subtree
+    scale = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)
+    return (np.ascontiguousarray(pts[kids]), scale, radius[kids], dparent[kids],
+            child_ptr[kids + 1] > child_ptr[kids], np.where(finite, 0.5 * scale, -1.0))
 
 
 def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric) -> tuple[PCCTree, list[RoundStats]]:

@@ -28,8 +28,8 @@ def hilbert_order(points: np.ndarray) -> np.ndarray:
     lo = sub.min(axis=0)
     extent = sub.max(axis=0) - lo
     bits = min(20, 62 // len(dims))
-    scale = np.where(extent > 0, ((1 << bits) - 1) / np.where(extent > 0, extent, 1.0), 0.0)
-    grid = np.floor((sub - lo) * scale).astype(np.int64)
+    unit = np.divide(sub - lo, extent, out=np.zeros_like(sub), where=extent > 0)  # in [0, 1]
+    grid = np.clip(np.floor(unit * ((1 << bits) - 1)), 0, (1 << bits) - 1).astype(np.int64)
     return np.argsort(hilbert_keys(grid, bits), kind="stable").astype(np.int64)
 
 
