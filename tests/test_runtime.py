@@ -78,3 +78,21 @@ def test_from_env_reads_only_prefixed_variables():
 def test_from_env_errors(env, match):
     with pytest.raises(ValueError, match=match):
         Runtime.from_env(env)
+
+
+def test_diagnostics_flag_times_builds_and_queries():
+    import numpy as np
+
+    from covertreex import CoverTree
+
+    X = np.random.default_rng(0).standard_normal((500, 2))
+    quiet = CoverTree().fit(X)
+    assert quiet.build_operation is None and quiet.knn_result(k=2).operation is None
+    loud = CoverTree(Runtime(diagnostics=True)).fit(X)
+    op = loud.build_operation
+    assert op.name == "build" and op.wall_s > 0 and op.cpu_s >= 0 and op.threads >= 1
+    assert op.rss_peak_bytes >= op.rss_start_bytes > 0
+    res = loud.knn_result(k=3)
+    assert res.operation.name == "knn"
+    np.testing.assert_array_equal(res.ids, quiet.knn(k=3))
+    assert sum(r.batch_size for r in loud.build_stats) == 499  # every point but the root

@@ -7,6 +7,7 @@ point ever inserted has id i.
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 import numba
@@ -21,6 +22,7 @@ from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.queries.knn import knn_points, knn_self
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import Runtime
+from covertreex.runtime.diagnostics import OperationStats, OperationTimer
 
 
 @contextmanager
@@ -37,6 +39,20 @@ def _threads(count: int | None):
         numba.set_num_threads(previous)
 
 
+class _NoTimer:
+    stats = None
+
+
+@contextmanager
+def _operation(name: str, enabled: bool):
+    """An ``OperationTimer`` when diagnostics are on; otherwise nothing is measured."""
+    if not enabled:
+        yield _NoTimer()
+        return
+    with OperationTimer(name) as timer:
+        yield timer
+
+
 def _metric_for(runtime: Runtime):
     return EuclideanMetric()
 
@@ -45,7 +61,7 @@ class CoverTree:
     """An exact compressed cover tree.  Unfitted until ``fit``; every update returns a new object."""
 
     def __init__(self, runtime: Runtime | None = None, *, _tree: PCCTree | None = None,
-                 _build_stats: tuple[RoundStats, ...] = ()):
+                 _build_stats: tuple[RoundStats, ...] = (), _build_operation: OperationStats | None = None):
         if runtime is None:
             runtime = Runtime()
         if not isinstance(runtime, Runtime):
@@ -54,6 +70,7 @@ class CoverTree:
         self._metric = _metric_for(runtime)
         self._tree = _tree
         self._build_stats = _build_stats
+        self._build_operation = _build_operation
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -87,8 +104,13 @@ class CoverTree:
 
     @property
     def build_stats(self) -> tuple[RoundStats, ...]:
-        """Per-round statistics of the fit/insert that produced this version."""
+        """Per-round statistics of the fit/insert that produced this version (sizes, edges, seconds)."""
         return self._build_stats
+
+    @property
+    def build_operation(self) -> OperationStats | None:
+        """Wall/CPU seconds, peak RSS and threads of that fit/insert (``Runtime(diagnostics=True)`` only)."""
+        return self._build_operation
 
     def __repr__(self) -> str:
         if self._tree is None:
@@ -116,9 +138,9 @@ class CoverTree:
         return self._build(tree, pts)
 
     def _build(self, base: PCCTree | None, pts: np.ndarray) -> CoverTree:
-        with _threads(self._runtime.threads):
+        with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
             tree, stats = insert_points(base, pts, self._runtime, self._metric)
-        return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats))
+        return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=op.stats)
 
     # -- queries ----------------------------------------------------------------------------
     def knn(self, Q=None, k: int = 1, return_distances: bool = False):
@@ -136,12 +158,14 @@ class CoverTree:
         tree = self._fitted()
         if Q is None:
             k = check_k(k, tree.num_points - 1, "the number of other points in the tree")
-            with _threads(self._runtime.threads):
-                return knn_self(tree, self._metric, k)
-        queries = as_points(Q, "Q", self._dtype(), dim=tree.dimension, allow_empty=True)
-        k = check_k(k, tree.num_points, "the number of points in the tree")
-        with _threads(self._runtime.threads):
-            return knn_points(tree, self._metric, queries, k)
+            run = lambda: knn_self(tree, self._metric, k)  # noqa: E731
+        else:
+            queries = as_points(Q, "Q", self._dtype(), dim=tree.dimension, allow_empty=True)
+            k = check_k(k, tree.num_points, "the number of points in the tree")
+            run = lambda: knn_points(tree, self._metric, queries, k)  # noqa: E731
+        with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
+            result = run()
+        return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
     def nearest(self, Q, return_distances: bool = False):
         """The nearest tree point of each query row: ids (q,) [and distances (q,)]."""

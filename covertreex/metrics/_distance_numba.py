@@ -29,10 +29,6 @@ def point_distance(kind, params, A, i, B, j):  # noqa: ARG001 - params used by l
         d1 = np.float64(A[i, 1]) - np.float64(B[j, 1])
         d2 = np.float64(A[i, 2]) - np.float64(B[j, 2])
         return math.sqrt(d0 * d0 + d1 * d1 + d2 * d2)
-    if dim == 2:
-        d0 = np.float64(A[i, 0]) - np.float64(B[j, 0])
-        d1 = np.float64(A[i, 1]) - np.float64(B[j, 1])
-        return math.sqrt(d0 * d0 + d1 * d1)
     s = 0.0
     for t in range(dim):
         diff = np.float64(A[i, t]) - np.float64(B[j, t])

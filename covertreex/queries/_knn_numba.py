@@ -1,7 +1,7 @@
 """Exact k-nearest-neighbour search on a ``PCCTree`` (parallel over queries).
 
-The candidates are first seeded with the subtree around the query (self-queries), then a depth-first
-traversal runs from the root.  A child c of a visited node p
+Self-queries first offer a window of positions around the query's node; then a depth-first traversal
+runs from the root.  A child c of a visited node p
 is skipped without computing d(q, c) when ``|d(q, p) - d(p, c)| - radius(c)`` exceeds the current k-th
 distance; a subtree is never entered when ``d(q, c) - radius(c)`` does.  Both bounds follow from the
 triangle inequality, so nothing that could tie or beat the k-th neighbour is ever dropped.  Results
@@ -16,7 +16,7 @@ import numpy as np
 from covertreex.core._stack_numba import stack_new, stack_push
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
-SEED_EXTRA = 0
+SEED_EXTRA = 16
 LEAF_SCAN = 8
 
 
@@ -57,7 +57,7 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
 
 
 @nb.njit(inline="always", cache=True)
-def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
+def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
                edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
                queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, t_start, t_stop):
     """Queries ``t_start .. t_stop-1`` with one workspace (the serial body of ``knn_kernel``).
@@ -73,30 +73,28 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, sub
         count = 0
         tau = np.inf
         n_eval = 0
-        # Seed the candidates with the whole subtree around a known nearby position (the query's
-        # own node for self-queries): a tight tau from the start, and that subtree is done.
-        seed = -1
+        # Self-queries: seed the candidates with a window of positions around the query's own node
+        # (depth-first neighbours are spatial neighbours): a tight tau before the traversal, which
+        # then skips offering those positions again.
         seed_lo = 0
         seed_hi = 0
         if skip >= 0:
-            seed = skip
-            while seed > 0 and subtree_end[seed] - seed < k + 1 + SEED_EXTRA:
-                seed = parent[seed]
-            count, scanned = scan_range(kind, params, queries, q, pts, ids, seed, subtree_end[seed], 0, 0, skip,
+            seed_lo = max(0, skip - k // 2 - SEED_EXTRA)
+            seed_hi = min(pts.shape[0], seed_lo + k + 1 + 2 * SEED_EXTRA)
+            seed_lo = max(0, seed_hi - k - 1 - 2 * SEED_EXTRA)
+            count, scanned = scan_range(kind, params, queries, q, pts, ids, seed_lo, seed_hi, 0, 0, skip,
                                         best_d, best_i, k, count)
             n_eval += scanned
-            seed_lo = seed
-            seed_hi = subtree_end[seed]
             if count == k:
                 tau = best_d[k - 1]
         d0 = point_distance(kind, params, queries, q, pts, 0)
         n_eval += 1
-        if skip != 0 and seed != 0:
+        if skip != 0 and (seed_lo > 0 or seed_hi == 0):  # the root unless the window already had it
             count = offer(best_d, best_i, k, count, d0, ids[0])
             if count == k:
                 tau = best_d[k - 1]
         size = 0
-        if child_ptr[1] > child_ptr[0] and seed != 0:
+        if child_ptr[1] > child_ptr[0]:
             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
         while size > 0:
             size -= 1
@@ -107,15 +105,13 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, sub
                 continue
             for e in range(child_ptr[p], child_ptr[p + 1]):
                 c = child_idx[e]
-                if c == seed:
-                    continue
                 rc = edge_radius[e]
                 dpc = edge_parent_dist[e]
                 if abs(dp - dpc) - rc > tau + PRUNE_SLACK * (dp + dpc + rc + tau):
                     continue
                 if edge_size[e] <= LEAF_SCAN:
                     # a small subtree is one contiguous range: scanning it beats bounding it
-                    # (the seeded subtree may lie inside this one: it was offered already)
+                    # (positions of the seed window were offered already)
                     count, scanned = scan_range(kind, params, queries, q, pts, ids, c, c + edge_size[e],
                                                 seed_lo, seed_hi, skip, best_d, best_i, k, count)
                     n_eval += scanned
@@ -124,7 +120,7 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, sub
                     continue
                 dc = point_distance(kind, params, queries, q, edge_points, e)
                 n_eval += 1
-                if c != skip and (count < k or dc <= tau):
+                if c != skip and (count < k or dc <= tau) and (c < seed_lo or c >= seed_hi):
                     count = offer(best_d, best_i, k, count, dc, edge_ids[e])
                     if count == k:
                         tau = best_d[k - 1]
@@ -142,7 +138,7 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, sub
 
 
 @nb.njit(parallel=True, cache=True)
-def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
+def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx,
                edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
                queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
@@ -154,7 +150,7 @@ def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx, parent, sub
     nq = query_order.shape[0]
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
-        _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx, parent, subtree_end,
+        _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
                    edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
                    queries, query_order, out_row, exclude, k, out_ids, out_dist, evals,
                    chunk * nq // nchunks, (chunk + 1) * nq // nchunks)

@@ -54,7 +54,8 @@ class Runtime:
     batch_size       largest round (None = no cap; required >= 1 when given)
     seed             seeds the batch order and the MIS priorities: same seed, same tree
     threads          Numba threads for parallel kernels (None = Numba's default)
-    diagnostics      collect per-round statistics on the tree object (``CoverTree.build_stats``)
+    diagnostics      also time builds and queries (wall, CPU, peak RSS, threads): see
+                     ``CoverTree.build_operation`` and ``KnnResult.operation``
     """
 
     metric: str = "euclidean"
