@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from covertreex.cli.main import app
@@ -12,6 +13,7 @@ runner = CliRunner()
 
 
 def test_bench_euclidean_writes_verified_table(tmp_path):
+    pytest.importorskip("scipy")
     out = tmp_path / "bench.json"
     result = runner.invoke(app, ["bench", "euclidean", "--n", "600", "--dim", "2", "--k", "5", "--repeat", "2",
                                  "--peers", "scipy-cKDTree,brute-force", "--verify-rows", "0",
