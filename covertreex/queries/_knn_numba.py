@@ -17,7 +17,7 @@ from covertreex.core._stack_numba import stack_new, stack_push
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
 SEED_EXTRA = 16
-LEAF_SCAN = 8
+LEAF_SCAN = 32
 
 
 @nb.njit(inline="always", cache=True)
@@ -109,24 +109,24 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
                 dpc = edge_parent_dist[e]
                 if abs(dp - dpc) - rc > tau + PRUNE_SLACK * (dp + dpc + rc + tau):
                     continue
-                if edge_size[e] <= LEAF_SCAN:
-                    # a small subtree is one contiguous range: scanning it beats bounding it
-                    # (positions of the seed window were offered already)
-                    count, scanned = scan_range(kind, params, queries, q, pts, ids, c, c + edge_size[e],
-                                                seed_lo, seed_hi, skip, best_d, best_i, k, count)
-                    n_eval += scanned
-                    if count == k:
-                        tau = best_d[k - 1]
-                    continue
                 dc = point_distance(kind, params, queries, q, edge_points, e)
                 n_eval += 1
                 if c != skip and (count < k or dc <= tau) and (c < seed_lo or c >= seed_hi):
                     count = offer(best_d, best_i, k, count, dc, edge_ids[e])
                     if count == k:
                         tau = best_d[k - 1]
-                if rc > 0.0 or edge_internal[e]:
-                    if dc - rc <= tau + PRUNE_SLACK * (dc + rc + tau):
-                        keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
+                if not edge_internal[e] or dc - rc > tau + PRUNE_SLACK * (dc + rc + tau):
+                    continue
+                if edge_size[e] <= LEAF_SCAN:
+                    # a small subtree is one contiguous range (c first): scanning beats bounding it
+                    # (positions of the seed window were offered already)
+                    count, scanned = scan_range(kind, params, queries, q, pts, ids, c + 1, c + edge_size[e],
+                                                seed_lo, seed_hi, skip, best_d, best_i, k, count)
+                    n_eval += scanned
+                    if count == k:
+                        tau = best_d[k - 1]
+                    continue
+                keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
         row = out_row[t]
         for j in range(count):
             out_ids[row, j] = best_i[j]
