@@ -68,6 +68,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
     sequence = order.membership(m, runtime.seed + n_old)
     pts[n_old:] = new_points[sequence]
     ids[n_old:] = n_old + sequence
+    keys = order.round_keys(pts[n_old:])
     cur = n_old
     if tree is None:
         level[0] = NEG_SCORE  # a lone root; raised as soon as a point needs it
@@ -78,9 +79,10 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
         size = schedule.next_size(cur, n - cur, prev_size, prev_degree)
         lo, hi = cur, cur + size
         t0 = time.perf_counter()
-        local = order.within_round(pts[lo:hi])
-        pts[lo:hi] = pts[lo:hi][local]
-        ids[lo:hi] = ids[lo:hi][local]
+        local = order.within_round(keys, lo - n_old, hi - n_old)
+        if local is not None:
+            pts[lo:hi] = pts[lo:hi][local]
+            ids[lo:hi] = ids[lo:hi][local]
         t1 = time.perf_counter()
         level[0] = max(level[0], root_score_needed(kind, params, pts, 0, lo, hi))
         child_ptr, child_idx = children_csr(parent, cur)

@@ -19,10 +19,10 @@ def spread_dims(points: np.ndarray, count: int) -> np.ndarray:
     return np.sort(np.argsort(-extent, kind="stable")[:count]).astype(np.int64)
 
 
-def hilbert_order(points: np.ndarray) -> np.ndarray:
-    """Permutation sorting ``points`` along a Hilbert curve over their widest coordinates."""
+def hilbert_index(points: np.ndarray) -> np.ndarray:
+    """Hilbert-curve index (int64) of each point over its widest coordinates."""
     if points.shape[0] <= 1:
-        return np.arange(points.shape[0], dtype=np.int64)
+        return np.zeros(points.shape[0], dtype=np.int64)
     dims = spread_dims(points, _HILBERT_DIMS)
     sub = points[:, dims].astype(np.float64)
     lo = sub.min(axis=0)
@@ -30,12 +30,13 @@ def hilbert_order(points: np.ndarray) -> np.ndarray:
     bits = min(20, 62 // len(dims))
     unit = np.divide(sub - lo, extent, out=np.zeros_like(sub), where=extent > 0)  # in [0, 1]
     grid = np.clip(np.floor(unit * ((1 << bits) - 1)), 0, (1 << bits) - 1).astype(np.int64)
-    return np.argsort(hilbert_keys(grid, bits), kind="stable").astype(np.int64)
+    return hilbert_keys(grid, bits)
 
 
 @dataclass(frozen=True)
 class BatchOrder:
-    """``membership`` decides the insertion sequence; ``within_round`` may re-order one round."""
+    """``membership`` decides the insertion sequence; ``round_keys`` (computed once for the new points,
+    in that sequence) sort each round when the order is "hilbert"."""
 
     name: str
 
@@ -44,10 +45,13 @@ class BatchOrder:
             return np.arange(count, dtype=np.int64)
         return np.random.default_rng(seed).permutation(count).astype(np.int64)
 
-    def within_round(self, points: np.ndarray) -> np.ndarray:
-        if self.name == "hilbert":
-            return hilbert_order(points)
-        return np.arange(points.shape[0], dtype=np.int64)
+    def round_keys(self, points: np.ndarray) -> np.ndarray | None:
+        return hilbert_index(points) if self.name == "hilbert" else None
+
+    @staticmethod
+    def within_round(keys: np.ndarray | None, lo: int, hi: int) -> np.ndarray | None:
+        """Permutation of the round [lo, hi) (None: keep the order)."""
+        return None if keys is None else np.argsort(keys[lo:hi], kind="stable")
 
 
 def batch_order(name: str) -> BatchOrder:
