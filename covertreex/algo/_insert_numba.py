@@ -48,7 +48,7 @@ def root_score_needed(kind, params, pts, root, lo, hi):
 def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
 
-    A greedy descent finds a near admissible node first; a depth-first search then skips a subtree
+    The previous point's parent gives a first candidate; a depth-first search then skips a subtree
     only when no point in it can be both nearer than the current best and allowed as a parent.
     """
     e_pts, e_scale, e_radius, e_dparent, e_internal, e_scale_sub = edges
@@ -59,6 +59,7 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
     nchunks = max(1, min(b, nchunks))
     for chunk in nb.prange(nchunks):
         keys, nodes, aux = stack_new(64)
+        prev = -1
         for t in range(chunk * b // nchunks, (chunk + 1) * b // nchunks):
             x = lo + t
             d0 = point_distance(kind, params, pts, x, pts, root)
@@ -68,29 +69,14 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
             if can_parent(level[root], d0):
                 best_d = d0
                 best_p = root
-            # Greedy descent towards x (nearest child each step), remembering admissible nodes met on
-            # the way: a small best_d before the exact search.
-            p = root
-            dp = d0
-            while child_ptr[p + 1] > child_ptr[p]:
-                nxt = -1
-                nxt_d = np.inf
-                for e in range(child_ptr[p], child_ptr[p + 1]):
-                    if abs(dp - e_dparent[e]) >= nxt_d:
-                        continue
-                    c = child_idx[e]
-                    dc = point_distance(kind, params, pts, x, e_pts, e)
-                    n_eval += 1
-                    if dc < nxt_d:
-                        nxt = c
-                        nxt_d = dc
-                    if dc <= e_scale[e] and dc < best_d:
-                        best_d = dc
-                        best_p = c
-                if nxt_d > dp:
-                    break
-                p = nxt
-                dp = nxt_d
+            # The previous point of the round (its neighbour along the Hilbert curve) usually has an
+            # admissible parent near x too: a small best_d before the exact search.
+            if prev >= 0:
+                dq = point_distance(kind, params, pts, x, pts, prev)
+                n_eval += 1
+                if can_parent(level[prev], dq) and dq < best_d:
+                    best_d = dq
+                    best_p = prev
             size = 0
             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[root], root, d0)
             while size > 0:
@@ -119,6 +105,7 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
                             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
             out_p[t] = best_p
             out_d[t] = best_d
+            prev = best_p
             out_evals[t] = n_eval
     return out_p, out_d, out_evals
 
