@@ -10,7 +10,7 @@ import numba as nb
 import numpy as np
 
 from covertreex.core._stack_numba import stack_new, stack_push
-from covertreex.core._levels_numba import can_parent, level_scale, level_score
+from covertreex.core._levels_numba import can_parent, level_score
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
 
@@ -45,10 +45,10 @@ def root_score_needed(kind, params, pts, root, lo, hi):
 
 
 @nb.njit(parallel=True, cache=True)
-def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
+def find_tree_parents(kind, params, pts, level, parent, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
 
-    The previous point's parent gives a first candidate; a depth-first search then skips a subtree
+    The previous point's parent (or its first ancestor that may take x) gives a first candidate; a depth-first search then skips a subtree
     only when no point in it can be both nearer than the current best and allowed as a parent.
     """
     e_pts, e_scale, e_radius, e_dparent, e_internal, e_scale_sub = edges
@@ -71,12 +71,16 @@ def find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, ed
                 best_p = root
             # The previous point of the round (its neighbour along the Hilbert curve) usually has an
             # admissible parent near x too: a small best_d before the exact search.
-            if prev >= 0:
-                dq = point_distance(kind, params, pts, x, pts, prev)
+            a = prev
+            while a > 0:  # walk up from there to the first node that may take x
+                dq = point_distance(kind, params, pts, x, pts, a)
                 n_eval += 1
-                if can_parent(level[prev], dq) and dq < best_d:
-                    best_d = dq
-                    best_p = prev
+                if can_parent(level[a], dq):
+                    if dq < best_d:
+                        best_d = dq
+                        best_p = a
+                    break
+                a = parent[a]
             size = 0
             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[root], root, d0)
             while size > 0:

@@ -6,14 +6,23 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(cache=True)
+@nb.njit(parallel=True, cache=True)
 def hilbert_keys(grid, bits):
     """Hilbert index of each row of ``grid`` (non-negative ints < 2**bits), as int64."""
     n, nd = grid.shape
     keys = np.empty(n, dtype=np.int64)
+    nchunks = min(n, 64)
+    for chunk in nb.prange(nchunks):
+        _hilbert_rows(grid, bits, keys, chunk * n // nchunks, (chunk + 1) * n // nchunks)
+    return keys
+
+
+@nb.njit(cache=True)
+def _hilbert_rows(grid, bits, keys, start, stop):
+    nd = grid.shape[1]
     x = np.empty(nd, dtype=np.int64)
     top = np.int64(1) << (bits - 1)
-    for r in range(n):
+    for r in range(start, stop):
         for i in range(nd):
             x[i] = grid[r, i]
         q = top
@@ -42,4 +51,3 @@ def hilbert_keys(grid, bits):
             for i in range(nd):
                 key = (key << 1) | ((x[i] >> b) & 1)
         keys[r] = key
-    return keys

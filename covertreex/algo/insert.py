@@ -87,7 +87,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
         level[0] = max(level[0], root_score_needed(kind, params, pts, 0, lo, hi))
         child_ptr, child_idx = children_csr(parent, cur)
         edges = child_edges(pts, level, radius, dparent, child_ptr, child_idx, cur)
-        best_p, best_d, search_evals = find_tree_parents(kind, params, pts, level, radius, child_ptr, child_idx, edges, 0, lo, hi,
+        best_p, best_d, search_evals = find_tree_parents(kind, params, pts, level, parent, radius, child_ptr, child_idx, edges, 0, lo, hi,
                                            8 * numba.get_num_threads())
         t2 = time.perf_counter()
         nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(kind, params, pts, lo, hi, best_d, 0)
