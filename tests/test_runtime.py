@@ -96,3 +96,4 @@ def test_diagnostics_flag_times_builds_and_queries():
     assert res.operation.name == "knn"
     np.testing.assert_array_equal(res.ids, quiet.knn(k=3))
     assert sum(r.batch_size for r in loud.build_stats) == 499  # every point but the root
+    assert all(r.parent_search_distances >= r.batch_size for r in loud.build_stats)

@@ -101,3 +101,13 @@ def test_oracle_validates_too():
         brute_force_knn(np.zeros((5, 2)), np.zeros((1, 3)), k=1)
     with pytest.raises(ValueError, match="rows must be"):
         brute_force_knn(np.zeros((5, 2)), k=1, rows=[7])
+
+
+def test_more_threads_than_numba_has_is_an_error():
+    import numba
+
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    with pytest.raises(ValueError, match=f"runtime.threads={too_many} exceeds"):
+        CoverTree(Runtime(threads=too_many))
+    tree = CoverTree(Runtime(threads=1)).fit(np.random.default_rng(2).standard_normal((300, 2)))
+    np.testing.assert_array_equal(tree.knn(k=3), brute_force_knn(tree.points, k=3, return_distances=False))

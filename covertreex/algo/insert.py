@@ -105,6 +105,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
                 tree_size=cur,
                 batch_size=size,
                 neighbour_edges=edges,
+                parent_search_distances=int(search_evals.sum()),
                 levels_processed=int(place_stats[0]),
                 mis_total=int(place_stats[1]),
                 luby_rounds=int(place_stats[2]),

@@ -13,6 +13,7 @@ class RoundStats:
     tree_size: int
     batch_size: int
     neighbour_edges: int
+    parent_search_distances: int
     levels_processed: int
     mis_total: int
     luby_rounds: int

@@ -32,7 +32,7 @@ def _threads(count: int | None):
         yield
         return
     previous = numba.get_num_threads()
-    numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(count)
     try:
         yield
     finally:
@@ -66,6 +66,11 @@ class CoverTree:
             runtime = Runtime()
         if not isinstance(runtime, Runtime):
             raise TypeError(f"runtime must be a covertreex.Runtime, got {type(runtime).__name__}")
+        if runtime.threads is not None and runtime.threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(
+                f"runtime.threads={runtime.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads Numba "
+                "started with (NUMBA_NUM_THREADS)"
+            )
         self._runtime = runtime
         self._metric = _metric_for(runtime)
         self._tree = _tree

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from covertreex.api.tree import CoverTree
 from covertreex.baselines.peers import all_peers
 from covertreex.baselines.suite import EuclideanWorkload, run_euclidean
 from covertreex.runtime.config import Runtime
@@ -74,6 +75,7 @@ def bench_euclidean(
         overrides = {key: val for key, val in (("conflict_graph", conflict_graph), ("batch_order", batch_order),
                                                ("threads", threads)) if val is not None}
         runtime = Runtime.from_env().with_updates(**overrides)
+        CoverTree(runtime)  # validates the runtime against this machine (threads)
         workload = EuclideanWorkload(n=n, dim=dim, k=k, seed=seed, repeat=repeat, verify_rows=verify_rows,
                                      brute_rows=brute_rows)
         names = parse_peers(peers)
