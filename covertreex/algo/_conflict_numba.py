@@ -3,7 +3,8 @@
 ``R(x)`` is the distance from x to its tree parent: only such y can conflict with x or become a nearer
 parent.  Every strategy returns the same neighbour sets (as CSR arrays with distances), so the built
 tree does not depend on the strategy; they differ only in how candidate pairs are enumerated.
-Each kernel runs twice: a counting pass (``out_idx`` is None-like, size 0) then a filling pass.
+Dense and segmented run a counting pass then a filling pass; the grid fills fixed slots in one pass
+and falls back to exact sizing only when a chunk overflows.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _cell_key(cx, nd):  # must equal conflict.cell_keys (NumPy) bit for bit
 
 @nb.njit(cache=True)
 def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, members, pos, limit, out_idx,
-                out_dist, fill):
+                out_dist):
     """Neighbours of batch point i within r: nearby cells, or every point when r spans too many.
 
     Cells differing only in the last coordinate have consecutive keys, so each run of 2*span+1 of them
@@ -117,7 +118,7 @@ def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, 
                 continue
             d = point_distance(kind, params, pts, lo + i, pts, lo + j)
             if d < r:
-                if fill and pos + cnt < limit:
+                if pos + cnt < limit:
                     out_idx[pos + cnt] = j
                     out_dist[pos + cnt] = d
                 cnt += 1
@@ -126,7 +127,7 @@ def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, 
 
 @nb.njit(parallel=True, cache=True)
 def _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
-                 starts, limits, out_idx, out_dist, fill, nchunks):
+                 starts, limits, out_idx, out_dist, nchunks):
     """Chunk c writes its points' neighbours from ``starts[c]`` on (at most up to ``limits[c]``)."""
     b = hi - lo
     counts = np.zeros(b, dtype=np.int64)
@@ -134,7 +135,7 @@ def _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ust
         pos = starts[c]
         for i in range(c * b // nchunks, (c + 1) * b // nchunks):
             cnt = _grid_point(kind, params, pts, lo, b, i, reach[i], dims.shape[0], cell, cells, ukeys, ustart,
-                              members, pos, limits[c], out_idx, out_dist, fill)
+                              members, pos, limits[c], out_idx, out_dist)
             counts[i] = cnt
             pos += cnt
     return counts
@@ -157,7 +158,7 @@ def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, 
     buf_idx = np.empty(b * per_point, dtype=np.int64)
     buf_dist = np.empty(b * per_point, dtype=np.float64)
     counts = _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
-                          starts, limits, buf_idx, buf_dist, True, nchunks)
+                          starts, limits, buf_idx, buf_dist, nchunks)
     ptr = _offsets(counts)
     fits = True
     for c in range(nchunks):
@@ -176,7 +177,7 @@ def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, 
         starts[c] = ptr[c * b // nchunks]
         limits[c] = ptr[(c + 1) * b // nchunks]
     _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
-                 starts, limits, idx, dist, True, nchunks)
+                 starts, limits, idx, dist, nchunks)
     return ptr, idx, dist
 
 

@@ -21,9 +21,10 @@ bench_app = typer.Typer(help="Benchmarks against peer libraries (results verifie
 
 
 def parse_peers(text: str) -> list[str]:
-    known = list(all_peers())
+    peers = all_peers()
+    known = list(peers)
     if text.strip().lower() == "all":
-        return [p for p in known if all_peers()[p].available()]
+        return [name for name, peer in peers.items() if peer.available()]
     if text.strip().lower() in ("", "none"):
         return []
     names = [p.strip() for p in text.split(",") if p.strip()]

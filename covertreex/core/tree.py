@@ -33,8 +33,7 @@ class PCCTree:
     edge_radius: np.ndarray
     edge_parent_dist: np.ndarray
     edge_ids: np.ndarray
-    edge_internal: np.ndarray  # bool: the child has children
-    edge_size: np.ndarray  # number of points in the child's subtree
+    edge_size: np.ndarray  # number of points in the child's subtree (> 1: it has children)
 
     @property
     def num_points(self) -> int:
@@ -88,7 +87,6 @@ class PCCTree:
             edge_radius=arrays["radius"][kids],
             edge_parent_dist=arrays["parent_dist"][kids],
             edge_ids=new_ids[kids],
-            edge_internal=np.diff(new_ptr)[kids] > 0,
         )
         arrays["edge_size"] = arrays["subtree_end"][kids] - kids
         for a in arrays.values():

@@ -58,7 +58,7 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
 
 @nb.njit(inline="always", cache=True)
 def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
-               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
+               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
                queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, t_start, t_stop):
     """Queries ``t_start .. t_stop-1`` with one workspace (the serial body of ``knn_kernel``).
 
@@ -115,7 +115,7 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
                     count = offer(best_d, best_i, k, count, dc, edge_ids[e])
                     if count == k:
                         tau = best_d[k - 1]
-                if not edge_internal[e] or dc - rc > tau + PRUNE_SLACK * (dc + rc + tau):
+                if edge_size[e] == 1 or dc - rc > tau + PRUNE_SLACK * (dc + rc + tau):
                     continue
                 if edge_size[e] <= LEAF_SCAN:
                     # a small subtree is one contiguous range (c first): scanning beats bounding it
@@ -139,7 +139,7 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
 
 @nb.njit(parallel=True, cache=True)
 def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx,
-               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
+               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
                queries, query_order, out_row, exclude, k, out_ids, out_dist, evals, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
 
@@ -151,7 +151,7 @@ def knn_kernel(kind, params, pts, ids, radius, child_ptr, child_idx,
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
         _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
-                   edge_points, edge_radius, edge_parent_dist, edge_ids, edge_internal, edge_size,
+                   edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
                    queries, query_order, out_row, exclude, k, out_ids, out_dist, evals,
                    chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
     return 0

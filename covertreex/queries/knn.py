@@ -24,7 +24,7 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, k: int, 
     evals = np.zeros(n_out, dtype=np.int64)
     knn_kernel(metric.kind, metric.params, tree.points, tree.ids, tree.radius, tree.child_ptr, tree.child_idx,
                tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
-               tree.edge_ids, tree.edge_internal, tree.edge_size, queries, query_order, out_row, exclude, k, ids, dist, evals,
+               tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, k, ids, dist, evals,
                16 * numba.get_num_threads())
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals)
 
