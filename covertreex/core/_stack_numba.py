@@ -34,3 +34,21 @@ def stack_push(keys, nodes, aux, size, key, node, value):
     nodes[size] = node
     aux[size] = value
     return keys, nodes, aux, size + 1
+
+
+@nb.njit(inline="always", cache=True)
+def stack_sort_top(keys, nodes, aux, start, size):
+    """Sort entries ``start .. size-1`` by decreasing key, so the smallest key is popped first."""
+    for i in range(start + 1, size):
+        key = keys[i]
+        node = nodes[i]
+        value = aux[i]
+        j = i - 1
+        while j >= start and keys[j] < key:
+            keys[j + 1] = keys[j]
+            nodes[j + 1] = nodes[j]
+            aux[j + 1] = aux[j]
+            j -= 1
+        keys[j + 1] = key
+        nodes[j + 1] = node
+        aux[j + 1] = value

@@ -10,14 +10,16 @@ are ordered by (distance, id).
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_new, stack_push
-from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
+from covertreex.core._stack_numba import stack_new, stack_push, stack_sort_top
+from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
-LEAF_SCAN = 32
+LEAF_SCAN = 64
 
 
 @nb.njit(inline="always", cache=True)
@@ -46,13 +48,16 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
     Returns (count, distances computed).
     """
     scanned = 0
+    bound = best_d[k - 1] * best_d[k - 1] * SQ_SLACK if count == k else np.inf
     for c in range(start, stop):
         if c == skip or (c >= ex_lo and c < ex_hi):
             continue
-        dc = point_distance(kind, params, queries, q, pts, c)
+        sc = point_sqdistance(kind, params, queries, q, pts, c)
         scanned += 1
-        if count < k or dc <= best_d[k - 1]:
-            count = offer(best_d, best_i, k, count, dc, ids[c])
+        if sc <= bound:
+            count = offer(best_d, best_i, k, count, math.sqrt(sc), ids[c])
+            if count == k:
+                bound = best_d[k - 1] * best_d[k - 1] * SQ_SLACK
     return count, scanned
 
 
@@ -103,6 +108,7 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
             dp = aux[size]
             if lb > tau + PRUNE_SLACK * (dp + radius[p] + tau):
                 continue
+            pushed_from = size
             for e in range(child_ptr[p], child_ptr[p + 1]):
                 c = child_idx[e]
                 rc = edge_radius[e]
@@ -127,6 +133,7 @@ def _knn_chunk(kind, params, pts, ids, radius, child_ptr, child_idx,
                         tau = best_d[k - 1]
                     continue
                 keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
+            stack_sort_top(keys, nodes, aux, pushed_from, size)
         row = out_row[t]
         for j in range(count):
             out_ids[row, j] = best_i[j]
