@@ -50,3 +50,32 @@ def test_bad_arguments_exit_2_with_a_clear_message():
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert message in " ".join(result.output.split()), (args, result.output)
+
+
+def test_bench_residual_runs_every_task_exactly(tmp_path):
+    out = tmp_path / "res.json"
+    result = runner.invoke(app, ["bench", "residual", "--n", "800", "--inducing", "32", "--k", "8", "--queries", "100",
+                                 "--repeat", "2", "--verify-rows", "0", "--kernel", "matern32", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    tasks = {t["task"]: t for t in data["tasks"]}
+    assert set(tasks) == {"knn query ids", "knn all points", "predecessor all points"}
+    for t in tasks.values():
+        assert t["recall"] == 1.0 and t["exact_rows"] == 1.0, t
+        assert t["brute_queries_per_s"] > 0 and 8 <= t["evals_per_query"] <= 800
+    assert tasks["knn query ids"]["rows"] == 100 and tasks["knn all points"]["verified_rows"] == 800
+    assert data["runtime"]["residual"]["kernel"] == "matern32" and len(data["build_runs"]) == 2
+    assert "predecessor all points" in result.output
+
+
+def test_bench_residual_bad_arguments_exit_2():
+    cases = [
+        (["bench", "residual", "--n", "100", "--inducing", "200"], "inducing=200 exceeds n=100"),
+        (["bench", "residual", "--kernel", "gauss"], "unknown kernel 'gauss'"),
+        (["bench", "residual", "--lengthscale", "0"], "lengthscale must be a finite number > 0"),
+        (["bench", "residual", "--n", "100", "--inducing", "8", "--queries", "101"], "query_count must be in [0, n]"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)

@@ -12,7 +12,7 @@ from covertreex import Runtime
 def test_defaults_and_describe_round_trip():
     rt = Runtime()
     d = rt.describe()
-    assert d["metric"] == "euclidean" and d["conflict_graph"] == "grid"
+    assert d["metric"] == "euclidean" and d["conflict_graph"] == "auto" and d["residual"] is None
     assert Runtime(**d) == rt
 
 

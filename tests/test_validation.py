@@ -99,7 +99,7 @@ def test_oracle_validates_too():
         brute_force_knn(np.zeros((5, 2)), k=5)
     with pytest.raises(ValueError, match="Q has 3 columns"):
         brute_force_knn(np.zeros((5, 2)), np.zeros((1, 3)), k=1)
-    with pytest.raises(ValueError, match="rows must be"):
+    with pytest.raises(ValueError, match="rows has id 7 outside"):
         brute_force_knn(np.zeros((5, 2)), k=1, rows=[7])
 
 

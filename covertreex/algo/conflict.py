@@ -21,10 +21,15 @@ from covertreex.algo._conflict_numba import (
     segmented_neighbours,
 )
 from covertreex.algo.order import spread_dims
+from covertreex.metrics._distance_numba import RESIDUAL
+from covertreex.metrics._pairwise_numba import listed_distances
+from covertreex.metrics.residual_dense import screen_block
 
 GRID_DIMS = 3
 GRID_MAX_CELLS_PER_AXIS = float(1 << 19)  # see _conflict_numba.CELL_LIMIT
 SEGMENT_PIVOTS = 4
+BLOCK_ROWS = 512  # rows per BLAS block of the screened strategy
+SCREEN_SLACK = 1e-9  # relative room on R^2 when screening (the exact test follows)
 GRID_SLOTS_PER_POINT = 12  # one-pass output room; a second pass runs only when a chunk overflows
 GRID_CELL_QUANTILE = 0.9  # most points then look at their own cell and its direct neighbours
 
@@ -83,7 +88,48 @@ class SegmentedConflictGraph:
         return segmented_neighbours(kind, params, pts, lo, hi, reach, keys, order)
 
 
-_STRATEGIES = {s.name: s for s in (GridConflictGraph(), SegmentedConflictGraph(), DenseConflictGraph())}
+@dataclass(frozen=True)
+class ScreenedConflictGraph:
+    """All pairs for the residual metric, in BLAS blocks (upper triangle) with rigorous error bounds;
+    only pairs that may lie within reach are recomputed with the scalar kernel, so the neighbour sets
+    and distances equal the dense strategy's."""
+
+    name: str = "screened"
+
+    def neighbours(self, kind, params, pts, lo, hi, reach, root):
+        if kind != RESIDUAL:
+            raise ValueError("conflict_graph='screened' is for metric='residual'")
+        F = pts[lo:hi]
+        b = F.shape[0]
+        limit = np.where(np.isfinite(reach), reach * reach * (1.0 + SCREEN_SLACK), np.inf)
+        rows, cols = [], []
+        for start in range(0, b, BLOCK_ROWS):
+            stop = min(b, start + BLOCK_ROWS)
+            approx, err = screen_block(params, F[start:stop], F[start:])
+            lower = approx - err
+            r, c = np.nonzero(lower < limit[start:stop, None])  # pairs (x=row, y=col)
+            c += start
+            keep = c != r + start
+            rows.append(r[keep] + start)
+            cols.append(c[keep])
+            r, c = np.nonzero(lower < limit[None, start:])  # pairs (x=col, y=row), col beyond the block
+            c += start
+            keep = c >= stop
+            rows.append(c[keep])
+            cols.append(r[keep] + start)
+        rows = np.concatenate(rows).astype(np.int64)
+        cols = np.concatenate(cols).astype(np.int64)
+        dist = listed_distances(kind, params, pts, rows + lo, pts, cols + lo)
+        keep = dist < reach[rows]
+        rows, cols, dist = rows[keep], cols[keep], dist[keep]
+        order = np.lexsort((cols, rows))
+        ptr = np.zeros(b + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=b), out=ptr[1:])
+        return ptr, cols[order], dist[order]
+
+
+_STRATEGIES = {s.name: s for s in (GridConflictGraph(), SegmentedConflictGraph(), DenseConflictGraph(),
+                                   ScreenedConflictGraph())}
 
 
 def conflict_graph_strategy(name: str):

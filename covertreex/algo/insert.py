@@ -55,7 +55,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
     ``new_points`` must already be validated and stored in the runtime's precision.
     """
     kind, params = metric.kind, metric.params
-    strategy = conflict_graph_strategy(runtime.conflict_graph)
+    strategy = conflict_graph_strategy(runtime.resolved_conflict_graph)
     order = batch_order(runtime.batch_order)
     schedule = prefix_schedule(runtime.prefix_schedule, runtime.batch_size)
     n_old = 0 if tree is None else tree.num_points
@@ -68,7 +68,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
     sequence = order.membership(m, runtime.seed + n_old)
     pts[n_old:] = new_points[sequence]
     ids[n_old:] = n_old + sequence
-    keys = order.round_keys(pts[n_old:])
+    keys = order.round_keys(pts[n_old:, : metric.order_dims])
     cur = n_old
     if tree is None:
         level[0] = NEG_SCORE  # a lone root; raised as soon as a point needs it

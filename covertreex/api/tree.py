@@ -17,7 +17,8 @@ from covertreex.algo.insert import insert_points
 from covertreex.algo.types import RoundStats
 from covertreex.core.invariants import check_tree
 from covertreex.core.tree import PCCTree
-from covertreex.core.validation import as_points, check_k
+from covertreex.core.validation import as_ids, as_points, check_k
+from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.queries.knn import knn_points, knn_self
 from covertreex.queries.types import KnnResult
@@ -53,15 +54,12 @@ def _operation(name: str, enabled: bool):
         yield timer
 
 
-def _metric_for(runtime: Runtime):
-    return EuclideanMetric()
-
-
 class CoverTree:
     """An exact compressed cover tree.  Unfitted until ``fit``; every update returns a new object."""
 
     def __init__(self, runtime: Runtime | None = None, *, _tree: PCCTree | None = None,
-                 _build_stats: tuple[RoundStats, ...] = (), _build_operation: OperationStats | None = None):
+                 _build_stats: tuple[RoundStats, ...] = (), _build_operation: OperationStats | None = None,
+                 _metric=None, _coords: np.ndarray | None = None):
         if runtime is None:
             runtime = Runtime()
         if not isinstance(runtime, Runtime):
@@ -72,7 +70,9 @@ class CoverTree:
                 "started with (NUMBA_NUM_THREADS)"
             )
         self._runtime = runtime
-        self._metric = _metric_for(runtime)
+        # Euclidean needs no fitting; the residual metric is fitted to the first ``fit`` data
+        self._metric = EuclideanMetric() if runtime.metric == "euclidean" else _metric
+        self._coords = _coords  # residual trees: coordinates in id order (features hold x / lengthscale)
         self._tree = _tree
         self._build_stats = _build_stats
         self._build_operation = _build_operation
@@ -92,7 +92,14 @@ class CoverTree:
 
     @property
     def dimension(self) -> int:
-        return self._fitted().dimension
+        tree = self._fitted()
+        return tree.dimension if self._coords is None else int(self._coords.shape[1])
+
+    @property
+    def metric(self):
+        """The fitted metric the kernels use (``EuclideanMetric`` or ``ResidualFactors``)."""
+        self._fitted()
+        return self._metric
 
     @property
     def arrays(self) -> PCCTree:
@@ -103,6 +110,8 @@ class CoverTree:
     def points(self) -> np.ndarray:
         """Stored points in id order (in the runtime's precision), read-only."""
         t = self._fitted()
+        if self._coords is not None:
+            return self._coords
         out = t.points[t.position_of]
         out.setflags(write=False)
         return out
@@ -131,51 +140,104 @@ class CoverTree:
     def _dtype(self) -> np.dtype:
         return np.dtype(self._runtime.precision)
 
-    def fit(self, X) -> CoverTree:
-        """Build a tree over ``X`` (n, d); returns a new fitted ``CoverTree`` (ids 0..n-1)."""
-        pts = as_points(X, "X", self._dtype())
-        return self._build(None, pts)
+    def fit(self, X, *, v_matrix=None, p_diag=None) -> CoverTree:
+        """Build a tree over ``X`` (n, d); returns a new fitted ``CoverTree`` (ids 0..n-1).
 
-    def insert(self, Y) -> CoverTree:
-        """Return a new tree with the rows of ``Y`` added (ids n, n+1, ...); this tree is unchanged."""
+        Residual metric: the inducing points and Cholesky factor are fitted here (or pass a
+        precomputed ``v_matrix`` (n, m) and ``p_diag`` (n,); the kernel still gives k(x_i, x_j)).
+        """
+        if self._runtime.metric == "euclidean":
+            self._no_factors(v_matrix, p_diag)
+            return self._build(None, as_points(X, "X", self._dtype()), self._metric, None)
+        coords = as_points(X, "X", np.float64)
+        factors = self._runtime.residual.fit(coords, v_matrix, p_diag)
+        return self._build(None, factors.features(coords, v_matrix, p_diag), factors, coords)
+
+    def insert(self, Y, *, v_matrix=None, p_diag=None) -> CoverTree:
+        """Return a new tree with the rows of ``Y`` added (ids n, n+1, ...); this tree is unchanged.
+
+        Residual trees reuse the fitted inducing points (or take ``v_matrix``/``p_diag`` for ``Y``).
+        """
         tree = self._fitted()
-        pts = as_points(Y, "Y", self._dtype(), dim=tree.dimension)
-        return self._build(tree, pts)
+        if self._coords is None:
+            self._no_factors(v_matrix, p_diag)
+            return self._build(tree, as_points(Y, "Y", self._dtype(), dim=tree.dimension), self._metric, None)
+        coords = as_points(Y, "Y", np.float64, dim=self.dimension)
+        rows = self._metric.features(coords, v_matrix, p_diag, name="Y")
+        merged = np.concatenate([self._coords, coords])
+        return self._build(tree, rows, self._metric, merged)
 
-    def _build(self, base: PCCTree | None, pts: np.ndarray) -> CoverTree:
+    def _no_factors(self, v_matrix, p_diag) -> None:
+        if v_matrix is not None or p_diag is not None:
+            raise ValueError("v_matrix/p_diag are only used with Runtime(metric='residual')")
+
+    def _build(self, base: PCCTree | None, rows: np.ndarray, metric, coords) -> CoverTree:
         with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
-            tree, stats = insert_points(base, pts, self._runtime, self._metric)
-        return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=op.stats)
+            tree, stats = insert_points(base, rows, self._runtime, metric)
+        if coords is not None:
+            coords = coords.view()
+            coords.setflags(write=False)
+        return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=op.stats,
+                         _metric=metric, _coords=coords)
+
+    def _query_rows(self, Q, v_matrix, p_diag) -> np.ndarray:
+        """Validated query rows in the tree's layout (coordinates, or residual feature rows)."""
+        if self._coords is None:
+            self._no_factors(v_matrix, p_diag)
+            return as_points(Q, "Q", self._dtype(), dim=self.dimension, allow_empty=True)
+        coords = as_points(Q, "Q", np.float64, dim=self.dimension, allow_empty=True)
+        return self._metric.features(coords, v_matrix, p_diag, name="Q")
 
     # -- queries ----------------------------------------------------------------------------
-    def knn(self, Q=None, k: int = 1, return_distances: bool = False):
+    def knn(self, Q=None, k: int = 1, return_distances: bool = False, *, query_ids=None,
+            predecessor: bool = False, v_matrix=None, p_diag=None):
         """Exact k nearest neighbours, rows sorted by (distance, id).
 
-        With ``Q`` (q, d): the k nearest tree points of each query row.  Without ``Q``: every tree
-        point's k nearest *other* points, row i for point id i (like scikit-learn's ``kneighbors()``).
+        With ``Q`` (q, d): the k nearest tree points of each query row (residual trees compute V and
+        p for ``Q`` from the fitted inducing points, or take ``v_matrix``/``p_diag``).  Without ``Q``:
+        every tree point's k nearest *other* points, row i for point id i (like scikit-learn's
+        ``kneighbors()``), or only the points ``query_ids`` (row r for id ``query_ids[r]``).
+        ``predecessor=True`` (no ``Q``): Vecchia conditioning sets, only ids j < i are candidates;
+        rows with fewer than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
         Returns ``ids`` (int64) or ``(ids, distances)`` (float64).
         """
-        result = self.knn_result(Q, k)
+        result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, v_matrix=v_matrix,
+                                 p_diag=p_diag)
         return (result.ids, result.distances) if return_distances else result.ids
 
-    def knn_result(self, Q=None, k: int = 1) -> KnnResult:
+    def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False,
+                   v_matrix=None, p_diag=None) -> KnnResult:
         """Like ``knn`` but returns a ``KnnResult`` that also counts distance evaluations per query."""
         tree = self._fitted()
+        if not isinstance(predecessor, bool):
+            raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
         if Q is None:
+            if v_matrix is not None or p_diag is not None:
+                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
+            ids = None if query_ids is None else as_ids(query_ids, "query_ids", tree.num_points)
             k = check_k(k, tree.num_points - 1, "the number of other points in the tree")
-            run = lambda: knn_self(tree, self._metric, k)  # noqa: E731
+            run = lambda: knn_self(tree, self._metric, k, ids, predecessor)  # noqa: E731
         else:
-            queries = as_points(Q, "Q", self._dtype(), dim=tree.dimension, allow_empty=True)
+            if query_ids is not None or predecessor:
+                raise ValueError("query_ids and predecessor select tree points: pass them without Q")
+            queries = self._query_rows(Q, v_matrix, p_diag)
             k = check_k(k, tree.num_points, "the number of points in the tree")
             run = lambda: knn_points(tree, self._metric, queries, k)  # noqa: E731
         with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
             result = run()
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
-    def nearest(self, Q, return_distances: bool = False):
+    def nearest(self, Q, return_distances: bool = False, *, v_matrix=None, p_diag=None):
         """The nearest tree point of each query row: ids (q,) [and distances (q,)]."""
-        ids, dist = self.knn(Q, k=1, return_distances=True)
+        ids, dist = self.knn(Q, k=1, return_distances=True, v_matrix=v_matrix, p_diag=p_diag)
         return (ids[:, 0], dist[:, 0]) if return_distances else ids[:, 0]
+
+    def distances(self, ids_a, ids_b=None) -> np.ndarray:
+        """(len(ids_a), len(ids_b)) distances between tree points by id, with the kernels' own arithmetic."""
+        tree = self._fitted()
+        a = tree.position_of[as_ids(ids_a, "ids_a", tree.num_points)]
+        b = a if ids_b is None else tree.position_of[as_ids(ids_b, "ids_b", tree.num_points)]
+        return pairwise_distances(self._metric.kind, self._metric.params, tree.points, a, tree.points, b)
 
     # -- diagnostics ------------------------------------------------------------------------
     def check_invariants(self) -> None:

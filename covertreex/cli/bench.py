@@ -12,6 +12,7 @@ from rich.table import Table
 
 from covertreex.api.tree import CoverTree
 from covertreex.baselines.peers import all_peers
+from covertreex.baselines.residual_suite import ResidualWorkload, run_residual
 from covertreex.baselines.suite import EuclideanWorkload, run_euclidean
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.artifacts import artifact_path, new_run_id
@@ -90,6 +91,65 @@ def bench_euclidean(
     run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
     result["run_id"] = run_id
     path = json_path or artifact_path(artifacts, "benchmarks", "bench-euclidean", run_id, "json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {path}")
+
+
+def render_residual(result: dict) -> Table:
+    w = result["workload"]
+    table = Table(title=f"residual k-NN  n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} {w['kernel']} "
+                        f"ls={w['lengthscale']}  build {result['build_s']:.2f} s (median of {w['repeat']})")
+    for col in ("task", "rows", "seconds", "queries/s", "evals/query", "recall", "exact rows", "peak MB",
+                "brute q/s", "ours vs brute"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for t in result["tasks"]:
+        table.add_row(t["task"], str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
+                      f"{t['evals_per_query']:,.0f}", f"{t['recall']:.4f}", f"{t['exact_rows']:.3f}",
+                      f"{t['peak_extra_mb']:.1f}", _fmt(t["brute_queries_per_s"], ",.0f"),
+                      _fmt(t["speedup_vs_brute"], ".2f") + "x")
+    return table
+
+
+@bench_app.command("residual")
+def bench_residual(
+    n: Annotated[int, typer.Option(min=2, help="Number of points (N(0, I) data, default_rng(seed)).")] = 32_768,
+    dim: Annotated[int, typer.Option(min=1, help="Dimension of the points.")] = 3,
+    k: Annotated[int, typer.Option(min=1, help="Neighbours per query.")] = 50,
+    inducing: Annotated[int, typer.Option(min=1, help="Inducing points (seeded random subset).")] = 512,
+    kernel: Annotated[str, typer.Option(help="rbf, matern12, matern32 or matern52.")] = "rbf",
+    lengthscale: Annotated[float, typer.Option(help="Kernel lengthscale (> 0).")] = 1.0,
+    variance: Annotated[float, typer.Option(help="Kernel variance (> 0).")] = 1.0,
+    queries: Annotated[int, typer.Option(min=0, help="Random query ids (default_rng(seed + 1)).")] = 1024,
+    repeat: Annotated[int, typer.Option(min=1, help="Repeats of the build and query-id runs (medians).")] = 3,
+    all_points: Annotated[bool, typer.Option(help="Also run all-points k-NN and predecessor search once.")] = True,
+    verify_rows: Annotated[int, typer.Option(min=0, help="All-points rows checked against the oracle.")] = 1024,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the data.")] = 42,
+    threads: Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")] = None,
+    artifacts: Annotated[Path, typer.Option(help="Artifacts root directory.")] = Path("artifacts"),
+) -> None:
+    """Residual-correlation k-NN and Vecchia predecessor search, verified against the brute-force oracle."""
+    console = Console(width=None if Console().is_terminal else 160)
+    try:
+        workload = ResidualWorkload(n=n, dim=dim, k=k, inducing=inducing, kernel=kernel, variance=variance,
+                                    lengthscale=lengthscale, seed=seed, query_count=queries, repeat=repeat,
+                                    all_points=all_points, verify_rows=verify_rows)
+        base = Runtime.from_env()
+        runtime = base.with_updates(metric="residual", residual=workload.residual(), precision="float64",
+                                    conflict_graph="auto" if base.conflict_graph == "grid" else base.conflict_graph,
+                                    **({"threads": threads} if threads is not None else {}))
+        CoverTree(runtime)  # validates the runtime against this machine (threads)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with console.status("starting") as status:
+        result = run_residual(workload, runtime, progress=lambda msg: status.update(f"running: {msg}"))
+    console.print(render_residual(result))
+    console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
+                  f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}")
+    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
+    result["run_id"] = run_id
+    path = json_path or artifact_path(artifacts, "benchmarks", "bench-residual", run_id, "json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {path}")

@@ -52,3 +52,17 @@ def check_k(k, upper: int, what: str) -> int:
     if k > upper:
         raise ValueError(f"k={k} exceeds {what} ({upper})")
     return k
+
+
+def as_ids(value, name: str, n: int) -> np.ndarray:
+    """A 1-D array of point ids in [0, n) (int64); anything else raises, naming ``name``."""
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of point ids, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer point ids, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= n):
+        bad = arr[(arr < 0) | (arr >= n)][0]
+        raise ValueError(f"{name} has id {bad} outside [0, {n})")
+    return arr

@@ -13,16 +13,64 @@ import math
 import numba as nb
 import numpy as np
 
+from covertreex.kernels._kernels_numba import kernel_value, scaled_sqdist
+
 EUCLIDEAN = 0
+RESIDUAL = 1
 
 
 @nb.njit(inline="always", cache=True)
-def point_sqdistance(kind, params, A, i, B, j):  # noqa: ARG001 - params used by later metrics
+def feature_dot(A, i, B, j, start, count):
+    """sum_t A[i, start+t] * B[j, start+t] with eight interleaved float64 accumulators.
+
+    The fixed accumulation order makes the result independent of the caller and symmetric in its
+    arguments; eight chains keep the floating-point adder busy (no reassociation is ever allowed).
+    """
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    blocks = count // 8
+    for b in range(blocks):
+        t = start + 8 * b
+        s0 += A[i, t] * B[j, t]
+        s1 += A[i, t + 1] * B[j, t + 1]
+        s2 += A[i, t + 2] * B[j, t + 2]
+        s3 += A[i, t + 3] * B[j, t + 3]
+        s4 += A[i, t + 4] * B[j, t + 4]
+        s5 += A[i, t + 5] * B[j, t + 5]
+        s6 += A[i, t + 6] * B[j, t + 6]
+        s7 += A[i, t + 7] * B[j, t + 7]
+    for t in range(start + 8 * blocks, start + count):
+        s0 += A[i, t] * B[j, t]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@nb.njit(inline="always", cache=True)
+def residual_sqdistance(params, A, i, B, j):
+    """1 - |rho_ij| for residual feature rows ``[x / lengthscale (D), p (1), V (m)]``.
+
+    rho = (k(x_i, x_j) - V_i . V_j) / sqrt(p_i p_j), |rho| clipped to 1; params = (kernel code,
+    variance, D, m).  A row against itself gives exactly 0 when p = k(x, x) - V . V was computed
+    with ``feature_dot`` (sqrt(p * p) == p in IEEE arithmetic).
+    """
+    dim = np.int64(params[2])
+    m = np.int64(params[3])
+    kv = kernel_value(np.int64(params[0]), params[1], scaled_sqdist(A, i, B, j, dim))
+    num = kv - feature_dot(A, i, B, j, dim + 1, m)
+    rho = abs(num / math.sqrt(A[i, dim] * B[j, dim]))
+    if rho > 1.0:
+        rho = 1.0
+    return 1.0 - rho
+
+
+@nb.njit(inline="always", cache=True)
+def point_sqdistance(kind, params, A, i, B, j):
     """Squared distance between row ``i`` of ``A`` and row ``j`` of ``B`` (float64 arithmetic).
 
     Euclidean: the squared differences are accumulated in float64, in coordinate order.  The
-    brute-force oracle uses the same order of operations, so ties are identical.
+    brute-force oracle uses the same order of operations, so ties are identical.  Residual: see
+    ``residual_sqdistance`` (rows are residual feature rows).
     """
+    if kind == RESIDUAL:
+        return residual_sqdistance(params, A, i, B, j)
     dim = A.shape[1]
     if dim == 3:  # unrolled, same order of operations as the loop (0 + x == x exactly)
         d0 = np.float64(A[i, 0]) - np.float64(B[j, 0])

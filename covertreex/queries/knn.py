@@ -17,29 +17,42 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
-def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, k: int, n_out: int) -> KnnResult:
-    queries, query_order, out_row, exclude = map(_readonly, (queries, query_order, out_row, exclude))
+NO_LIMIT = np.iinfo(np.int64).max
+
+
+def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit, k: int, n_out: int) -> KnnResult:
+    queries, query_order, out_row, exclude, id_limit = map(_readonly, (queries, query_order, out_row, exclude, id_limit))
     ids = np.empty((n_out, k), dtype=np.int64)
     dist = np.empty((n_out, k), dtype=np.float64)
     evals = np.zeros(n_out, dtype=np.int64)
-    knn_kernel(metric.kind, metric.params, tree.points, tree.ids, tree.radius, tree.child_ptr, tree.child_idx,
-               tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
-               tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, k, ids, dist, evals,
+    slack = metric.prune_slack(tree.points, queries)
+    knn_kernel(metric.kind, metric.params, slack, tree.points, tree.ids, tree.radius, tree.min_id, tree.child_ptr,
+               tree.child_idx, tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
+               tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, id_limit, k, ids, dist, evals,
                16 * numba.get_num_threads())
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals)
 
 
 def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int) -> KnnResult:
-    """k nearest tree points of every row of ``queries`` (validated, tree dtype)."""
+    """k nearest tree points of every row of ``queries`` (validated rows in the tree's feature layout)."""
     m = queries.shape[0]
     rows = np.arange(m, dtype=np.int64)
-    return _run(tree, metric, queries, rows, rows, np.full(m, -1, dtype=np.int64), k, m)
+    return _run(tree, metric, queries, rows, rows, np.full(m, -1, dtype=np.int64), np.full(m, NO_LIMIT), k, m)
 
 
-def knn_self(tree: PCCTree, metric, k: int) -> KnnResult:
-    """Every tree point's k nearest *other* points; row i belongs to point id i.
+def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
+             predecessor: bool = False) -> KnnResult:
+    """The k nearest *other* tree points of tree points; row r belongs to point id ``query_ids[r]``
+    (all ids in order when None).  ``predecessor``: only points with a smaller id are candidates.
 
     Queries run in tree (depth-first) order, so consecutive queries touch the same memory.
     """
-    positions = np.arange(tree.num_points, dtype=np.int64)
-    return _run(tree, metric, tree.points, positions, tree.ids, positions, k, tree.num_points)
+    if query_ids is None:
+        positions = np.arange(tree.num_points, dtype=np.int64)
+        rows = tree.ids
+    else:
+        by_position = np.argsort(tree.position_of[query_ids], kind="stable")
+        positions = tree.position_of[query_ids][by_position]
+        rows = by_position.astype(np.int64)
+    limit = tree.ids[positions] if predecessor else np.full(positions.shape[0], NO_LIMIT)
+    return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])

@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-METRICS = ("euclidean",)
+from covertreex.metrics.residual import Residual
+
+METRICS = ("euclidean", "residual")
 PRECISIONS = ("float64", "float32")
-CONFLICT_GRAPHS = ("grid", "segmented", "dense")
+CONFLICT_GRAPHS = ("auto", "grid", "segmented", "dense", "screened")
 BATCH_ORDERS = ("hilbert", "random", "natural")
 PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
 
@@ -41,11 +43,15 @@ def _check_int(name: str, value: Any, minimum: int, allow_none: bool) -> None:
 class Runtime:
     """Engine configuration.  Invalid values raise on construction, naming the field.
 
-    metric           distance: "euclidean"
+    metric           distance: "euclidean" or "residual" (residual correlation; needs ``residual``)
+    residual         the ``Residual`` policy (kernel, inducing points, seed, jitter) for
+                     metric="residual"; must be None otherwise
     precision        storage dtype of the points: "float64" or "float32" (distances are always
-                     accumulated in float64 from the stored values)
+                     accumulated in float64 from the stored values; the residual metric is float64 only)
     conflict_graph   how a round finds nearby batch points: "grid" (Euclidean cells), "segmented"
-                     (pivot-distance windows, any metric) or "dense" (all pairs); all build the same tree
+                     (pivot-distance windows, any metric), "dense" (all pairs), "screened" (all pairs
+                     in BLAS blocks with exact re-checks; residual only) or "auto" (grid for
+                     Euclidean, screened for residual); all build the same tree
     batch_order      order of insertion: "hilbert" (random rounds, each sorted along a Hilbert
                      curve), "random" (seeded permutation) or "natural" (data order)
     prefix_schedule  round sizes: "doubling" (1, 1, 2, 4, ... each at most the tree size),
@@ -60,13 +66,14 @@ class Runtime:
 
     metric: str = "euclidean"
     precision: str = "float64"
-    conflict_graph: str = "grid"
+    conflict_graph: str = "auto"
     batch_order: str = "hilbert"
     prefix_schedule: str = "doubling"
     batch_size: int | None = None
     seed: int = 0
     threads: int | None = None
     diagnostics: bool = False
+    residual: Residual | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -82,10 +89,31 @@ class Runtime:
             raise ValueError(
                 f"Runtime.conflict_graph='grid' needs coordinates (metric='euclidean'); got metric={self.metric!r}"
             )
+        if self.conflict_graph == "screened" and self.metric != "residual":
+            raise ValueError(f"Runtime.conflict_graph='screened' is for metric='residual'; got metric={self.metric!r}")
+        if self.metric == "residual":
+            if not isinstance(self.residual, Residual):
+                raise ValueError(
+                    "Runtime.residual must be a covertreex.Residual policy when metric='residual', "
+                    f"got {type(self.residual).__name__}"
+                )
+            if self.precision != "float64":
+                raise ValueError("Runtime.precision must be 'float64' with metric='residual' (computed in float64)")
+        elif self.residual is not None:
+            raise ValueError(f"Runtime.residual is only used with metric='residual'; got metric={self.metric!r}")
+
+    @property
+    def resolved_conflict_graph(self) -> str:
+        """The conflict graph a build uses ("auto" resolved by metric)."""
+        if self.conflict_graph != "auto":
+            return self.conflict_graph
+        return "grid" if self.metric == "euclidean" else "screened"
 
     def describe(self) -> dict[str, Any]:
         """The configuration as a plain dict (JSON-serialisable)."""
-        return dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["residual"] = None if self.residual is None else self.residual.describe()
+        return out
 
     def with_updates(self, **changes: Any) -> Runtime:
         """A new Runtime with ``changes`` applied (validated); unknown names raise ``TypeError``."""
@@ -109,6 +137,8 @@ class Runtime:
             name = key[len(ENV_PREFIX):].lower()
             if name not in fields:
                 raise ValueError(f"{key}: unknown setting; known: {', '.join(ENV_PREFIX + f.upper() for f in fields)}")
+            if name == "residual":
+                raise ValueError(f"{key}: the residual policy cannot be read from the environment; pass Runtime(residual=...)")
             values[name] = _parse_env(key, name, raw)
         return cls(**values)
 

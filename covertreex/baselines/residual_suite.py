@@ -1,0 +1,156 @@
+"""The residual-metric benchmark (the earlier covertreex's headline workload), verified in the same run.
+
+X ~ N(0, I_D) from ``default_rng(seed)``, an RBF/Matern kernel, m inducing points, k neighbours.  Three
+tasks: ``query_count`` random query ids (``default_rng(seed + 1)``), the all-points k-NN, and the
+all-points Vecchia predecessor search.  covertreex is compared with the repo's brute force (BLAS
+screen + exact re-check) timed on the same query ids; every answer is checked against that oracle.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import covertreex
+from covertreex.api.tree import CoverTree
+from covertreex.baselines.brute_force import brute_force_knn
+from covertreex.baselines.suite import machine_info
+from covertreex.kernels import kernel_by_name
+from covertreex.metrics.residual import Residual
+from covertreex.runtime.config import Runtime
+from covertreex.runtime.diagnostics import OperationTimer
+
+
+@dataclass(frozen=True)
+class ResidualWorkload:
+    n: int = 32_768
+    dim: int = 3
+    k: int = 50
+    inducing: int = 512
+    kernel: str = "rbf"
+    variance: float = 1.0
+    lengthscale: float = 1.0
+    seed: int = 42
+    query_count: int = 1_024
+    repeat: int = 3
+    all_points: bool = True  # also time the all-points k-NN and predecessor searches (once each)
+    verify_rows: int = 1_024  # rows of the all-points answers checked against the oracle (0 = all)
+
+    def __post_init__(self) -> None:
+        for name in ("n", "dim", "k", "inducing", "repeat"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.k >= self.n:
+            raise ValueError(f"k={self.k} must be smaller than n={self.n}")
+        if self.inducing > self.n:
+            raise ValueError(f"inducing={self.inducing} exceeds n={self.n}")
+        if not 0 <= self.query_count <= self.n:
+            raise ValueError(f"query_count must be in [0, n], got {self.query_count}")
+        if self.verify_rows < 0:
+            raise ValueError(f"verify_rows must be >= 0, got {self.verify_rows}")
+        kernel_by_name(self.kernel, variance=self.variance, lengthscale=self.lengthscale)  # validates
+
+    def data(self) -> np.ndarray:
+        return np.random.default_rng(self.seed).standard_normal((self.n, self.dim))
+
+    def query_ids(self) -> np.ndarray:
+        return np.sort(np.random.default_rng(self.seed + 1).choice(self.n, self.query_count, replace=False))
+
+    def residual(self) -> Residual:
+        kernel = kernel_by_name(self.kernel, variance=self.variance, lengthscale=self.lengthscale)
+        return Residual(kernel, inducing=self.inducing, seed=0)
+
+
+def _timed(fn, repeat: int):
+    walls, peak, out = [], 0, None
+    for _ in range(repeat):
+        with OperationTimer("run") as t:
+            out = fn()
+        walls.append(t.stats.wall_s)
+        peak = max(peak, t.stats.rss_peak_bytes - t.stats.rss_start_bytes)
+    return statistics.median(walls), walls, peak / 2**20, out
+
+
+def _check(ids, dist, oracle) -> tuple[float, float]:
+    """(recall by distance, exact-row fraction) against the oracle's (ids, distances)."""
+    oi, od = oracle
+    valid = oi >= 0
+    hit = (ids >= 0) & (dist <= od[:, -1:])
+    recall = float(hit.sum() / max(valid.sum(), 1))
+    return recall, float(np.mean(np.all(ids == oi, axis=1) & np.all(dist == od, axis=1)))
+
+
+def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) -> dict:
+    """Run the benchmark; returns a JSON-serialisable dict (``tasks`` is the table)."""
+    step = progress or (lambda message: None)
+    X = workload.data()
+    policy = workload.residual()
+    runtime = runtime.with_updates(metric="residual", residual=policy, precision="float64")
+    k, n = workload.k, workload.n
+    qids = workload.query_ids()
+
+    step("JIT warm-up")
+    small = X[: min(n, 1024)]
+    small_rt = runtime.with_updates(residual=Residual(policy.kernel, inducing=min(64, len(small))))
+    with OperationTimer("jit") as tj:
+        warm = CoverTree(small_rt).fit(small)
+        warm.knn(k=min(k, len(small) - 1), query_ids=np.arange(4))
+        warm.knn(k=min(k, len(small) - 1), predecessor=True)
+        warm.knn(small[:4], k=min(k, len(small)))
+        brute_force_knn(small, k=min(k, len(small) - 1), rows=np.arange(4), metric="residual", residual=warm.metric)
+
+    step("covertreex build")
+    build_s, build_runs, build_peak, tree = _timed(lambda: CoverTree(runtime).fit(X), workload.repeat)
+    factors = tree.metric
+    tasks = []
+
+    def record(task, rows, seconds, runs, peak, result, oracle, brute_s=None, note=""):
+        recall, exact = _check(result.ids[: len(oracle[0])], result.distances[: len(oracle[0])], oracle)
+        tasks.append({
+            "task": task, "rows": rows, "seconds": seconds, "runs": runs,
+            "queries_per_s": rows / seconds if seconds > 0 else None,
+            "evals_per_query": float(result.distance_evaluations.mean()),
+            "evals_p95": float(np.quantile(result.distance_evaluations, 0.95)),
+            "recall": recall, "exact_rows": exact, "verified_rows": len(oracle[0]), "peak_extra_mb": peak,
+            "brute_queries_per_s": None if brute_s is None else rows / brute_s,
+            "speedup_vs_brute": None if brute_s is None else brute_s / seconds, "note": note,
+        })
+
+    if workload.query_count:
+        step(f"covertreex: {len(qids)} query ids")
+        s, runs, peak, res = _timed(lambda: tree.knn_result(k=k, query_ids=qids), workload.repeat)
+        step("brute force: same query ids")
+        bs, _, _, oracle = _timed(lambda: brute_force_knn(X, k=k, rows=qids, metric="residual", residual=factors),
+                                  workload.repeat)
+        record("knn query ids", len(qids), s, runs, peak, res, oracle, bs)
+
+    if workload.all_points:
+        rng = np.random.default_rng(workload.seed + 2)
+        vrows = np.arange(n) if workload.verify_rows in (0, n) else np.sort(
+            rng.choice(n, min(n, workload.verify_rows), replace=False))
+        for task, kw in (("knn all points", {}), ("predecessor all points", {"predecessor": True})):
+            step(f"covertreex: {task}")
+            s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, **kw), 1)
+            step(f"oracle: {task} ({len(vrows)} rows)")
+            bs, _, _, oracle = _timed(lambda kw=kw: brute_force_knn(X, k=k, rows=vrows, metric="residual",
+                                                                    residual=factors, **kw), 1)
+            sub = type(res)(ids=res.ids[vrows], distances=res.distances[vrows],
+                            distance_evaluations=res.distance_evaluations)
+            record(task, n, s, runs, peak, sub, oracle, bs * n / len(vrows),
+                   note=f"brute force timed on {len(vrows)} rows, scaled to {n}")
+    return {
+        "schema": "covertreex.bench.residual",
+        "schema_version": 1,
+        "workload": asdict(workload),
+        "runtime": runtime.describe(),
+        "machine": machine_info(),
+        "covertreex": covertreex.__version__,
+        "jit_s": tj.stats.wall_s,
+        "build_s": build_s,
+        "build_runs": build_runs,
+        "build_peak_extra_mb": build_peak,
+        "p_quantiles": np.quantile(tree.arrays.points[:, workload.dim], [0, 0.5, 1]).tolist(),
+        "tasks": tasks,
+    }

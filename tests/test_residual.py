@@ -1,0 +1,238 @@
+"""Residual-correlation metric: tree == oracle (ids, distances, ties), kernels, factors, soundness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_data
+
+from covertreex import CoverTree, Residual, Runtime
+from covertreex.baselines import brute_force_knn
+from covertreex.kernels import KERNELS, RBF, Matern12, Matern32, Matern52, kernel_by_name
+
+
+def residual_runtime(kernel, inducing=64, **kw) -> Runtime:
+    return Runtime(metric="residual", residual=Residual(kernel, inducing=inducing), **kw)
+
+
+def assert_same(a, b):
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def check_tree_vs_oracle(X, policy, k=10, queries=None, seed=0):
+    tree = CoverTree(Runtime(metric="residual", residual=policy, seed=seed)).fit(X)
+    assert_same(tree.knn(k=k, return_distances=True),
+                brute_force_knn(X, k=k, metric="residual", residual=policy))
+    if queries is not None:
+        assert_same(tree.knn(queries, k=k, return_distances=True),
+                    brute_force_knn(X, queries, k=k, metric="residual", residual=tree.metric))
+    return tree
+
+
+# -- kernels ----------------------------------------------------------------------------------
+def test_kernel_values_match_closed_forms():
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((7, 3)), rng.standard_normal((5, 3))
+    ls = np.array([0.5, 1.0, 2.0])
+    r = np.sqrt((((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1))
+    expected = {
+        "rbf": np.exp(-0.5 * r**2),
+        "matern12": np.exp(-r),
+        "matern32": (1 + np.sqrt(3) * r) * np.exp(-np.sqrt(3) * r),
+        "matern52": (1 + np.sqrt(5) * r + 5 * r**2 / 3) * np.exp(-np.sqrt(5) * r),
+    }
+    for name, cls in KERNELS.items():
+        np.testing.assert_allclose(cls(2.5, tuple(ls))(A, B), 2.5 * expected[name], rtol=1e-13, atol=1e-15)
+        assert kernel_by_name(name, variance=2.0).variance == 2.0
+
+
+@pytest.mark.parametrize("bad", [dict(variance=0.0), dict(variance=-1.0), dict(variance=float("nan")),
+                                 dict(lengthscale=0.0), dict(lengthscale=(1.0, -2.0)),
+                                 dict(lengthscale=(1.0, float("inf"))), dict(lengthscale=[[1.0]])])
+def test_kernel_rejects_bad_parameters(bad):
+    with pytest.raises(ValueError, match=r"(variance|lengthscale)"):
+        RBF(**bad)
+
+
+def test_kernel_ard_length_and_unknown_name():
+    with pytest.raises(ValueError, match="lengthscale has 2 entries"):
+        Matern32(1.0, (1.0, 2.0))(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="unknown kernel 'gauss'"):
+        kernel_by_name("gauss")
+    with pytest.raises(TypeError, match="Residual.kernel"):
+        Residual("rbf")
+
+
+# -- tree == oracle -----------------------------------------------------------------------------
+@pytest.mark.parametrize("kernel_cls", [RBF, Matern12, Matern32, Matern52])
+@pytest.mark.parametrize("lengthscale", [0.1, 1.0, 10.0])
+def test_kernels_and_lengthscales_match_oracle(kernel_cls, lengthscale):
+    X = make_data("gaussian", 1200, 2, seed=3)
+    Q = np.random.default_rng(5).standard_normal((60, 2)) * 1.5
+    check_tree_vs_oracle(X, Residual(kernel_cls(1.3, lengthscale), inducing=64, seed=1), k=10, queries=Q)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5])
+@pytest.mark.parametrize("m", [8, 64, 512])
+def test_dimensions_and_inducing_counts_match_oracle(d, m):
+    X = make_data("uniform", 1500, d, seed=d + m)
+    check_tree_vs_oracle(X, Residual(Matern52(1.0, 0.7), inducing=m), k=8)
+
+
+def test_ard_duplicates_and_clusters_match_oracle():
+    X = np.concatenate([make_data("duplicates", 600, 3, seed=2), make_data("clusters", 600, 3, seed=4) * 0.01])
+    policy = Residual(RBF(0.8, (0.3, 1.0, 3.0)), inducing=48)
+    tree = check_tree_vs_oracle(X, policy, k=12)
+    ids, dist = tree.knn(k=3, return_distances=True)
+    dup = np.flatnonzero((X[:600] == X[0]).all(axis=1))
+    assert dup.size > 2 and np.all(dist[dup[0], :2] == 0.0)  # exact duplicates sit at distance 0
+    tree.check_invariants()
+
+
+def test_points_on_inducing_points_have_tiny_p_and_match_oracle():
+    X = make_data("gaussian", 1500, 3, seed=8)
+    U = X[::15].copy()  # 100 inducing points that are data points: p ~ jitter there
+    policy = Residual(RBF(1.0, 1.0), inducing=U, jitter=1e-8)
+    tree = check_tree_vs_oracle(X, policy, k=10, queries=U[:20] + 1e-9)
+    p = tree.arrays.points[tree.arrays.position_of, 3]
+    assert p[::15].max() < 1e-6 and np.median(p) > 1e-4
+
+
+def test_large_tree_query_ids_match_oracle():
+    X = make_data("gaussian", 20000, 3, seed=11)
+    policy = Residual(RBF(1.0, 1.0), inducing=64)
+    tree = CoverTree(Runtime(metric="residual", residual=policy)).fit(X)
+    rows = np.random.default_rng(0).choice(20000, 300, replace=False)
+    assert_same(tree.knn(k=20, query_ids=rows, return_distances=True),
+                brute_force_knn(X, k=20, rows=rows, metric="residual", residual=policy))
+
+
+def test_precomputed_factors_match_oracle_and_queries_need_them():
+    X = make_data("uniform", 1000, 2, seed=1)
+    kernel = Matern32(1.0, 0.5)
+    U = X[:40]
+    L = np.linalg.cholesky(kernel(U) + 1e-6 * np.eye(40))
+    V = np.linalg.solve(L, kernel(U, X)).T
+    p = kernel.variance - (V * V).sum(axis=1)
+    policy = Residual(kernel, inducing=40)
+    tree = CoverTree(Runtime(metric="residual", residual=policy)).fit(X, v_matrix=V, p_diag=p)
+    assert_same(tree.knn(k=7, return_distances=True),
+                brute_force_knn(X, k=7, metric="residual", residual=policy, v_matrix=V, p_diag=p))
+    with pytest.raises(ValueError, match="pass v_matrix= and p_diag= for Q"):
+        tree.knn(X[:3], k=2)
+    a = tree.knn(X[:5], k=3, v_matrix=V[:5], p_diag=p[:5])
+    assert np.array_equal(a[:, 0], np.arange(5))  # a point's nearest is itself (distance 0)
+
+
+def test_insert_keeps_factors_and_old_version():
+    X = make_data("gaussian", 1600, 3, seed=6)
+    policy = Residual(Matern12(1.0, 1.5), inducing=32)
+    t1 = CoverTree(Runtime(metric="residual", residual=policy)).fit(X[:1000])
+    before = t1.knn(k=5, return_distances=True)
+    t2 = t1.insert(X[1000:])
+    t2.check_invariants()
+    assert_same(t1.knn(k=5, return_distances=True), before)
+    assert_same(t2.knn(k=5, return_distances=True),
+                brute_force_knn(X, k=5, metric="residual", residual=t1.metric))
+    np.testing.assert_array_equal(t2.points, X)
+
+
+def test_all_conflict_graphs_build_the_same_residual_tree():
+    X = make_data("duplicates", 900, 2, seed=2)
+    built = []
+    for cg in ("screened", "dense", "segmented"):
+        t = CoverTree(residual_runtime(RBF(1.0, 0.5), 32, conflict_graph=cg)).fit(X)
+        t.check_invariants()
+        built.append((t.arrays.ids, t.arrays.parent, t.arrays.radius))
+    for other in built[1:]:
+        for a, b in zip(built[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+# -- numerical soundness ------------------------------------------------------------------------
+def _independent_distance(X, U, jitter, ls, pairs, dtype):
+    """sqrt(1 - |rho_ij|) by a separate dense computation (closed-form RBF, NumPy Cholesky) in ``dtype``."""
+    def rbf(A, B):
+        return np.exp(-0.5 * (((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1))
+    L = np.linalg.cholesky(rbf(U, U) + jitter * np.eye(len(U)))
+    V = np.linalg.solve(L, rbf(U, X)).T.astype(dtype)
+    p = (1.0 - (V.astype(np.float64) ** 2).sum(1)) if dtype == np.float64 else (1 - (V * V).sum(1, dtype=dtype))
+    i, j = pairs
+    num = np.exp(-0.5 * (((X[i] - X[j]) / ls) ** 2).sum(-1)).astype(dtype) - (V[i] * V[j]).sum(1, dtype=dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):  # float32 p can come out <= 0
+        rho = np.abs(num.astype(np.float64) / np.sqrt(p[i].astype(np.float64) * p[j].astype(np.float64)))
+        return np.sqrt(1 - np.minimum(rho, 1))
+
+
+def test_float64_is_needed_where_p_is_tiny():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(1500, 2))
+    U = rng.uniform(-1, 1, size=(100, 2))
+    policy = Residual(RBF(1.0, 0.5), inducing=U, jitter=1e-7)
+    tree = CoverTree(Runtime(metric="residual", residual=policy)).fit(X)
+    p = tree.arrays.points[tree.arrays.position_of, 2]
+    assert 1e-7 < np.median(p) < 5e-6  # p ~ 1e-6: k - V.V cancels catastrophically
+    nbrs = tree.knn(k=5)
+    pairs = (np.repeat(np.arange(1500), 5), nbrs.ravel())
+    d_tree = tree.distances(np.arange(1500))[pairs]
+    np.testing.assert_allclose(d_tree, _independent_distance(X, U, 1e-7, 0.5, pairs, np.float64), rtol=0, atol=1e-5)
+    # the same computation with float32 V and numerator misses by far more than that tolerance
+    d32 = _independent_distance(X, U, 1e-7, 0.5, pairs, np.float32)
+    assert not np.all(np.abs(d32 - d_tree) <= 1e-2)
+
+
+# -- bad input -----------------------------------------------------------------------------------
+def test_bad_residual_input():
+    X = make_data("gaussian", 50, 2, seed=0)
+    with pytest.raises(ValueError, match="not positive definite"):
+        CoverTree(Runtime(metric="residual", residual=Residual(RBF(), inducing=np.zeros((4, 2)), jitter=0.0))).fit(X)
+    with pytest.raises(ValueError, match="exceeds the number of points"):
+        CoverTree(residual_runtime(RBF(), 51)).fit(X)
+    with pytest.raises(ValueError, match="Residual.inducing must be >= 1"):
+        Residual(RBF(), inducing=0)
+    with pytest.raises(ValueError, match="Residual.jitter"):
+        Residual(RBF(), jitter=-1.0)
+    with pytest.raises(ValueError, match="Residual.inducing has 3 columns"):
+        CoverTree(Runtime(metric="residual", residual=Residual(RBF(), inducing=np.zeros((2, 3))))).fit(X)
+    rt = residual_runtime(RBF(), 8)
+    V, p = np.ones((50, 8)) * 0.1, np.ones(50)
+    for v_bad, p_bad, msg in [
+        (np.full((50, 8), np.nan), p, "v_matrix contains NaN"),
+        (V, np.where(np.arange(50) == 3, np.nan, 1.0), "p_diag contains NaN"),
+        (V, np.where(np.arange(50) == 3, 0.0, 1.0), r"p_diag must be > 0 .* at row 3"),
+        (V, np.full(50, 0.5), "p_diag\\[0\\]=0.5 is below"),
+        (V[:49], p, "v_matrix must have shape"),
+        (V, p[:49], "p_diag must have shape"),
+    ]:
+        with pytest.raises(ValueError, match=msg):
+            CoverTree(rt).fit(X, v_matrix=v_bad, p_diag=p_bad)
+    with pytest.raises(ValueError, match="together"):
+        CoverTree(rt).fit(X, v_matrix=V)
+    with pytest.raises(ValueError, match="only used with Runtime\\(metric='residual'\\)"):
+        CoverTree().fit(X, v_matrix=V, p_diag=p)
+    tree = CoverTree(rt).fit(X)
+    with pytest.raises(ValueError, match="Q has 3 columns"):
+        tree.knn(np.zeros((2, 3)), k=1)
+    with pytest.raises(ValueError, match="v_matrix has 7 columns"):
+        tree.insert(X[:2], v_matrix=np.ones((2, 7)), p_diag=np.ones(2))
+
+
+def test_runtime_residual_validation():
+    with pytest.raises(ValueError, match="Runtime.residual must be a covertreex.Residual"):
+        Runtime(metric="residual")
+    with pytest.raises(ValueError, match="only used with metric='residual'"):
+        Runtime(residual=Residual(RBF()))
+    with pytest.raises(ValueError, match="precision must be 'float64'"):
+        Runtime(metric="residual", residual=Residual(RBF()), precision="float32")
+    with pytest.raises(ValueError, match="'grid' needs coordinates"):
+        Runtime(metric="residual", residual=Residual(RBF()), conflict_graph="grid")
+    with pytest.raises(ValueError, match="'screened' is for metric='residual'"):
+        Runtime(conflict_graph="screened")
+    rt = Runtime(metric="residual", residual=Residual(RBF(2.0, (1.0, 2.0)), inducing=16))
+    assert rt.resolved_conflict_graph == "screened" and Runtime().resolved_conflict_graph == "grid"
+    assert rt.describe()["residual"] == {"kernel": "rbf", "variance": 2.0, "lengthscale": [1.0, 2.0],
+                                         "inducing": 16, "seed": 0, "jitter": 1e-6}
+    assert rt == Runtime(metric="residual", residual=Residual(RBF(2.0, (1.0, 2.0)), inducing=16))
+    U = np.ones((3, 2))
+    assert Residual(RBF(), inducing=U) == Residual(RBF(), inducing=U.copy())
