@@ -236,3 +236,48 @@ def test_runtime_residual_validation():
     assert rt == Runtime(metric="residual", residual=Residual(RBF(2.0, (1.0, 2.0)), inducing=16))
     U = np.ones((3, 2))
     assert Residual(RBF(), inducing=U) == Residual(RBF(), inducing=U.copy())
+
+
+# -- query engines --------------------------------------------------------------------------------
+@pytest.mark.parametrize("engine", ["tree", "dense", "auto"])
+def test_every_query_engine_matches_oracle(engine):
+    X = np.concatenate([make_data("gaussian", 2500, 3, seed=12), make_data("duplicates", 500, 3, seed=1)])
+    policy = Residual(Matern52(1.0, 0.8), inducing=96)
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine=engine)).fit(X)
+    Q = np.random.default_rng(3).standard_normal((40, 3))
+    rows = np.array([2999, 0, 5, 5, 1700])
+    cases = [
+        (tree.knn_result(k=20), brute_force_knn(X, k=20, metric="residual", residual=policy)),
+        (tree.knn_result(k=20, predecessor=True),
+         brute_force_knn(X, k=20, predecessor=True, metric="residual", residual=policy)),
+        (tree.knn_result(k=9, query_ids=rows), brute_force_knn(X, k=9, rows=rows, metric="residual", residual=policy)),
+        (tree.knn_result(k=9, query_ids=rows, predecessor=True),
+         brute_force_knn(X, k=9, rows=rows, predecessor=True, metric="residual", residual=policy)),
+        (tree.knn_result(Q, k=11), brute_force_knn(X, Q, k=11, metric="residual", residual=tree.metric)),
+    ]
+    for result, oracle in cases:
+        assert_same((result.ids, result.distances), oracle)
+        assert result.engine in ("tree", "dense") and (engine == "auto" or result.engine == engine)
+    assert np.all(cases[0][0].distance_evaluations >= 20)
+
+
+def test_dense_engine_handles_tiny_p_and_k_near_n():
+    X = make_data("uniform", 700, 2, seed=9)
+    policy = Residual(RBF(1.0, 0.5), inducing=X[::7].copy(), jitter=1e-9)  # p ~ 1e-9 on inducing points
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)
+    for k in (1, 699):
+        assert_same(tree.knn(k=k, return_distances=True), tree.knn(k=k, return_distances=True, engine="tree"))
+    assert_same(tree.knn(k=30, return_distances=True),
+                brute_force_knn(X, k=30, metric="residual", residual=policy))
+
+
+def test_engine_choice_is_validated():
+    with pytest.raises(ValueError, match="query_engine='dense' is for metric='residual'"):
+        Runtime(query_engine="dense")
+    with pytest.raises(ValueError, match="Runtime.query_engine must be one of"):
+        Runtime(query_engine="gpu")
+    tree = CoverTree().fit(make_data("gaussian", 50, 2))
+    with pytest.raises(ValueError, match="engine='dense' is for metric='residual'"):
+        tree.knn(k=1, engine="dense")
+    with pytest.raises(ValueError, match="engine must be"):
+        tree.knn(k=1, engine="fast")

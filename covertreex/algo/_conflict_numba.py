@@ -197,7 +197,7 @@ def pivot_keys(kind, params, pts, lo, hi, pivots):
 
 
 @nb.njit(parallel=True, cache=True)
-def _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr, out_idx, out_dist, fill):
+def _segmented_pass(kind, params, slack, pts, lo, hi, reach, keys, order, sorted0, ptr, out_idx, out_dist, fill):
     b = hi - lo
     npiv = keys.shape[1]
     counts = np.zeros(b, dtype=np.int64)
@@ -206,7 +206,7 @@ def _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr,
         cnt = 0
         r = reach[i]
         k0 = keys[i, 0]
-        margin = r + PRUNE_SLACK * (r + k0)
+        margin = r + slack + PRUNE_SLACK * (r + k0)
         start = np.searchsorted(sorted0, k0 - margin, side="left")
         stop = np.searchsorted(sorted0, k0 + margin, side="right")
         for m in range(start, stop):
@@ -231,17 +231,18 @@ def _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr,
 
 
 @nb.njit(cache=True)
-def segmented_neighbours(kind, params, pts, lo, hi, reach, keys, order):
-    """Neighbour CSR from pivot distances ``keys`` and the batch ``order`` sorted by ``keys[:, 0]``."""
+def segmented_neighbours(kind, params, slack, pts, lo, hi, reach, keys, order):
+    """Neighbour CSR from pivot distances ``keys`` and the batch ``order`` sorted by ``keys[:, 0]``
+    (``slack``: the metric's absolute rounding room on the triangle-inequality windows)."""
     sorted0 = keys[order, 0].copy()
     empty_i = np.empty(0, dtype=np.int64)
     empty_d = np.empty(0, dtype=np.float64)
-    counts = _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0,
+    counts = _segmented_pass(kind, params, slack, pts, lo, hi, reach, keys, order, sorted0,
                              np.zeros(1, dtype=np.int64), empty_i, empty_d, False)
     ptr = _offsets(counts)
     idx = np.empty(ptr[-1], dtype=np.int64)
     dist = np.empty(ptr[-1], dtype=np.float64)
-    _segmented_pass(kind, params, pts, lo, hi, reach, keys, order, sorted0, ptr, idx, dist, True)
+    _segmented_pass(kind, params, slack, pts, lo, hi, reach, keys, order, sorted0, ptr, idx, dist, True)
     return ptr, idx, dist
 
 

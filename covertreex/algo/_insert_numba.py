@@ -45,11 +45,12 @@ def root_score_needed(kind, params, pts, root, lo, hi):
 
 
 @nb.njit(parallel=True, cache=True)
-def find_tree_parents(kind, params, pts, level, parent, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
+def find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
 
     The previous point's parent (or its first ancestor that may take x) gives a first candidate; a depth-first search then skips a subtree
-    only when no point in it can be both nearer than the current best and allowed as a parent.
+    only when no point in it can be both nearer than the current best and allowed as a parent
+    (``slack``: the metric's absolute rounding room, added to every bound).
     """
     e_pts, e_scale, e_radius, e_dparent, e_internal, e_scale_sub = edges
     b = hi - lo
@@ -88,14 +89,14 @@ def find_tree_parents(kind, params, pts, level, parent, radius, child_ptr, child
                 lb = keys[size]
                 p = nodes[size]
                 dp = aux[size]
-                if lb > best_d + PRUNE_SLACK * (dp + radius[p] + best_d):
+                if lb > best_d + slack + PRUNE_SLACK * (dp + radius[p] + best_d):
                     continue
                 for e in range(child_ptr[p], child_ptr[p + 1]):
                     rc = e_radius[e]
                     sc = e_scale[e]
                     dpc = e_dparent[e]
                     lim = min(best_d, sc)
-                    if abs(dp - dpc) - rc > lim + PRUNE_SLACK * (dp + dpc + rc + lim):
+                    if abs(dp - dpc) - rc > lim + slack + PRUNE_SLACK * (dp + dpc + rc + lim):
                         continue
                     c = child_idx[e]
                     dc = point_distance(kind, params, pts, x, e_pts, e)
@@ -105,7 +106,7 @@ def find_tree_parents(kind, params, pts, level, parent, radius, child_ptr, child
                         best_p = c
                     if e_internal[e]:
                         lim = min(best_d, e_scale_sub[e])
-                        if dc - rc <= lim + PRUNE_SLACK * (dc + rc + lim):
+                        if dc - rc <= lim + slack + PRUNE_SLACK * (dc + rc + lim):
                             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
             out_p[t] = best_p
             out_d[t] = best_d

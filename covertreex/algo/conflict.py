@@ -23,7 +23,8 @@ from covertreex.algo._conflict_numba import (
 from covertreex.algo.order import spread_dims
 from covertreex.metrics._distance_numba import RESIDUAL
 from covertreex.metrics._pairwise_numba import listed_distances
-from covertreex.metrics.residual_dense import screen_block
+from covertreex.metrics.residual_dense import screen_gamma
+from covertreex.metrics._screen_numba import screen_lower
 
 GRID_DIMS = 3
 GRID_MAX_CELLS_PER_AXIS = float(1 << 19)  # see _conflict_numba.CELL_LIMIT
@@ -40,7 +41,7 @@ class DenseConflictGraph:
 
     name: str = "dense"
 
-    def neighbours(self, kind, params, pts, lo, hi, reach, root):
+    def neighbours(self, kind, params, pts, lo, hi, reach, root, slack=0.0):
         return dense_neighbours(kind, params, pts, lo, hi, reach)
 
 
@@ -50,7 +51,7 @@ class GridConflictGraph:
 
     name: str = "grid"
 
-    def neighbours(self, kind, params, pts, lo, hi, reach, root):
+    def neighbours(self, kind, params, pts, lo, hi, reach, root, slack=0.0):
         batch = pts[lo:hi]
         dims = spread_dims(batch, GRID_DIMS)
         sub = batch[:, dims].astype(np.float64)
@@ -81,11 +82,11 @@ class SegmentedConflictGraph:
 
     name: str = "segmented"
 
-    def neighbours(self, kind, params, pts, lo, hi, reach, root):
+    def neighbours(self, kind, params, pts, lo, hi, reach, root, slack=0.0):
         pivots = farthest_pivots(kind, params, pts, lo, hi, root, SEGMENT_PIVOTS)
         keys = pivot_keys(kind, params, pts, lo, hi, pivots)
         order = np.argsort(keys[:, 0], kind="stable").astype(np.int64)
-        return segmented_neighbours(kind, params, pts, lo, hi, reach, keys, order)
+        return segmented_neighbours(kind, params, slack, pts, lo, hi, reach, keys, order)
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,21 @@ class ScreenedConflictGraph:
 
     name: str = "screened"
 
-    def neighbours(self, kind, params, pts, lo, hi, reach, root):
+    def neighbours(self, kind, params, pts, lo, hi, reach, root, slack=0.0):
         if kind != RESIDUAL:
             raise ValueError("conflict_graph='screened' is for metric='residual'")
         F = pts[lo:hi]
         b = F.shape[0]
+        dim = int(params[2])
+        V = F[:, dim + 1:]
+        norms = np.sqrt(np.einsum("ij,ij->i", V, V))
+        gamma = screen_gamma(int(params[3]))
         limit = np.where(np.isfinite(reach), reach * reach * (1.0 + SCREEN_SLACK), np.inf)
         rows, cols = [], []
         for start in range(0, b, BLOCK_ROWS):
             stop = min(b, start + BLOCK_ROWS)
-            approx, err = screen_block(params, F[start:stop], F[start:])
-            lower = approx - err
+            G = V[start:stop] @ V[start:].T
+            lower = screen_lower(params, gamma, F[start:stop], F[start:], G, norms[start:stop], norms[start:])
             r, c = np.nonzero(lower < limit[start:stop, None])  # pairs (x=row, y=col)
             c += start
             keep = c != r + start

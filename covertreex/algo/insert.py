@@ -87,10 +87,11 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
         level[0] = max(level[0], root_score_needed(kind, params, pts, 0, lo, hi))
         child_ptr, child_idx = children_csr(parent, cur)
         edges = child_edges(pts, level, radius, dparent, child_ptr, child_idx, cur)
-        best_p, best_d, search_evals = find_tree_parents(kind, params, pts, level, parent, radius, child_ptr, child_idx, edges, 0, lo, hi,
+        slack = metric.prune_slack(pts[:hi])
+        best_p, best_d, search_evals = find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr, child_idx, edges, 0, lo, hi,
                                            8 * numba.get_num_threads())
         t2 = time.perf_counter()
-        nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(kind, params, pts, lo, hi, best_d, 0)
+        nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(kind, params, pts, lo, hi, best_d, 0, slack)
         t3 = time.perf_counter()
         prio = priorities(runtime.seed, lo, size)
         new_level, new_parent, new_dist, place_stats = place_batch(lo, best_p, best_d, nbr_ptr, nbr_idx, nbr_dist, prio)

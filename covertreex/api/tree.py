@@ -190,7 +190,7 @@ class CoverTree:
 
     # -- queries ----------------------------------------------------------------------------
     def knn(self, Q=None, k: int = 1, return_distances: bool = False, *, query_ids=None,
-            predecessor: bool = False, v_matrix=None, p_diag=None):
+            predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None):
         """Exact k nearest neighbours, rows sorted by (distance, id).
 
         With ``Q`` (q, d): the k nearest tree points of each query row (residual trees compute V and
@@ -199,16 +199,19 @@ class CoverTree:
         ``kneighbors()``), or only the points ``query_ids`` (row r for id ``query_ids[r]``).
         ``predecessor=True`` (no ``Q``): Vecchia conditioning sets, only ids j < i are candidates;
         rows with fewer than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
+        ``engine`` overrides ``Runtime.query_engine`` for this call ("auto", "tree", "dense").
         Returns ``ids`` (int64) or ``(ids, distances)`` (float64).
         """
         result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, v_matrix=v_matrix,
-                                 p_diag=p_diag)
+                                 p_diag=p_diag, engine=engine)
         return (result.ids, result.distances) if return_distances else result.ids
 
     def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False,
-                   v_matrix=None, p_diag=None) -> KnnResult:
-        """Like ``knn`` but returns a ``KnnResult`` that also counts distance evaluations per query."""
+                   v_matrix=None, p_diag=None, engine: str | None = None) -> KnnResult:
+        """Like ``knn`` but returns a ``KnnResult`` that also counts distance evaluations per query
+        and names the engine that answered."""
         tree = self._fitted()
+        engine = self._engine(engine)
         if not isinstance(predecessor, bool):
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
         if Q is None:
@@ -216,16 +219,25 @@ class CoverTree:
                 raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
             ids = None if query_ids is None else as_ids(query_ids, "query_ids", tree.num_points)
             k = check_k(k, tree.num_points - 1, "the number of other points in the tree")
-            run = lambda: knn_self(tree, self._metric, k, ids, predecessor)  # noqa: E731
+            run = lambda: knn_self(tree, self._metric, k, ids, predecessor, engine)  # noqa: E731
         else:
             if query_ids is not None or predecessor:
                 raise ValueError("query_ids and predecessor select tree points: pass them without Q")
             queries = self._query_rows(Q, v_matrix, p_diag)
             k = check_k(k, tree.num_points, "the number of points in the tree")
-            run = lambda: knn_points(tree, self._metric, queries, k)  # noqa: E731
+            run = lambda: knn_points(tree, self._metric, queries, k, engine)  # noqa: E731
         with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
             result = run()
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
+
+    def _engine(self, override: str | None) -> str:
+        if override is None:
+            return "tree" if self._runtime.metric == "euclidean" else self._runtime.query_engine
+        if override not in ("auto", "tree", "dense"):
+            raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {override!r}")
+        if override == "dense" and self._runtime.metric != "residual":
+            raise ValueError("engine='dense' is for metric='residual'")
+        return "tree" if self._runtime.metric == "euclidean" else override
 
     def nearest(self, Q, return_distances: bool = False, *, v_matrix=None, p_diag=None):
         """The nearest tree point of each query row: ids (q,) [and distances (q,)]."""

@@ -37,6 +37,8 @@ class ResidualWorkload:
     repeat: int = 3
     all_points: bool = True  # also time the all-points k-NN and predecessor searches (once each)
     verify_rows: int = 1_024  # rows of the all-points answers checked against the oracle (0 = all)
+    engines: tuple[str, ...] = ("tree", "auto")  # query engines timed on the query ids
+    all_points_engine: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("n", "dim", "k", "inducing", "repeat"):
@@ -50,6 +52,9 @@ class ResidualWorkload:
             raise ValueError(f"query_count must be in [0, n], got {self.query_count}")
         if self.verify_rows < 0:
             raise ValueError(f"verify_rows must be >= 0, got {self.verify_rows}")
+        for engine in (*self.engines, self.all_points_engine):
+            if engine not in ("auto", "tree", "dense"):
+                raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {engine!r}")
         kernel_by_name(self.kernel, variance=self.variance, lengthscale=self.lengthscale)  # validates
 
     def data(self) -> np.ndarray:
@@ -109,7 +114,7 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
     def record(task, rows, seconds, runs, peak, result, oracle, brute_s=None, note=""):
         recall, exact = _check(result.ids[: len(oracle[0])], result.distances[: len(oracle[0])], oracle)
         tasks.append({
-            "task": task, "rows": rows, "seconds": seconds, "runs": runs,
+            "task": task, "engine": result.engine, "rows": rows, "seconds": seconds, "runs": runs,
             "queries_per_s": rows / seconds if seconds > 0 else None,
             "evals_per_query": float(result.distance_evaluations.mean()),
             "evals_p95": float(np.quantile(result.distance_evaluations, 0.95)),
@@ -119,12 +124,14 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
         })
 
     if workload.query_count:
-        step(f"covertreex: {len(qids)} query ids")
-        s, runs, peak, res = _timed(lambda: tree.knn_result(k=k, query_ids=qids), workload.repeat)
-        step("brute force: same query ids")
+        step("brute force: query ids")
         bs, _, _, oracle = _timed(lambda: brute_force_knn(X, k=k, rows=qids, metric="residual", residual=factors),
                                   workload.repeat)
-        record("knn query ids", len(qids), s, runs, peak, res, oracle, bs)
+        for engine in workload.engines:
+            step(f"covertreex ({engine}): {len(qids)} query ids")
+            s, runs, peak, res = _timed(lambda e=engine: tree.knn_result(k=k, query_ids=qids, engine=e),
+                                        workload.repeat)
+            record("knn query ids", len(qids), s, runs, peak, res, oracle, bs, note=f"engine={engine}")
 
     if workload.all_points:
         rng = np.random.default_rng(workload.seed + 2)
@@ -132,14 +139,15 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
             rng.choice(n, min(n, workload.verify_rows), replace=False))
         for task, kw in (("knn all points", {}), ("predecessor all points", {"predecessor": True})):
             step(f"covertreex: {task}")
-            s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, **kw), 1)
+            s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, engine=workload.all_points_engine, **kw),
+                                        1)
             step(f"oracle: {task} ({len(vrows)} rows)")
             bs, _, _, oracle = _timed(lambda kw=kw: brute_force_knn(X, k=k, rows=vrows, metric="residual",
                                                                     residual=factors, **kw), 1)
             sub = type(res)(ids=res.ids[vrows], distances=res.distances[vrows],
-                            distance_evaluations=res.distance_evaluations)
+                            distance_evaluations=res.distance_evaluations, engine=res.engine)
             record(task, n, s, runs, peak, sub, oracle, bs * n / len(vrows),
-                   note=f"brute force timed on {len(vrows)} rows, scaled to {n}")
+                   note=f"engine={workload.all_points_engine}; brute force timed on {len(vrows)} rows, scaled to {n}")
     return {
         "schema": "covertreex.bench.residual",
         "schema_version": 1,

@@ -100,11 +100,11 @@ def render_residual(result: dict) -> Table:
     w = result["workload"]
     table = Table(title=f"residual k-NN  n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} {w['kernel']} "
                         f"ls={w['lengthscale']}  build {result['build_s']:.2f} s (median of {w['repeat']})")
-    for col in ("task", "rows", "seconds", "queries/s", "evals/query", "recall", "exact rows", "peak MB",
-                "brute q/s", "ours vs brute"):
-        table.add_column(col, justify="left" if col == "task" else "right")
+    for col in ("task", "engine", "rows", "seconds", "queries/s", "evals/query", "recall", "exact rows",
+                "peak MB", "brute q/s", "ours vs brute"):
+        table.add_column(col, justify="left" if col in ("task", "engine") else "right")
     for t in result["tasks"]:
-        table.add_row(t["task"], str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
+        table.add_row(t["task"], t["engine"] + (" (auto)" if "engine=auto" in t["note"] else ""), str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
                       f"{t['evals_per_query']:,.0f}", f"{t['recall']:.4f}", f"{t['exact_rows']:.3f}",
                       f"{t['peak_extra_mb']:.1f}", _fmt(t["brute_queries_per_s"], ",.0f"),
                       _fmt(t["speedup_vs_brute"], ".2f") + "x")
@@ -123,6 +123,9 @@ def bench_residual(
     queries: Annotated[int, typer.Option(min=0, help="Random query ids (default_rng(seed + 1)).")] = 1024,
     repeat: Annotated[int, typer.Option(min=1, help="Repeats of the build and query-id runs (medians).")] = 3,
     all_points: Annotated[bool, typer.Option(help="Also run all-points k-NN and predecessor search once.")] = True,
+    engines: Annotated[str, typer.Option(help="Query engines timed on the query ids (comma-separated: "
+                                              "auto, tree, dense).")] = "tree,auto",
+    all_points_engine: Annotated[str, typer.Option(help="Engine of the all-points runs.")] = "auto",
     verify_rows: Annotated[int, typer.Option(min=0, help="All-points rows checked against the oracle.")] = 1024,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the data.")] = 42,
     threads: Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")] = None,
@@ -134,7 +137,9 @@ def bench_residual(
     try:
         workload = ResidualWorkload(n=n, dim=dim, k=k, inducing=inducing, kernel=kernel, variance=variance,
                                     lengthscale=lengthscale, seed=seed, query_count=queries, repeat=repeat,
-                                    all_points=all_points, verify_rows=verify_rows)
+                                    all_points=all_points, verify_rows=verify_rows,
+                                    engines=tuple(e.strip() for e in engines.split(",") if e.strip()),
+                                    all_points_engine=all_points_engine)
         base = Runtime.from_env()
         runtime = base.with_updates(metric="residual", residual=workload.residual(), precision="float64",
                                     conflict_graph="auto" if base.conflict_graph == "grid" else base.conflict_graph,

@@ -17,6 +17,11 @@ from covertreex.kernels._kernels_numba import kernel_matrix
 _EPS = np.finfo(np.float64).eps
 
 
+def screen_gamma(m: int) -> float:
+    """Relative error factor of the screen: gamma_m plus the rounding of the subtraction and division."""
+    return 2.0 * (m + 4) * _EPS
+
+
 def split_rows(F: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scaled coordinates, p, V) views of residual feature rows."""
     return F[:, :dim], F[:, dim], F[:, dim + 1:]
@@ -31,6 +36,6 @@ def screen_block(params: np.ndarray, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np
     scale = np.sqrt(np.multiply.outer(pq, px))
     rho = np.abs(K - Vq @ Vx.T) / scale
     np.minimum(rho, 1.0, out=rho)
-    gamma = 2.0 * (m + 4) * _EPS  # generous: gamma_m plus the rounding of the subtraction and division
+    gamma = screen_gamma(m)
     err = gamma * (np.multiply.outer(np.linalg.norm(Vq, axis=1), np.linalg.norm(Vx, axis=1)) + np.abs(K)) / scale
     return 1.0 - rho, err

@@ -7,6 +7,7 @@ import numpy as np
 
 from covertreex.core.tree import PCCTree
 from covertreex.queries._knn_numba import knn_kernel
+from covertreex.queries.dense import dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
 
 
@@ -33,15 +34,39 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals)
 
 
-def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int) -> KnnResult:
+PILOT_QUERIES = 16  # tree queries run to decide between the tree and the dense residual search
+DENSE_FRACTION = 0.25  # the dense search wins once the tree evaluates this fraction of the points
+
+
+def _pick(engine: str, tree: PCCTree, pilot) -> str:
+    """"tree"/"dense" as asked; "auto": the tree unless a pilot shows it touching most points."""
+    if engine != "auto":
+        return engine
+    return "dense" if pilot() > DENSE_FRACTION * tree.num_points else "tree"
+
+
+def _pilot_rows(count: int) -> np.ndarray:
+    return np.unique(np.linspace(0, count - 1, min(count, PILOT_QUERIES)).astype(np.int64))
+
+
+def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str = "tree") -> KnnResult:
     """k nearest tree points of every row of ``queries`` (validated rows in the tree's feature layout)."""
     m = queries.shape[0]
     rows = np.arange(m, dtype=np.int64)
-    return _run(tree, metric, queries, rows, rows, np.full(m, -1, dtype=np.int64), np.full(m, NO_LIMIT), k, m)
+    none, free = np.full(m, -1, dtype=np.int64), np.full(m, NO_LIMIT)
+
+    def pilot():
+        p = _pilot_rows(m)
+        return _run(tree, metric, queries, p, np.arange(p.shape[0]), none[p], free[p], k, p.shape[0]
+                    ).distance_evaluations.mean()
+
+    if m and _pick(engine, tree, pilot) == "dense":
+        return dense_knn(rows_by_id(tree), metric, queries, rows, none, free, k)
+    return _run(tree, metric, queries, rows, rows, none, free, k, m)
 
 
 def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
-             predecessor: bool = False) -> KnnResult:
+             predecessor: bool = False, engine: str = "tree") -> KnnResult:
     """The k nearest *other* tree points of tree points; row r belongs to point id ``query_ids[r]``
     (all ids in order when None).  ``predecessor``: only points with a smaller id are candidates.
 
@@ -55,4 +80,16 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
         positions = tree.position_of[query_ids][by_position]
         rows = by_position.astype(np.int64)
     limit = tree.ids[positions] if predecessor else np.full(positions.shape[0], NO_LIMIT)
+
+    def pilot():
+        p = _pilot_rows(positions.shape[0])
+        return _run(tree, metric, tree.points, positions[p], np.arange(p.shape[0]), positions[p], limit[p], k,
+                    p.shape[0]).distance_evaluations.mean()
+
+    if positions.shape[0] and _pick(engine, tree, pilot) == "dense":
+        ids = tree.ids[positions]
+        by_row = np.empty_like(ids)
+        by_row[rows] = ids  # query id of each output row
+        return dense_knn(rows_by_id(tree), metric, rows_by_id(tree), by_row, by_row,
+                         by_row if predecessor else limit, k)
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])

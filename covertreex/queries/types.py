@@ -15,3 +15,4 @@ class KnnResult:
     distances: np.ndarray  # (q, k) float64, +inf beside -1 ids
     distance_evaluations: np.ndarray  # (q,) int64 distance computations per query
     operation: OperationStats | None = None  # wall/CPU/RSS of the call, with Runtime(diagnostics=True)
+    engine: str = "tree"  # "tree" or "dense" (blocked residual search): which search answered

@@ -18,6 +18,7 @@ PRECISIONS = ("float64", "float32")
 CONFLICT_GRAPHS = ("auto", "grid", "segmented", "dense", "screened")
 BATCH_ORDERS = ("hilbert", "random", "natural")
 PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
+QUERY_ENGINES = ("auto", "tree", "dense")
 
 _CHOICES = {
     "metric": METRICS,
@@ -25,6 +26,7 @@ _CHOICES = {
     "conflict_graph": CONFLICT_GRAPHS,
     "batch_order": BATCH_ORDERS,
     "prefix_schedule": PREFIX_SCHEDULES,
+    "query_engine": QUERY_ENGINES,
 }
 ENV_PREFIX = "COVERTREEX_"
 
@@ -60,6 +62,9 @@ class Runtime:
     batch_size       largest round (None = no cap; required >= 1 when given)
     seed             seeds the batch order and the MIS priorities: same seed, same tree
     threads          Numba threads for parallel kernels (None = Numba's default)
+    query_engine     "tree" (cover-tree search), "dense" (blocked BLAS search with exact re-checks;
+                     residual only) or "auto" (residual: a 16-query pilot picks dense when the tree
+                     evaluates over a quarter of the points; Euclidean: tree).  Results are identical.
     diagnostics      also time builds and queries (wall, CPU, peak RSS, threads): see
                      ``CoverTree.build_operation`` and ``KnnResult.operation``
     """
@@ -74,6 +79,7 @@ class Runtime:
     threads: int | None = None
     diagnostics: bool = False
     residual: Residual | None = None
+    query_engine: str = "auto"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -91,6 +97,8 @@ class Runtime:
             )
         if self.conflict_graph == "screened" and self.metric != "residual":
             raise ValueError(f"Runtime.conflict_graph='screened' is for metric='residual'; got metric={self.metric!r}")
+        if self.query_engine == "dense" and self.metric != "residual":
+            raise ValueError(f"Runtime.query_engine='dense' is for metric='residual'; got metric={self.metric!r}")
         if self.metric == "residual":
             if not isinstance(self.residual, Residual):
                 raise ValueError(

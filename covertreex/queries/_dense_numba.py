@@ -1,0 +1,98 @@
+"""Fused selection for the blocked dense residual search (one pass per row after a BLAS block).
+
+For each query row and allowed column, the BLAS value of V_q . V_x gives 1 - |rho| up to a rigorous
+bound (see ``metrics.residual_dense``).  Pass 1 keeps the k smallest upper bounds; pass 2 recomputes,
+with the scalar kernel every other path uses, each column whose lower bound does not exceed the k-th
+upper bound, and keeps the top k by (distance, id).  The result is therefore exactly the tree's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from covertreex.metrics._distance_numba import RESIDUAL, point_distance
+from covertreex.metrics._screen_numba import screen_pair
+from covertreex.queries._knn_numba import offer
+
+
+@nb.njit(inline="always", cache=True)
+def _heap_push_max(heap, size, k, value):
+    """Keep the k smallest values in a max-heap ``heap[:size]``; returns the new size."""
+    if size < k:
+        pos = size
+        size += 1
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if heap[parent] >= value:
+                break
+            heap[pos] = heap[parent]
+            pos = parent
+        heap[pos] = value
+        return size
+    if value >= heap[0]:
+        return size
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap[child + 1] > heap[child]:
+            child += 1
+        if heap[child] <= value:
+            break
+        heap[pos] = heap[child]
+        pos = child
+    heap[pos] = value
+    return size
+
+
+@nb.njit(parallel=True, cache=True)
+def dense_block_knn(params, gamma, Fq, q_rows, Fx, x_ids, col_stop, G, norm_q, norm_x, exclude, id_limit, k,
+                    out_ids, out_dist, evals):
+    """Rows ``q_rows[r]`` of Fq against columns 0..col_stop[r]-1 of the block Fx (``G[r, c]`` = V_q . V_x).
+
+    ``exclude[r]``: an id never reported (the query itself, or -1); ``id_limit[r]``: only ids below it.
+    Results merge into ``out_ids/out_dist[r]`` (sorted by (distance, id), -1/+inf padded), so a row can
+    be fed block after block.
+    """
+    nq = q_rows.shape[0]
+    for r in nb.prange(nq):
+        qi = q_rows[r]
+        stop = col_stop[r]
+        lower = np.empty(stop, dtype=np.float64)
+        heap = np.empty(k, dtype=np.float64)
+        size = 0
+        # the k-th best exact distance so far bounds this block too (in squared units)
+        kth = out_dist[r, k - 1]
+        cap = kth * kth if math.isfinite(kth) else np.inf
+        for c in range(stop):
+            cid = x_ids[c]
+            if cid == exclude[r] or cid >= id_limit[r]:
+                lower[c] = np.inf
+                continue
+            approx, err = screen_pair(params, gamma, Fq, qi, Fx, c, G[r, c], norm_q[qi], norm_x[c])
+            lower[c] = approx - err
+            size = _heap_push_max(heap, size, k, approx + err)
+        bound = heap[0] if size == k else np.inf
+        if cap < bound:
+            bound = cap * (1.0 + 1e-12)
+        count = 0
+        while count < k and out_ids[r, count] >= 0:
+            count += 1
+        best_d = out_dist[r].copy()
+        best_i = out_ids[r].copy()
+        n_eval = 0
+        for c in range(stop):
+            if lower[c] <= bound:
+                d = point_distance(RESIDUAL, params, Fq, qi, Fx, c)
+                n_eval += 1
+                count = offer(best_d, best_i, k, count, d, x_ids[c])
+        for j in range(k):
+            out_ids[r, j] = best_i[j] if j < count else -1
+            out_dist[r, j] = best_d[j] if j < count else np.inf
+        evals[r] += stop + n_eval
+    return 0
+
