@@ -55,12 +55,17 @@ def test_bad_arguments_exit_2_with_a_clear_message():
 def test_bench_residual_runs_every_task_exactly(tmp_path):
     out = tmp_path / "res.json"
     result = runner.invoke(app, ["bench", "residual", "--n", "800", "--inducing", "32", "--k", "8", "--queries", "100",
-                                 "--repeat", "2", "--verify-rows", "0", "--kernel", "matern32", "--json", str(out)])
+                                 "--repeat", "2", "--verify-rows", "0", "--kernel", "matern32", "--engines", "tree,dense,auto",
+                                 "--json", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    tasks = {t["task"]: t for t in data["tasks"]}
-    assert set(tasks) == {"knn query ids", "knn all points", "predecessor all points"}
-    for t in tasks.values():
+    tasks = {(t["task"], t["note"].split(";")[0]): t for t in data["tasks"]}
+    assert {task for task, _ in tasks} == {"knn query ids", "knn all points", "predecessor all points"}
+    assert {engine for task, engine in tasks if task == "knn query ids"} == {"engine=tree", "engine=dense", "engine=auto"}
+    assert tasks[("knn query ids", "engine=tree")]["engine"] == "tree"
+    assert tasks[("knn query ids", "engine=dense")]["engine"] == "dense"
+    tasks = {task: t for (task, _), t in tasks.items()}
+    for t in data["tasks"]:
         assert t["recall"] == 1.0 and t["exact_rows"] == 1.0, t
         assert t["brute_queries_per_s"] > 0 and 8 <= t["evals_per_query"] <= 800
     assert tasks["knn query ids"]["rows"] == 100 and tasks["knn all points"]["verified_rows"] == 800
@@ -72,6 +77,8 @@ def test_bench_residual_bad_arguments_exit_2():
     cases = [
         (["bench", "residual", "--n", "100", "--inducing", "200"], "inducing=200 exceeds n=100"),
         (["bench", "residual", "--kernel", "gauss"], "unknown kernel 'gauss'"),
+        (["bench", "residual", "--all-points", "knnn"], "all-points tasks must be"),
+        (["bench", "residual", "--engines", "gpu"], "engine must be 'auto', 'tree' or 'dense'"),
         (["bench", "residual", "--lengthscale", "0"], "lengthscale must be a finite number > 0"),
         (["bench", "residual", "--n", "100", "--inducing", "8", "--queries", "101"], "query_count must be in [0, n]"),
     ]

@@ -35,7 +35,7 @@ class ResidualWorkload:
     seed: int = 42
     query_count: int = 1_024
     repeat: int = 3
-    all_points: bool = True  # also time the all-points k-NN and predecessor searches (once each)
+    all_points: tuple[str, ...] = ("knn", "predecessor")  # all-points searches timed (once each)
     verify_rows: int = 1_024  # rows of the all-points answers checked against the oracle (0 = all)
     engines: tuple[str, ...] = ("tree", "auto")  # query engines timed on the query ids
     all_points_engine: str = "auto"
@@ -52,6 +52,9 @@ class ResidualWorkload:
             raise ValueError(f"query_count must be in [0, n], got {self.query_count}")
         if self.verify_rows < 0:
             raise ValueError(f"verify_rows must be >= 0, got {self.verify_rows}")
+        unknown = [t for t in self.all_points if t not in ("knn", "predecessor")]
+        if unknown:
+            raise ValueError(f"all-points tasks must be 'knn' and/or 'predecessor', got {', '.join(unknown)}")
         for engine in (*self.engines, self.all_points_engine):
             if engine not in ("auto", "tree", "dense"):
                 raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {engine!r}")
@@ -137,7 +140,10 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
         rng = np.random.default_rng(workload.seed + 2)
         vrows = np.arange(n) if workload.verify_rows in (0, n) else np.sort(
             rng.choice(n, min(n, workload.verify_rows), replace=False))
-        for task, kw in (("knn all points", {}), ("predecessor all points", {"predecessor": True})):
+        chosen = [(name, task, kw) for name, task, kw in (("knn", "knn all points", {}),
+                                                          ("predecessor", "predecessor all points",
+                                                           {"predecessor": True})) if name in workload.all_points]
+        for _, task, kw in chosen:
             step(f"covertreex: {task}")
             s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, engine=workload.all_points_engine, **kw),
                                         1)

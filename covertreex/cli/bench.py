@@ -122,7 +122,8 @@ def bench_residual(
     variance: Annotated[float, typer.Option(help="Kernel variance (> 0).")] = 1.0,
     queries: Annotated[int, typer.Option(min=0, help="Random query ids (default_rng(seed + 1)).")] = 1024,
     repeat: Annotated[int, typer.Option(min=1, help="Repeats of the build and query-id runs (medians).")] = 3,
-    all_points: Annotated[bool, typer.Option(help="Also run all-points k-NN and predecessor search once.")] = True,
+    all_points: Annotated[str, typer.Option(help="All-points searches to time once: 'knn', 'predecessor' "
+                                                 "(comma-separated) or 'none'.")] = "knn,predecessor",
     engines: Annotated[str, typer.Option(help="Query engines timed on the query ids (comma-separated: "
                                               "auto, tree, dense).")] = "tree,auto",
     all_points_engine: Annotated[str, typer.Option(help="Engine of the all-points runs.")] = "auto",
@@ -137,7 +138,9 @@ def bench_residual(
     try:
         workload = ResidualWorkload(n=n, dim=dim, k=k, inducing=inducing, kernel=kernel, variance=variance,
                                     lengthscale=lengthscale, seed=seed, query_count=queries, repeat=repeat,
-                                    all_points=all_points, verify_rows=verify_rows,
+                                    all_points=tuple(t.strip() for t in all_points.split(",")
+                                                     if t.strip() and t.strip() != "none"),
+                                    verify_rows=verify_rows,
                                     engines=tuple(e.strip() for e in engines.split(",") if e.strip()),
                                     all_points_engine=all_points_engine)
         base = Runtime.from_env()
