@@ -26,9 +26,10 @@ def stack_push(keys, nodes, aux, size, key, node, value):
         k2 = np.empty(2 * size, dtype=np.float64)
         n2 = np.empty(2 * size, dtype=np.int64)
         a2 = np.empty(2 * size, dtype=np.float64)
-        k2[:size] = keys
-        n2[:size] = nodes
-        a2[:size] = aux
+        for t in range(size):  # element loops: a slice copy here trips Numba's parfor size check
+            k2[t] = keys[t]
+            n2[t] = nodes[t]
+            a2[t] = aux[t]
         keys, nodes, aux = k2, n2, a2
     keys[size] = key
     nodes[size] = node
