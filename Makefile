@@ -16,7 +16,7 @@ $(STAMP_CORE): pyproject.toml | $(PY)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[bench,dev]"
+	$(PY) -m pip install --quiet -e ".[bench,dev,telemetry]"
 	touch $@ $(STAMP_CORE)
 
 ## demo: build a tree on a default workload, exact all-points k-NN, verified against brute force, vs peers

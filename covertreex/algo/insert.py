@@ -100,6 +100,8 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
         t5 = time.perf_counter()
         edges = int(nbr_ptr[-1])
         prev_size, prev_degree = size, edges / size
+        degree = np.diff(nbr_ptr)
+        p50, p95 = np.percentile(degree, [50, 95])
         stats.append(
             RoundStats(
                 round=len(stats),
@@ -111,6 +113,10 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
                 mis_total=int(place_stats[1]),
                 luby_rounds=int(place_stats[2]),
                 max_candidates=int(place_stats[3]),
+                scope_mean=edges / size,
+                scope_p50=float(p50),
+                scope_p95=float(p95),
+                scope_max=int(degree.max()),
                 seconds_order=t1 - t0,
                 seconds_traversal=t2 - t1,
                 seconds_conflict_graph=t3 - t2,

@@ -18,6 +18,10 @@ class RoundStats:
     mis_total: int
     luby_rounds: int
     max_candidates: int
+    scope_mean: float  # conflict-graph degree (batch points within reach) per point of the round
+    scope_p50: float
+    scope_p95: float
+    scope_max: int
     seconds_order: float
     seconds_traversal: float
     seconds_conflict_graph: float

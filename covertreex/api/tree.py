@@ -8,6 +8,7 @@ point ever inserted has id i.
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import contextmanager
 
 import numba
@@ -24,6 +25,7 @@ from covertreex.queries.knn import knn_points, knn_self
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
+from covertreex.telemetry.events import emit_build, emit_query
 
 
 @contextmanager
@@ -140,20 +142,21 @@ class CoverTree:
     def _dtype(self) -> np.dtype:
         return np.dtype(self._runtime.precision)
 
-    def fit(self, X, *, v_matrix=None, p_diag=None) -> CoverTree:
+    def fit(self, X, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
         """Build a tree over ``X`` (n, d); returns a new fitted ``CoverTree`` (ids 0..n-1).
 
         Residual metric: the inducing points and Cholesky factor are fitted here (or pass a
         precomputed ``v_matrix`` (n, m) and ``p_diag`` (n,); the kernel still gives k(x_i, x_j)).
+        ``telemetry``: a ``TelemetryWriter`` that receives one event per prefix round and a summary.
         """
         if self._runtime.metric == "euclidean":
             self._no_factors(v_matrix, p_diag)
-            return self._build(None, as_points(X, "X", self._dtype()), self._metric, None)
+            return self._build(None, as_points(X, "X", self._dtype()), self._metric, None, telemetry)
         coords = as_points(X, "X", np.float64)
         factors = self._runtime.residual.fit(coords, v_matrix, p_diag)
-        return self._build(None, factors.features(coords, v_matrix, p_diag), factors, coords)
+        return self._build(None, factors.features(coords, v_matrix, p_diag), factors, coords, telemetry)
 
-    def insert(self, Y, *, v_matrix=None, p_diag=None) -> CoverTree:
+    def insert(self, Y, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
         """Return a new tree with the rows of ``Y`` added (ids n, n+1, ...); this tree is unchanged.
 
         Residual trees reuse the fitted inducing points (or take ``v_matrix``/``p_diag`` for ``Y``).
@@ -161,19 +164,25 @@ class CoverTree:
         tree = self._fitted()
         if self._coords is None:
             self._no_factors(v_matrix, p_diag)
-            return self._build(tree, as_points(Y, "Y", self._dtype(), dim=tree.dimension), self._metric, None)
+            return self._build(tree, as_points(Y, "Y", self._dtype(), dim=tree.dimension), self._metric, None,
+                               telemetry)
         coords = as_points(Y, "Y", np.float64, dim=self.dimension)
         rows = self._metric.features(coords, v_matrix, p_diag, name="Y")
         merged = np.concatenate([self._coords, coords])
-        return self._build(tree, rows, self._metric, merged)
+        return self._build(tree, rows, self._metric, merged, telemetry)
 
     def _no_factors(self, v_matrix, p_diag) -> None:
         if v_matrix is not None or p_diag is not None:
             raise ValueError("v_matrix/p_diag are only used with Runtime(metric='residual')")
 
-    def _build(self, base: PCCTree | None, rows: np.ndarray, metric, coords) -> CoverTree:
+    def _build(self, base: PCCTree | None, rows: np.ndarray, metric, coords, telemetry=None) -> CoverTree:
+        start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
             tree, stats = insert_points(base, rows, self._runtime, metric)
+        if telemetry is not None:
+            emit_build(telemetry, "fit" if base is None else "insert", stats, time.perf_counter() - start,
+                       0 if base is None else base.num_points, rows.shape[0], self._runtime.metric,
+                       rows.shape[1] if coords is None else coords.shape[1])
         if coords is not None:
             coords = coords.view()
             coords.setflags(write=False)
@@ -190,7 +199,7 @@ class CoverTree:
 
     # -- queries ----------------------------------------------------------------------------
     def knn(self, Q=None, k: int = 1, return_distances: bool = False, *, query_ids=None,
-            predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None):
+            predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None, telemetry=None):
         """Exact k nearest neighbours, rows sorted by (distance, id).
 
         With ``Q`` (q, d): the k nearest tree points of each query row (residual trees compute V and
@@ -199,15 +208,16 @@ class CoverTree:
         ``kneighbors()``), or only the points ``query_ids`` (row r for id ``query_ids[r]``).
         ``predecessor=True`` (no ``Q``): Vecchia conditioning sets, only ids j < i are candidates;
         rows with fewer than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
-        ``engine`` overrides ``Runtime.query_engine`` for this call ("auto", "tree", "dense").
+        ``engine`` overrides ``Runtime.query_engine`` for this call ("auto", "tree", "dense");
+        ``telemetry``, a ``TelemetryWriter``, receives one query event.
         Returns ``ids`` (int64) or ``(ids, distances)`` (float64).
         """
         result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, v_matrix=v_matrix,
-                                 p_diag=p_diag, engine=engine)
+                                 p_diag=p_diag, engine=engine, telemetry=telemetry)
         return (result.ids, result.distances) if return_distances else result.ids
 
     def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False,
-                   v_matrix=None, p_diag=None, engine: str | None = None) -> KnnResult:
+                   v_matrix=None, p_diag=None, engine: str | None = None, telemetry=None) -> KnnResult:
         """Like ``knn`` but returns a ``KnnResult`` that also counts distance evaluations per query
         and names the engine that answered."""
         tree = self._fitted()
@@ -226,8 +236,12 @@ class CoverTree:
             queries = self._query_rows(Q, v_matrix, p_diag)
             k = check_k(k, tree.num_points, "the number of points in the tree")
             run = lambda: knn_points(tree, self._metric, queries, k, engine)  # noqa: E731
+        start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
             result = run()
+        if telemetry is not None:
+            mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
+            emit_query(telemetry, mode, result, k, tree.num_points, time.perf_counter() - start)
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
     def _engine(self, override: str | None) -> str:

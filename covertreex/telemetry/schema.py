@@ -1,0 +1,82 @@
+"""Versioned schemas of the JSONL telemetry events, and their validation.
+
+Every event carries the common fields (which run, which configuration, when) plus the fields of its
+schema.  A schema's version changes whenever a field is renamed, removed or changes meaning.
+"""
+
+from __future__ import annotations
+
+COMMON = {
+    "schema_id": str,
+    "schema_version": int,
+    "run_id": str,
+    "runtime_hash": str,  # sha256 prefix of Runtime.describe() (which includes the seed)
+    "seed": int,
+    "timestamp": str,  # ISO 8601, UTC
+}
+
+_PHASES = {f"seconds_{p}": float for p in ("order", "traversal", "conflict_graph", "mis", "link")}
+
+SCHEMAS: dict[str, tuple[int, dict]] = {
+    "covertreex.build.round": (1, {
+        "operation": str,  # "fit" or "insert"
+        "round": int,
+        "tree_size": int,
+        "batch_size": int,
+        "levels_processed": int,
+        "mis_total": int,
+        "luby_rounds": int,
+        "neighbour_edges": int,
+        "parent_search_distances": int,
+        "scope_mean": float,
+        "scope_p50": float,
+        "scope_p95": float,
+        "scope_max": int,
+        **_PHASES,
+    }),
+    "covertreex.build.summary": (1, {
+        "operation": str,
+        "points_before": int,
+        "points_added": int,
+        "rounds": int,
+        "seconds": float,
+        "metric": str,
+        "dimension": int,
+    }),
+    "covertreex.query": (1, {
+        "mode": str,  # "points", "self" or "predecessor"
+        "engine": str,
+        "queries": int,
+        "k": int,
+        "tree_size": int,
+        "seconds": float,
+        "evals_mean": float,
+        "evals_p95": float,
+        "evals_max": int,
+        "recall": (float, type(None)),
+    }),
+}
+
+
+def validate(event: dict) -> None:
+    """Raise ``ValueError`` naming the first missing, unexpected or mistyped field."""
+    schema_id = event.get("schema_id")
+    if schema_id not in SCHEMAS:
+        raise ValueError(f"unknown schema_id {schema_id!r}; known: {', '.join(SCHEMAS)}")
+    version, fields = SCHEMAS[schema_id]
+    if event.get("schema_version") != version:
+        raise ValueError(f"{schema_id}: schema_version must be {version}, got {event.get('schema_version')!r}")
+    expected = {**COMMON, **fields}
+    missing = sorted(set(expected) - set(event))
+    extra = sorted(set(event) - set(expected))
+    if missing or extra:
+        raise ValueError(f"{schema_id}: missing fields {missing}, unexpected fields {extra}")
+    for name, kind in expected.items():
+        value = event[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool)) for t in kinds)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            names = " or ".join(t.__name__ for t in kinds)
+            raise ValueError(f"{schema_id}: field {name!r} must be {names}, got {value!r}")
