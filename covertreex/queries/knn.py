@@ -35,14 +35,24 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit
 
 
 PILOT_QUERIES = 16  # tree queries run to decide between the tree and the dense residual search
-DENSE_FRACTION = 0.25  # the dense search wins once the tree evaluates this fraction of the points
+# Per-distance cost model (ns) measured on the 2-core development machine: a tree evaluation fetches one
+# feature row (memory-bound, ~0.55 ns per float64); the dense search pays BLAS flops plus a fused pass.
+TREE_NS, TREE_NS_PER_FEATURE = 20.0, 0.55
+DENSE_NS, DENSE_NS_PER_FEATURE = 4.0, 0.022
+
+
+def dense_is_cheaper(tree_evals: float, dense_columns: float, features: int) -> bool:
+    """Cost model: tree evaluations x tree cost vs screened columns x dense cost per pair."""
+    return tree_evals * (TREE_NS + TREE_NS_PER_FEATURE * features) > dense_columns * (
+        DENSE_NS + DENSE_NS_PER_FEATURE * features)
 
 
 def _pick(engine: str, tree: PCCTree, pilot) -> str:
-    """"tree"/"dense" as asked; "auto": the tree unless a pilot shows it touching most points."""
+    """"tree"/"dense" as asked; "auto": a pilot of tree queries, then the cheaper engine by the model."""
     if engine != "auto":
         return engine
-    return "dense" if pilot() > DENSE_FRACTION * tree.num_points else "tree"
+    tree_evals, dense_columns = pilot()
+    return "dense" if dense_is_cheaper(tree_evals, dense_columns, tree.points.shape[1]) else "tree"
 
 
 def _pilot_rows(count: int) -> np.ndarray:
@@ -57,8 +67,9 @@ def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str =
 
     def pilot():
         p = _pilot_rows(m)
-        return _run(tree, metric, queries, p, np.arange(p.shape[0]), none[p], free[p], k, p.shape[0]
-                    ).distance_evaluations.mean()
+        evals = _run(tree, metric, queries, p, np.arange(p.shape[0]), none[p], free[p], k, p.shape[0]
+                     ).distance_evaluations.mean()
+        return evals, float(tree.num_points)
 
     if m and _pick(engine, tree, pilot) == "dense":
         return dense_knn(rows_by_id(tree), metric, queries, rows, none, free, k)
@@ -83,8 +94,11 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
 
     def pilot():
         p = _pilot_rows(positions.shape[0])
-        return _run(tree, metric, tree.points, positions[p], np.arange(p.shape[0]), positions[p], limit[p], k,
-                    p.shape[0]).distance_evaluations.mean()
+        evals = _run(tree, metric, tree.points, positions[p], np.arange(p.shape[0]), positions[p], limit[p], k,
+                     p.shape[0]).distance_evaluations.mean()
+        # the dense search screens every candidate column: all points, or the ids below a predecessor row's
+        columns = np.minimum(limit, tree.num_points).mean() if predecessor else float(tree.num_points)
+        return evals, float(columns)
 
     if positions.shape[0] and _pick(engine, tree, pilot) == "dense":
         ids = tree.ids[positions]

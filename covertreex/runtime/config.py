@@ -63,8 +63,8 @@ class Runtime:
     seed             seeds the batch order and the MIS priorities: same seed, same tree
     threads          Numba threads for parallel kernels (None = Numba's default)
     query_engine     "tree" (cover-tree search), "dense" (blocked BLAS search with exact re-checks;
-                     residual only) or "auto" (residual: a 16-query pilot picks dense when the tree
-                     evaluates over a quarter of the points; Euclidean: tree).  Results are identical.
+                     residual only) or "auto" (residual: a 16-query tree pilot, then the engine a
+                     per-distance cost model says is cheaper; Euclidean: tree).  Results are identical.
     diagnostics      also time builds and queries (wall, CPU, peak RSS, threads): see
                      ``CoverTree.build_operation`` and ``KnnResult.operation``
     """
