@@ -43,7 +43,7 @@ def feature_dot(A, i, B, j, start, count):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)  # not inlined: keeps the Euclidean hot loops as small as before
 def residual_sqdistance(params, A, i, B, j):
     """1 - |rho_ij| for residual feature rows ``[x / lengthscale (D), p (1), V (m)]``.
 

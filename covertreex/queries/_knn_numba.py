@@ -19,6 +19,7 @@ from covertreex.core._stack_numba import stack_new, stack_push, stack_sort_top
 from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
+NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
 LEAF_SCAN = 64
 
 
@@ -49,8 +50,9 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
     """
     scanned = 0
     bound = best_d[k - 1] * best_d[k - 1] * SQ_SLACK if count == k else np.inf
+    limited = lim < NO_LIMIT  # loop-invariant: the id test (an extra memory stream) only when needed
     for c in range(start, stop):
-        if c == skip or (c >= ex_lo and c < ex_hi) or ids[c] >= lim:
+        if c == skip or (c >= ex_lo and c < ex_hi) or (limited and ids[c] >= lim):
             continue
         sc = point_sqdistance(kind, params, queries, q, pts, c)
         scanned += 1
@@ -115,7 +117,7 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
             pushed_from = size
             for e in range(child_ptr[p], child_ptr[p + 1]):
                 c = child_idx[e]
-                if min_id[c] >= lim:  # predecessor rows: the whole subtree has ids >= the limit
+                if lim < NO_LIMIT and min_id[c] >= lim:  # predecessor rows: the subtree's ids are all >= it
                     continue
                 rc = edge_radius[e]
                 dpc = edge_parent_dist[e]

@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from covertreex.core.tree import PCCTree
-from covertreex.queries._knn_numba import knn_kernel
+from covertreex.queries._knn_numba import NO_LIMIT, knn_kernel
 from covertreex.queries.dense import dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
 
@@ -16,9 +16,6 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     v = a.view()
     v.setflags(write=False)
     return v
-
-
-NO_LIMIT = np.iinfo(np.int64).max
 
 
 def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit, k: int, n_out: int) -> KnnResult:
