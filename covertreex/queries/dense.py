@@ -42,7 +42,9 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
     gamma = screen_gamma(m)
     for start in range(0, nq, ROW_BLOCK):
         rows = order[start:start + ROW_BLOCK]
-        Vq = queries[q_rows[rows], dim + 1:]
+        Fq = queries[q_rows[rows]]  # gathered once per row block, reused by every column block
+        Vq = Fq[:, dim + 1:]
+        nq_block = norm_q[q_rows[rows]]
         stop = stop_all[rows]
         ids_b, dist_b, ev_b = out_ids[rows], out_dist[rows], evals[rows]
         local = np.arange(rows.shape[0], dtype=np.int64)
@@ -50,8 +52,8 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
             c1 = min(n, c0 + COL_BLOCK)
             G = Vq @ Vx[c0:c1].T
             col_stop = np.clip(stop - c0, 0, c1 - c0).astype(np.int64)
-            dense_block_knn(metric.params, gamma, queries[q_rows[rows]], local, Fx[c0:c1],
-                            np.arange(c0, c1, dtype=np.int64), col_stop, G, norm_q[q_rows[rows]], norm_x[c0:c1],
+            dense_block_knn(metric.params, gamma, Fq, local, Fx[c0:c1],
+                            np.arange(c0, c1, dtype=np.int64), col_stop, G, nq_block, norm_x[c0:c1],
                             exclude[rows], id_limit[rows], k, ids_b, dist_b, ev_b)
         out_ids[rows], out_dist[rows], evals[rows] = ids_b, dist_b, ev_b
     return KnnResult(ids=out_ids, distances=out_dist, distance_evaluations=evals, engine="dense")

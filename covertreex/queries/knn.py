@@ -101,6 +101,7 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
         ids = tree.ids[positions]
         by_row = np.empty_like(ids)
         by_row[rows] = ids  # query id of each output row
-        return dense_knn(rows_by_id(tree), metric, rows_by_id(tree), by_row, by_row,
+        rows_in_id_order = rows_by_id(tree)  # columns and query rows alike
+        return dense_knn(rows_in_id_order, metric, rows_in_id_order, by_row, by_row,
                          by_row if predecessor else limit, k)
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])
