@@ -23,7 +23,7 @@ from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.queries.knn import knn_points, knn_self
 from covertreex.queries.types import KnnResult
-from covertreex.runtime.config import Runtime
+from covertreex.runtime.config import QUERY_ENGINES, Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
 from covertreex.telemetry.events import emit_build, emit_query
 
@@ -247,7 +247,7 @@ class CoverTree:
     def _engine(self, override: str | None) -> str:
         if override is None:
             return "tree" if self._runtime.metric == "euclidean" else self._runtime.query_engine
-        if override not in ("auto", "tree", "dense"):
+        if override not in QUERY_ENGINES:
             raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {override!r}")
         if override == "dense" and self._runtime.metric != "residual":
             raise ValueError("engine='dense' is for metric='residual'")

@@ -19,7 +19,7 @@ from covertreex.baselines.brute_force import brute_force_knn
 from covertreex.baselines.suite import machine_info
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
-from covertreex.runtime.config import Runtime
+from covertreex.runtime.config import QUERY_ENGINES, Runtime
 from covertreex.runtime.diagnostics import OperationTimer
 
 
@@ -56,7 +56,7 @@ class ResidualWorkload:
         if unknown:
             raise ValueError(f"all-points tasks must be 'knn' and/or 'predecessor', got {', '.join(unknown)}")
         for engine in (*self.engines, self.all_points_engine):
-            if engine not in ("auto", "tree", "dense"):
+            if engine not in QUERY_ENGINES:
                 raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {engine!r}")
         kernel_by_name(self.kernel, variance=self.variance, lengthscale=self.lengthscale)  # validates
 

@@ -35,6 +35,25 @@ def parse_peers(text: str) -> list[str]:
     return names
 
 
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")]
+ArtifactsOption = Annotated[Path, typer.Option(help="Artifacts root directory.")]
+
+
+def _console() -> Console:
+    return Console(width=None if Console().is_terminal else 160)
+
+
+def _save(console: Console, result: dict, kind: str, json_path: Path | None, artifacts: Path) -> None:
+    """Give the result a run id and write it as JSON (``--json`` or artifacts/benchmarks/)."""
+    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
+    result["run_id"] = run_id
+    path = json_path or artifact_path(artifacts, "benchmarks", kind, run_id, "json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {path}")
+
+
 def _fmt(value, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
@@ -67,12 +86,12 @@ def bench_euclidean(
     brute_rows: Annotated[int, typer.Option(min=0, help="Rows the brute-force peer is timed on.")] = 1024,
     conflict_graph: Annotated[str | None, typer.Option(help="Override Runtime.conflict_graph.")] = None,
     batch_order: Annotated[str | None, typer.Option(help="Override Runtime.batch_order.")] = None,
-    threads: Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")] = None,
-    artifacts: Annotated[Path, typer.Option(help="Artifacts root directory.")] = Path("artifacts"),
+    threads: ThreadsOption = None,
+    json_path: JsonOption = None,
+    artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
     """Euclidean all-points k-NN: covertreex vs peers, verified against brute force."""
-    console = Console(width=None if Console().is_terminal else 160)
+    console = _console()
     try:
         overrides = {key: val for key, val in (("conflict_graph", conflict_graph), ("batch_order", batch_order),
                                                ("threads", threads)) if val is not None}
@@ -88,12 +107,7 @@ def bench_euclidean(
     console.print(render_table(result))
     console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"recall verified on {result['engines'][0]['verified_rows']} rows")
-    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
-    result["run_id"] = run_id
-    path = json_path or artifact_path(artifacts, "benchmarks", "bench-euclidean", run_id, "json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {path}")
+    _save(console, result, "bench-euclidean", json_path, artifacts)
 
 
 def render_residual(result: dict) -> Table:
@@ -104,7 +118,8 @@ def render_residual(result: dict) -> Table:
                 "peak MB", "brute q/s", "ours vs brute"):
         table.add_column(col, justify="left" if col in ("task", "engine") else "right")
     for t in result["tasks"]:
-        table.add_row(t["task"], t["engine"] + (" (auto)" if "engine=auto" in t["note"] else ""), str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
+        engine = t["engine"] + (" (auto)" if "engine=auto" in t["note"] else "")
+        table.add_row(t["task"], engine, str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
                       f"{t['evals_per_query']:,.0f}", f"{t['recall']:.4f}", f"{t['exact_rows']:.3f}",
                       f"{t['peak_extra_mb']:.1f}", _fmt(t["brute_queries_per_s"], ",.0f"),
                       _fmt(t["speedup_vs_brute"], ".2f") + "x")
@@ -129,12 +144,12 @@ def bench_residual(
     all_points_engine: Annotated[str, typer.Option(help="Engine of the all-points runs.")] = "auto",
     verify_rows: Annotated[int, typer.Option(min=0, help="All-points rows checked against the oracle.")] = 1024,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the data.")] = 42,
-    threads: Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")] = None,
-    artifacts: Annotated[Path, typer.Option(help="Artifacts root directory.")] = Path("artifacts"),
+    threads: ThreadsOption = None,
+    json_path: JsonOption = None,
+    artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
     """Residual-correlation k-NN and Vecchia predecessor search, verified against the brute-force oracle."""
-    console = Console(width=None if Console().is_terminal else 160)
+    console = _console()
     try:
         workload = ResidualWorkload(n=n, dim=dim, k=k, inducing=inducing, kernel=kernel, variance=variance,
                                     lengthscale=lengthscale, seed=seed, query_count=queries, repeat=repeat,
@@ -155,9 +170,4 @@ def bench_residual(
     console.print(render_residual(result))
     console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
                   f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}")
-    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
-    result["run_id"] = run_id
-    path = json_path or artifact_path(artifacts, "benchmarks", "bench-residual", run_id, "json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {path}")
+    _save(console, result, "bench-residual", json_path, artifacts)
