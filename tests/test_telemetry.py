@@ -44,26 +44,59 @@ def test_build_and_query_events_round_trip(tmp_path):
     # a single query evaluates at least k distances and at most every tree point
     assert 5 <= queries.loc[1, "evals_max"] == one.distance_evaluations[0] <= 3000
     assert queries["recall"].isna().all()
+    # traversal counters: the root is expanded by every self query; only predecessor rows cut by id
+    assert queries.loc[0, "visited_mean"] == pytest.approx(result.counter("nodes_visited").mean())
+    assert queries.loc[0, "pruned_radius"] == result.counter("pruned_radius").sum() > 0
+    assert queries.loc[0, "pruned_parent"] == result.counter("pruned_parent").sum() > 0
+    assert queries.loc[0, "pruned_subtree_id"] == 0 and queries.loc[2, "pruned_subtree_id"] > 0
+    assert queries.loc[0, "visited_max"] == result.counter("nodes_visited").max()
     table = summarize(frame)
     assert set(table["schema_id"]) == set(SCHEMAS)
     assert table.set_index("schema_id").loc["covertreex.query", "total_queries"] == 3000 + 1 + 3000
+
+
+NO_TRAVERSAL = {f"visited_{s}": None for s in ("mean", "p95", "max")} | {
+    f"pruned_{b}": None for b in ("radius", "parent", "subtree_id")}
+
+
+def test_traversal_counters_are_consistent():
+    X = make_data("clusters", 2500, 3, seed=3)
+    tree = CoverTree(Runtime()).fit(X)
+    arrays = tree.arrays
+    internal = int(np.sum(np.diff(arrays.child_ptr) > 0))
+    res = tree.knn_result(k=7)
+    visited = res.counter("nodes_visited")
+    assert res.traversal.shape == (2500, 4) and res.traversal.dtype == np.int64
+    assert (visited >= 1).all() and (visited <= internal).all()
+    # every distance computed belongs to a child of an expanded node or a scanned leaf range: at least k
+    assert (res.distance_evaluations >= 7).all() and (res.distance_evaluations <= 2500).all()
+    assert (res.counter("pruned_subtree_id") == 0).all()
+    pred = tree.knn_result(k=7, predecessor=True)
+    assert pred.counter("pruned_subtree_id").sum() > 0
+    # a query far away from all data still expands the root and prunes by the radius bound
+    far = tree.knn_result(np.full((1, 3), 1e3), k=1)
+    assert far.counter("nodes_visited")[0] >= 1 and far.counter("pruned_radius")[0] > 0
+    with pytest.raises(ValueError, match="counter must be one of"):
+        res.counter("nodes")
 
 
 def test_validate_names_the_broken_field(tmp_path):
     rt = Runtime()
     with TelemetryWriter(tmp_path / "x.jsonl", rt) as writer:
         event = writer.emit("covertreex.query", mode="self", engine="tree", queries=3, k=1, tree_size=10,
-                            seconds=0.1, evals_mean=2.0, evals_p95=2.0, evals_max=2, recall=None)
+                            seconds=0.1, evals_mean=2.0, evals_p95=2.0, evals_max=2, recall=None, **NO_TRAVERSAL)
         with pytest.raises(ValueError, match="unknown schema_id"):
             writer.emit("covertreex.nope")
         with pytest.raises(ValueError, match="missing fields \\['tree_size'\\]"):
             writer.emit("covertreex.query", mode="self", engine="tree", queries=3, k=1, seconds=0.1,
-                        evals_mean=2.0, evals_p95=2.0, evals_max=2, recall=None)
+                        evals_mean=2.0, evals_p95=2.0, evals_max=2, recall=None, **NO_TRAVERSAL)
     bad = dict(event, queries="3")
     with pytest.raises(ValueError, match="field 'queries' must be int"):
         validate(bad)
-    with pytest.raises(ValueError, match="schema_version must be 1"):
-        validate(dict(event, schema_version=2))
+    with pytest.raises(ValueError, match="schema_version must be 2"):
+        validate(dict(event, schema_version=1))
+    with pytest.raises(ValueError, match="field 'visited_max' must be int or NoneType"):
+        validate(dict(event, visited_max=1.5))
     with pytest.raises(ValueError, match="unexpected fields \\['extra'\\]"):
         validate(dict(event, extra=1))
     assert event["seed"] == 0 and len(event["runtime_hash"]) == 16
@@ -76,6 +109,6 @@ def test_validate_names_the_broken_field(tmp_path):
 def test_load_reports_the_bad_line(tmp_path):
     pytest.importorskip("pandas")
     path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"schema_id": "covertreex.query", "schema_version": 1}) + "\n")
+    path.write_text(json.dumps({"schema_id": "covertreex.query", "schema_version": 2}) + "\n")
     with pytest.raises(ValueError, match="bad.jsonl:1: covertreex.query: missing fields"):
         load(path)

@@ -21,6 +21,8 @@ from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_dist
 SEED_EXTRA = 16
 NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
 LEAF_SCAN = 64
+# columns of the per-query traversal counters (``counters`` argument of ``knn_kernel``)
+COUNTERS = ("nodes_visited", "pruned_radius", "pruned_parent", "pruned_subtree_id")
 
 
 @nb.njit(inline="always", cache=True)
@@ -66,7 +68,8 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
 @nb.njit(inline="always", cache=True)
 def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
                edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
-               queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, t_start, t_stop):
+               queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters,
+               t_start, t_stop):
     """Queries ``t_start .. t_stop-1`` with one workspace (the serial body of ``knn_kernel``).
 
     Inlined into the parallel loop: measured ~20% faster than calling it as a separate function.
@@ -81,6 +84,11 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
         count = 0
         tau = np.inf
         n_eval = 0
+        # traversal counters live in registers; written once per query (cost not measurable)
+        n_visit = 0
+        n_radius = 0
+        n_parent = 0
+        n_subtree = 0
         # Self-queries: seed the candidates with a window of positions around the query's own node
         # (depth-first neighbours are spatial neighbours): a tight tau before the traversal, which
         # then skips offering those positions again.
@@ -113,15 +121,19 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
             p = nodes[size]
             dp = aux[size]
             if lb > tau + slack + PRUNE_SLACK * (dp + radius[p] + tau):
+                n_radius += 1
                 continue
+            n_visit += 1
             pushed_from = size
             for e in range(child_ptr[p], child_ptr[p + 1]):
                 c = child_idx[e]
                 if lim < NO_LIMIT and min_id[c] >= lim:  # predecessor rows: the subtree's ids are all >= it
+                    n_subtree += 1
                     continue
                 rc = edge_radius[e]
                 dpc = edge_parent_dist[e]
                 if abs(dp - dpc) - rc > tau + slack + PRUNE_SLACK * (dp + dpc + rc + tau):
+                    n_parent += 1
                     continue
                 dc = point_distance(kind, params, queries, q, edge_points, e)
                 n_eval += 1
@@ -129,7 +141,10 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
                     count = offer(best_d, best_i, k, count, dc, edge_ids[e])
                     if count == k:
                         tau = best_d[k - 1]
-                if edge_size[e] == 1 or dc - rc > tau + slack + PRUNE_SLACK * (dc + rc + tau):
+                if edge_size[e] == 1:
+                    continue
+                if dc - rc > tau + slack + PRUNE_SLACK * (dc + rc + tau):
+                    n_radius += 1
                     continue
                 if edge_size[e] <= LEAF_SCAN:
                     # a small subtree is one contiguous range (c first): scanning beats bounding it
@@ -150,12 +165,16 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
             out_ids[row, j] = -1
             out_dist[row, j] = np.inf
         evals[row] = n_eval
+        counters[row, 0] = n_visit
+        counters[row, 1] = n_radius
+        counters[row, 2] = n_parent
+        counters[row, 3] = n_subtree
 
 
 @nb.njit(parallel=True, cache=True)
 def knn_kernel(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
                edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
-               queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, nchunks):
+               queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
 
     ``slack`` is absolute room added to every pruning bound (the metric's rounding bound; 0 for
@@ -163,13 +182,16 @@ def knn_kernel(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
     children reads contiguous memory.  ``exclude[t]`` is a tree position never reported for query t
     (-1 for none); only ids below ``id_limit[t]`` are candidates (Vecchia predecessor rows; subtrees
     whose smallest id reaches the limit are skipped whole).  Rows with fewer than k candidates are
-    padded with id -1 and distance +inf.
+    padded with id -1 and distance +inf.  ``counters[row]`` receives the traversal counts named by
+    ``COUNTERS``: nodes expanded, subtrees cut by the radius bound d(q, c) - r(c) > tau (at push or
+    pop), children cut by the parent-distance bound without computing d(q, c), and subtrees cut
+    because every id in them is at or above the row's predecessor limit.
     """
     nq = query_order.shape[0]
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
         _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
                    edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
-                   queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals,
+                   queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters,
                    chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
     return 0

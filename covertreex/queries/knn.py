@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from covertreex.core.tree import PCCTree
-from covertreex.queries._knn_numba import NO_LIMIT, knn_kernel
+from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_kernel
 from covertreex.queries.dense import dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
 
@@ -23,12 +23,13 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit
     ids = np.empty((n_out, k), dtype=np.int64)
     dist = np.empty((n_out, k), dtype=np.float64)
     evals = np.zeros(n_out, dtype=np.int64)
+    counters = np.zeros((n_out, len(COUNTERS)), dtype=np.int64)
     slack = metric.prune_slack(tree.points, queries)
     knn_kernel(metric.kind, metric.params, slack, tree.points, tree.ids, tree.radius, tree.min_id, tree.child_ptr,
                tree.child_idx, tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
                tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, id_limit, k, ids, dist, evals,
-               16 * numba.get_num_threads())
-    return KnnResult(ids=ids, distances=dist, distance_evaluations=evals)
+               counters, 16 * numba.get_num_threads())
+    return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters)
 
 
 PILOT_QUERIES = 16  # tree queries run to decide between the tree and the dense residual search

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from covertreex.queries._knn_numba import COUNTERS as TRAVERSAL_COUNTERS
 from covertreex.runtime.diagnostics import OperationStats
 
 
@@ -16,3 +17,11 @@ class KnnResult:
     distance_evaluations: np.ndarray  # (q,) int64 distance computations per query
     operation: OperationStats | None = None  # wall/CPU/RSS of the call, with Runtime(diagnostics=True)
     engine: str = "tree"  # "tree" or "dense" (blocked residual search): which search answered
+    # (q, 4) int64 tree-traversal counters per query, columns ``TRAVERSAL_COUNTERS``; None for the dense engine
+    traversal: np.ndarray | None = None
+
+    def counter(self, name: str) -> np.ndarray | None:
+        """One traversal counter per query by name (None when the dense engine answered)."""
+        if name not in TRAVERSAL_COUNTERS:
+            raise ValueError(f"counter must be one of {TRAVERSAL_COUNTERS}, got {name!r}")
+        return None if self.traversal is None else self.traversal[:, TRAVERSAL_COUNTERS.index(name)]

@@ -18,11 +18,21 @@ def emit_build(writer, operation: str, stats, seconds: float, before: int, added
                 rounds=len(stats), seconds=seconds, metric=metric, dimension=dimension)
 
 
+def _spread(prefix: str, values: np.ndarray | None) -> dict:
+    """``{prefix}_mean/_p95/_max`` of per-query counts (None when not counted, 0 for no queries)."""
+    if values is None:
+        return {f"{prefix}_mean": None, f"{prefix}_p95": None, f"{prefix}_max": None}
+    if values.size == 0:
+        return {f"{prefix}_mean": 0.0, f"{prefix}_p95": 0.0, f"{prefix}_max": 0}
+    return {f"{prefix}_mean": float(values.mean()), f"{prefix}_p95": float(np.percentile(values, 95)),
+            f"{prefix}_max": int(values.max())}
+
+
 def emit_query(writer, mode: str, result, k: int, tree_size: int, seconds: float, recall: float | None = None) -> None:
-    """One ``covertreex.query`` event: sizes, time and distance evaluations per query (mean/p95/max)."""
-    evals = result.distance_evaluations
-    has = evals.size > 0
-    writer.emit("covertreex.query", mode=mode, engine=result.engine, queries=int(evals.size), k=k,
-                tree_size=tree_size, seconds=seconds, evals_mean=float(evals.mean()) if has else 0.0,
-                evals_p95=float(np.percentile(evals, 95)) if has else 0.0,
-                evals_max=int(evals.max()) if has else 0, recall=recall)
+    """One ``covertreex.query`` event: sizes, time, distance evaluations and nodes visited per query
+    (mean/p95/max) and the subtrees each bound pruned (totals; None for the dense engine)."""
+    pruned = {f"pruned_{name}": None if result.traversal is None else int(result.counter(f"pruned_{name}").sum())
+              for name in ("radius", "parent", "subtree_id")}
+    writer.emit("covertreex.query", mode=mode, engine=result.engine, queries=int(result.distance_evaluations.size),
+                k=k, tree_size=tree_size, seconds=seconds, **_spread("evals", result.distance_evaluations),
+                **_spread("visited", result.counter("nodes_visited")), **pruned, recall=recall)

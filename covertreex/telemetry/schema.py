@@ -15,6 +15,8 @@ COMMON = {
     "timestamp": str,  # ISO 8601, UTC
 }
 
+_OPT_FLOAT = (float, type(None))
+_OPT_INT = (int, type(None))
 _PHASES = {f"seconds_{p}": float for p in ("order", "traversal", "conflict_graph", "mis", "link")}
 
 SCHEMAS: dict[str, tuple[int, dict]] = {
@@ -43,7 +45,7 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "metric": str,
         "dimension": int,
     }),
-    "covertreex.query": (1, {
+    "covertreex.query": (2, {
         "mode": str,  # "points", "self" or "predecessor"
         "engine": str,
         "queries": int,
@@ -53,7 +55,14 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "evals_mean": float,
         "evals_p95": float,
         "evals_max": int,
-        "recall": (float, type(None)),
+        # tree traversal (None when the dense residual engine answered)
+        "visited_mean": _OPT_FLOAT,  # nodes expanded per query
+        "visited_p95": _OPT_FLOAT,
+        "visited_max": _OPT_INT,
+        "pruned_radius": _OPT_INT,  # subtrees cut by d(q, c) - r(c) > tau, all queries together
+        "pruned_parent": _OPT_INT,  # children cut by |d(q, p) - d(p, c)| - r(c) > tau without computing d(q, c)
+        "pruned_subtree_id": _OPT_INT,  # subtrees cut because all their ids are >= a predecessor row's id
+        "recall": _OPT_FLOAT,  # when an oracle was run
     }),
 }
 
