@@ -30,6 +30,27 @@ def test_bench_euclidean_writes_verified_table(tmp_path):
     assert "covertreex" in result.output and "queries/s" in result.output
 
 
+def test_bench_euclidean_float32_approximate_and_gpboost_peers(tmp_path):
+    for module in ("faiss", "hnswlib", "gpboost"):
+        pytest.importorskip(module)
+    out = tmp_path / "bench.json"
+    result = runner.invoke(app, ["bench", "euclidean", "--n", "700", "--dim", "3", "--k", "6", "--repeat", "1",
+                                 "--peers", "faiss-flat,hnswlib,gpboost-vecchia", "--verify-rows", "0",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {(e["task"], e["engine"]): e for e in json.loads(out.read_text())["engines"]}
+    assert set(rows) == {("knn all points", "covertreex"), ("knn all points", "faiss-flat"),
+                         ("knn all points", "hnswlib"), ("predecessor all points", "covertreex"),
+                         ("predecessor all points", "gpboost-vecchia")}
+    assert rows[("knn all points", "faiss-flat")]["recall"] == 1.0  # exact up to float32 rounding
+    assert 0.5 < rows[("knn all points", "hnswlib")]["recall"] <= 1.0 and not rows[("knn all points", "hnswlib")]["exact"]
+    ours = rows[("predecessor all points", "covertreex")]
+    assert ours["recall"] == 1.0 and ours["exact_rows"] == 1.0 and ours["verified_rows"] == 700
+    gp = rows[("predecessor all points", "gpboost-vecchia")]
+    assert gp["recall"] is None and gp["query_s"] > 0 and gp["covertreex_speedup_total"] > 0
+    assert "neighbour search" in gp["note"]
+
+
 def test_bench_writes_under_artifacts_by_default(tmp_path):
     result = runner.invoke(app, ["bench", "euclidean", "--n", "300", "--k", "3", "--repeat", "1", "--peers", "none",
                                  "--artifacts", str(tmp_path)])
@@ -56,7 +77,7 @@ def test_bench_residual_runs_every_task_exactly(tmp_path):
     out = tmp_path / "res.json"
     result = runner.invoke(app, ["bench", "residual", "--n", "800", "--inducing", "32", "--k", "8", "--queries", "100",
                                  "--repeat", "2", "--verify-rows", "0", "--kernel", "matern32", "--engines", "tree,dense,auto",
-                                 "--json", str(out)])
+                                 "--peers", "brute-force", "--json", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     tasks = {(t["task"], t["note"].split(";")[0]): t for t in data["tasks"]}
@@ -71,6 +92,26 @@ def test_bench_residual_runs_every_task_exactly(tmp_path):
     assert tasks["knn query ids"]["rows"] == 100 and tasks["knn all points"]["verified_rows"] == 800
     assert data["runtime"]["residual"]["kernel"] == "matern32" and len(data["build_runs"]) == 2
     assert "predecessor all points" in result.output
+    peers = {(p["task"], p["engine"]): p for p in data["peers"]}
+    assert set(peers) == {("knn query ids", "brute-force"), ("knn all points", "brute-force"),
+                          ("predecessor all points", "brute-force")}
+    assert all(p["ratio"] > 0 and p["recall"] == 1.0 for p in peers.values())
+
+
+def test_bench_residual_peers(tmp_path):
+    for module in ("scipy", "gpboost"):
+        pytest.importorskip(module)
+    out = tmp_path / "res.json"
+    result = runner.invoke(app, ["bench", "residual", "--n", "600", "--inducing", "32", "--k", "8", "--queries", "50",
+                                 "--repeat", "1", "--all-points", "predecessor", "--peers", "scipy-cKDTree,gpboost-vif",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    peers = {p["engine"]: p for p in json.loads(out.read_text())["peers"]}
+    assert set(peers) == {"scipy-cKDTree", "gpboost-vif"}
+    # Euclidean neighbours are a proxy: measured recall against the residual oracle, a fraction in [0, 1]
+    assert 0.0 <= peers["scipy-cKDTree"]["recall"] <= 1.0 and peers["scipy-cKDTree"]["task"] == "knn query ids"
+    assert peers["gpboost-vif"]["recall"] is None and peers["gpboost-vif"]["seconds"] > 0
+    assert "fit + predecessor" in peers["gpboost-vif"]["note"]
 
 
 def test_bench_residual_bad_arguments_exit_2():
@@ -80,6 +121,7 @@ def test_bench_residual_bad_arguments_exit_2():
         (["bench", "residual", "--all-points", "knnn"], "all-points tasks must be"),
         (["bench", "residual", "--engines", "gpu"], "engine must be 'auto', 'tree' or 'dense'"),
         (["bench", "residual", "--lengthscale", "0"], "lengthscale must be a finite number > 0"),
+        (["bench", "residual", "--peers", "hnswlib"], "unknown peer(s) hnswlib"),
         (["bench", "residual", "--n", "100", "--inducing", "8", "--queries", "101"], "query_count must be in [0, n]"),
     ]
     for args, message in cases:

@@ -2,7 +2,8 @@
 
 Each peer answers the all-points query "every point's k nearest other points" on the same data:
 ``build(X)`` returns an opaque index, ``query_all(index, k)`` returns ``(ids, distances)`` of shape
-(n, k).  Peers are optional (the ``bench`` extra); ``available()`` says whether one can run here.
+(n, k).  GPBoost, which answers the Vecchia neighbour question only inside model construction, has
+its own adapters in ``gp_peers``.  Peers are optional (the ``bench`` extra); ``available()`` says whether one can run here.
 The benchmark verifies every peer's answer against the brute-force oracle in the same run.
 """
 
@@ -24,10 +25,12 @@ def _package_version(dist: str) -> str | None:
         return None
 
 
-def _drop_self(ids: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """From k+1 neighbours of each point (itself usually among them) keep the k others."""
+def _drop_self(ids: np.ndarray, dist: np.ndarray, k: int, owners: np.ndarray | None = None):
+    """From k+1 neighbours of each point (itself usually among them) keep the k others.
+
+    Row r belongs to point ``owners[r]`` (default: row r is point r)."""
     n = ids.shape[0]
-    is_self = ids == np.arange(n)[:, None]
+    is_self = ids == (np.arange(n) if owners is None else owners)[:, None]
     # where the point itself is missing (k+1 duplicates at distance 0), drop the last column
     is_self[~is_self.any(axis=1), -1] = True
     keep = ~is_self
@@ -40,6 +43,7 @@ class Peer:
     distribution: str  # the PyPI name whose version is reported
     exact: bool = True
     note: str = ""
+    float32: bool = False  # computes in float32: exact up to float32 rounding of the distances
 
     def available(self) -> bool:
         return _package_version(self.distribution) is not None
@@ -96,6 +100,59 @@ class MlpackCoverTree(Peer):
         return out["neighbors"].astype(np.int64), out["distances"]
 
 
+class FaissFlat(Peer):
+    """FAISS exact flat index: brute force in float32 with BLAS (FAISS computes in float32 only)."""
+
+    def __init__(self):
+        super().__init__("faiss-flat", "faiss-cpu", note="IndexFlatL2, float32 (FAISS's only precision), OpenMP",
+                         float32=True)
+
+    def build(self, X):
+        faiss = importlib.import_module("faiss")
+        data = np.ascontiguousarray(X, dtype=np.float32)
+        index = faiss.IndexFlatL2(data.shape[1])
+        index.add(data)
+        return index, data
+
+    def query_all(self, index, k):
+        flat, data = index
+        sq, ids = flat.search(data, k + 1)
+        return _drop_self(ids.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float64), k)
+
+
+class Hnswlib(Peer):
+    """hnswlib's HNSW graph (approximate: recall is measured, never assumed)."""
+
+    M, EF_CONSTRUCTION, EF_MIN = 16, 200, 64
+
+    def __init__(self):
+        super().__init__("hnswlib", "chroma-hnswlib", exact=False,
+                         note=f"HNSW M={self.M} ef_construction={self.EF_CONSTRUCTION} ef=max(2(k+1), "
+                              f"{self.EF_MIN}), float32; approximate", float32=True)
+
+    def available(self) -> bool:
+        return super().available() or _package_version("hnswlib") is not None
+
+    @property
+    def version(self) -> str | None:
+        return _package_version(self.distribution) or _package_version("hnswlib")
+
+    def build(self, X):
+        hnswlib = importlib.import_module("hnswlib")
+        data = np.ascontiguousarray(X, dtype=np.float32)
+        index = hnswlib.Index(space="l2", dim=data.shape[1])
+        index.init_index(max_elements=data.shape[0], ef_construction=self.EF_CONSTRUCTION, M=self.M,
+                         random_seed=100)
+        index.add_items(data, np.arange(data.shape[0]), num_threads=-1)
+        return index, data
+
+    def query_all(self, index, k):
+        graph, data = index
+        graph.set_ef(max(2 * (k + 1), self.EF_MIN))
+        ids, sq = graph.knn_query(data, k=k + 1, num_threads=-1)  # hnswlib reports squared L2
+        return _drop_self(ids.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float64), k)
+
+
 class BruteForce(Peer):
     def __init__(self):
         super().__init__("brute-force", "numpy", note="covertreex.baselines.brute_force_knn (NumPy, blocked)")
@@ -109,5 +166,5 @@ class BruteForce(Peer):
 
 def all_peers() -> dict[str, Peer]:
     peers = [ScipyCKDTree(), SklearnKDTree("kd_tree"), SklearnKDTree("ball_tree"), MlpackCoverTree("cover"),
-             MlpackCoverTree("kd"), BruteForce()]
+             MlpackCoverTree("kd"), FaissFlat(), Hnswlib(), BruteForce()]
     return {p.name: p for p in peers}

@@ -16,6 +16,8 @@ import numpy as np
 import covertreex
 from covertreex.api.tree import CoverTree
 from covertreex.baselines.brute_force import brute_force_knn
+from covertreex.baselines.gp_peers import gp_peers
+from covertreex.baselines.peers import _drop_self, all_peers
 from covertreex.baselines.suite import machine_info
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
@@ -90,9 +92,34 @@ def _check(ids, dist, oracle) -> tuple[float, float]:
     return recall, float(np.mean(np.all(ids == oi, axis=1) & np.all(dist == od, axis=1)))
 
 
-def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) -> dict:
-    """Run the benchmark; returns a JSON-serialisable dict (``tasks`` is the table)."""
+RESIDUAL_PEERS = ("brute-force", "scipy-cKDTree", "gpboost-vif")
+PEER_NOTES = {
+    "brute-force": "covertreex.baselines.brute_force_knn (BLAS screen + exact re-check): the oracle",
+    "scipy-cKDTree": "Euclidean k-NN of the coordinates as a proxy for residual neighbours (what is often used "
+                     "instead): cKDTree build + query; recall measured against the residual oracle",
+}
+
+
+def residual_peer_available(name: str) -> bool:
+    if name == "brute-force":
+        return True
+    if name == "scipy-cKDTree":
+        return all_peers()[name].available()
+    return gp_peers()[name].available()
+
+
+def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
+                 peer_names: tuple[str, ...] = ("brute-force",)) -> dict:
+    """Run the benchmark; returns a JSON-serialisable dict (``tasks``: covertreex rows, ``peers``: peer rows
+    with ``ratio`` = peer seconds / covertreex seconds on the same task).  The brute-force oracle always runs."""
+    unknown = [p for p in peer_names if p not in RESIDUAL_PEERS]
+    if unknown:
+        raise ValueError(f"unknown residual peer(s) {', '.join(unknown)}; known: {', '.join(RESIDUAL_PEERS)}")
+    missing = [p for p in peer_names if not residual_peer_available(p)]
+    if missing:
+        raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
     step = progress or (lambda message: None)
+    peers: list[dict] = []
     X = workload.data()
     policy = workload.residual()
     runtime = runtime.with_updates(metric="residual", residual=policy, precision="float64")
@@ -126,15 +153,34 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
             "speedup_vs_brute": None if brute_s is None else brute_s / seconds, "note": note,
         })
 
+    def peer_row(task, name, version, rows, seconds, ours_s, recall, exact, peak, note):
+        peers.append({"task": task, "engine": name, "version": version, "rows": rows, "seconds": seconds,
+                      "queries_per_s": rows / seconds if seconds > 0 else None, "recall": recall,
+                      "exact_rows": exact, "peak_extra_mb": peak, "ratio": seconds / ours_s, "note": note})
+
+    def best(task):
+        return min(t["seconds"] for t in tasks if t["task"] == task)
+
     if workload.query_count:
         step("brute force: query ids")
-        bs, _, _, oracle = _timed(lambda: brute_force_knn(X, k=k, rows=qids, metric="residual", residual=factors),
-                                  workload.repeat)
+        bs, _, bpeak, oracle = _timed(lambda: brute_force_knn(X, k=k, rows=qids, metric="residual",
+                                                              residual=factors), workload.repeat)
         for engine in workload.engines:
             step(f"covertreex ({engine}): {len(qids)} query ids")
             s, runs, peak, res = _timed(lambda e=engine: tree.knn_result(k=k, query_ids=qids, engine=e),
                                         workload.repeat)
             record("knn query ids", len(qids), s, runs, peak, res, oracle, bs, note=f"engine={engine}")
+        if "brute-force" in peer_names:
+            peer_row("knn query ids", "brute-force", covertreex.__version__, len(qids), bs, best("knn query ids"),
+                     1.0, 1.0, bpeak, PEER_NOTES["brute-force"])
+        if "scipy-cKDTree" in peer_names:
+            step("scipy-cKDTree: Euclidean proxy")
+            peer = all_peers()["scipy-cKDTree"]
+            s, _, peak, (pid, _) = _timed(lambda: _proxy_knn(peer, X, qids, k), workload.repeat)
+            dist = np.stack([tree.distances([q], row)[0] for q, row in zip(qids, pid)])
+            recall, exact = _check(pid, dist, oracle)
+            peer_row("knn query ids", peer.name, peer.version, len(qids), s, best("knn query ids"), recall, exact,
+                     peak, PEER_NOTES["scipy-cKDTree"])
 
     if workload.all_points:
         rng = np.random.default_rng(workload.seed + 2)
@@ -154,6 +200,20 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
                             distance_evaluations=res.distance_evaluations, engine=res.engine)
             record(task, n, s, runs, peak, sub, oracle, bs * n / len(vrows),
                    note=f"engine={workload.all_points_engine}; brute force timed on {len(vrows)} rows, scaled to {n}")
+            if "brute-force" in peer_names:
+                peer_row(task, "brute-force", covertreex.__version__, n, bs * n / len(vrows), s, 1.0, 1.0, None,
+                         PEER_NOTES["brute-force"] + f"; timed on {len(vrows)} rows, scaled to {n}")
+    if "gpboost-vif" in peer_names:
+        peer = gp_peers()["gpboost-vif"]
+        step("gpboost-vif")
+        args = dict(k=k, kernel=workload.kernel, variance=workload.variance, lengthscale=workload.lengthscale,
+                    inducing=workload.inducing, seed=workload.seed)
+        peer.run(X[: min(n, 512)], **{**args, "k": min(k, 100), "inducing": min(workload.inducing, 64)})  # warm-up
+        s, _, peak, _ = _timed(lambda: peer.run(X, **args), workload.repeat)
+        ours = [t for t in tasks if t["task"] == "predecessor all points"]
+        ours_s = build_s + ours[0]["seconds"] if ours else build_s
+        peer_row("predecessor all points", peer.name, peer.version, n, s, ours_s, None, None, peak,
+                 peer.includes + ("; ratio vs covertreex fit + predecessor" if ours else "; ratio vs covertreex fit"))
     return {
         "schema": "covertreex.bench.residual",
         "schema_version": 1,
@@ -167,4 +227,12 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None) ->
         "build_peak_extra_mb": build_peak,
         "p_quantiles": np.quantile(tree.arrays.points[:, workload.dim], [0, 0.5, 1]).tolist(),
         "tasks": tasks,
+        "peers": peers,
     }
+
+
+def _proxy_knn(peer, X: np.ndarray, qids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k Euclidean nearest other points of ``X[qids]`` (cKDTree built on all of X)."""
+    index = peer.build(X)
+    dist, ids = index.query(X[qids], k=k + 1, workers=-1)
+    return _drop_self(ids.astype(np.int64), dist, k, owners=qids)

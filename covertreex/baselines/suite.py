@@ -17,6 +17,7 @@ import numpy as np
 import covertreex
 from covertreex.api.tree import CoverTree
 from covertreex.baselines.brute_force import brute_force_knn, euclidean_block
+from covertreex.baselines.gp_peers import gp_peers
 from covertreex.baselines.peers import BruteForce, all_peers
 from covertreex.runtime.config import Runtime
 from covertreex.runtime.diagnostics import OperationTimer
@@ -56,12 +57,13 @@ class EngineResult:
     query_s: float
     queries_per_s: float
     query_rows: int
-    recall: float
-    exact_rows: float  # fraction of verified rows identical to the oracle (ids and order)
+    recall: float | None  # None: the peer's answer cannot be read back (GPBoost)
+    exact_rows: float | None  # fraction of verified rows identical to the oracle (ids and order)
     verified_rows: int
     peak_extra_rss_mb: float
     build_runs: list[float] = field(default_factory=list)
     query_runs: list[float] = field(default_factory=list)
+    task: str = "knn all points"
 
 
 def verify(X: np.ndarray, k: int, ids: np.ndarray, rows: np.ndarray, oracle) -> tuple[float, float]:
@@ -77,6 +79,18 @@ def verify(X: np.ndarray, k: int, ids: np.ndarray, rows: np.ndarray, oracle) -> 
     distinct = np.array([len(set(row.tolist())) == k for row in got])
     ok &= distinct[:, None]
     return float(ok.mean()), float(np.mean(np.all(got == oi, axis=1)))
+
+
+def verify_predecessor(X: np.ndarray, ids: np.ndarray, rows: np.ndarray, oracle) -> tuple[float, float]:
+    """(recall, exact-row fraction) of predecessor rows: every returned id is an earlier point whose
+    true distance is within the oracle's k-th (rows with fewer than k earlier points are padded)."""
+    oi, od = oracle
+    got = ids[rows]
+    safe = np.where(got >= 0, got, 0)
+    true_d = np.stack([euclidean_block(X[r : r + 1], X[safe[j]])[0] for j, r in enumerate(rows)])
+    kth = np.where(oi[:, -1:] >= 0, od[:, -1:], np.inf)
+    hit = (got >= 0) & (got < rows[:, None]) & (true_d <= kth)
+    return float(hit.sum() / max(int((oi >= 0).sum()), 1)), float(np.mean(np.all(got == oi, axis=1)))
 
 
 def machine_info() -> dict:
@@ -126,9 +140,18 @@ def _engine_runs(build, query, repeat: int, warmup=None):
     return builds, queries, max(peaks), answer
 
 
+def euclidean_peers() -> dict:
+    """Every peer of the Euclidean benchmark: all-points k-NN libraries and GPBoost's Vecchia search."""
+    return {**all_peers(), **{n: p for n, p in gp_peers().items() if p.task == "predecessor"}}
+
+
 def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: list[str], progress=None) -> dict:
-    """Run the benchmark; returns a JSON-serialisable dict (``engines`` is the table)."""
-    peers = all_peers()
+    """Run the benchmark; returns a JSON-serialisable dict (``engines`` is the table).
+
+    A GPBoost peer adds the predecessor (Vecchia) task: covertreex's build + predecessor query
+    against GPBoost's model construction, which contains its neighbour search.
+    """
+    peers = euclidean_peers()
     unknown = [p for p in peer_names if p not in peers]
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(peers)}")
@@ -152,7 +175,8 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
     recall, exact_rows = verify(X, k, ids, rows, oracle)
     results.append(_result("covertreex", covertreex.__version__, True, "CoverTree.fit + knn(k) (all points)",
                            builds, queries, n, recall, exact_rows, len(rows), peak))
-    for name in peer_names:
+    gp_names = [p for p in peer_names if p in gp_peers()]
+    for name in [p for p in peer_names if p not in gp_names]:
         peer = peers[name]
         step(name)
         if isinstance(peer, BruteForce):
@@ -170,12 +194,18 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
                                           warmup=lambda: peer.query_all(peer.build(small), min(k, len(small) - 1)))
         recall_p, exact_p = verify(X, k, np.asarray(pid, dtype=np.int64), rows, oracle)
         results.append(_result(name, peer.version, peer.exact, peer.note, b, q, n, recall_p, exact_p, len(rows), pk))
-    ours = results[0]
+    if gp_names:
+        results += _predecessor_task(X, workload, runtime, ours_build=results[0], peers=[peers[p] for p in gp_names],
+                                     rows=rows, step=step)
     table = []
     for r in results:
+        ours = next(o for o in results if o.engine == "covertreex" and o.task == r.task)
         row = asdict(r)
         row["covertreex_speedup_query"] = ours.queries_per_s / r.queries_per_s if r.queries_per_s else None
         row["covertreex_speedup_build"] = r.build_s / ours.build_s if ours.build_s and r.build_s else None
+        # whole-job ratio only where the peer answered every row (brute force is timed on a sample)
+        row["covertreex_speedup_total"] = ((r.build_s + r.query_s) / (ours.build_s + ours.query_s)
+                                           if r.query_rows == ours.query_rows else None)
         table.append(row)
     return {
         "schema": "covertreex.bench.euclidean",
@@ -188,12 +218,42 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
     }
 
 
-def _result(name, version, exact, note, builds, queries, rows, recall, exact_rows, verified, peak) -> EngineResult:
+def _predecessor_task(X, workload: EuclideanWorkload, runtime: Runtime, ours_build: EngineResult, peers, rows,
+                      step) -> list[EngineResult]:
+    """covertreex's predecessor query (on a tree built like the all-points row) vs GPBoost construction."""
+    k, n = workload.k, workload.n
+    step("covertreex: predecessor")
+    tree = CoverTree(runtime).fit(X)
+    queries, answer = [], None
+    for _ in range(workload.repeat):
+        with OperationTimer("predecessor") as t:
+            answer = tree.knn(k=k, predecessor=True)
+        queries.append(t.stats.wall_s)
+    step("oracle: predecessor")
+    recall, exact_rows = verify_predecessor(X, answer, rows, brute_force_knn(X, k=k, rows=rows, predecessor=True))
+    out = [_result("covertreex", covertreex.__version__, True, "CoverTree.fit + knn(k, predecessor=True)",
+                   ours_build.build_runs, queries, n, recall, exact_rows, len(rows), 0, task="predecessor all points")]
+    for peer in peers:
+        step(peer.name)
+        peer.run(X[: min(n, 256)], min(k, 255))  # loads the library and its thread pool
+        runs, peak = [], 0
+        for _ in range(workload.repeat):
+            with OperationTimer(peer.name) as t:
+                peer.run(X, k)
+            runs.append(t.stats.wall_s)
+            peak = max(peak, t.stats.peak_extra_rss_bytes)
+        out.append(_result(peer.name, peer.version, peer.exact, peer.includes, [0.0], runs, n, None, None, 0, peak,
+                           task="predecessor all points"))
+    return out
+
+
+def _result(name, version, exact, note, builds, queries, rows, recall, exact_rows, verified, peak,
+            task: str = "knn all points") -> EngineResult:
     build_s = statistics.median(builds)
     query_s = statistics.median(queries)
     return EngineResult(
         engine=name, version=version, exact=exact, note=note, build_s=build_s, query_s=query_s,
         queries_per_s=rows / query_s if query_s > 0 else float("inf"), query_rows=rows, recall=recall,
         exact_rows=exact_rows, verified_rows=verified, peak_extra_rss_mb=peak / 2**20,
-        build_runs=builds, query_runs=queries,
+        build_runs=builds, query_runs=queries, task=task,
     )

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from covertreex.api.tree import CoverTree
-from covertreex.baselines.peers import all_peers
-from covertreex.baselines.residual_suite import ResidualWorkload, run_residual
-from covertreex.baselines.suite import EuclideanWorkload, run_euclidean
+from covertreex.baselines.residual_suite import (RESIDUAL_PEERS, ResidualWorkload, residual_peer_available,
+                                                 run_residual)
+from covertreex.baselines.suite import EuclideanWorkload, euclidean_peers, run_euclidean
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.artifacts import artifact_path, new_run_id
 
@@ -21,11 +23,12 @@ bench_app = typer.Typer(help="Benchmarks against peer libraries (results verifie
                         no_args_is_help=True)
 
 
-def parse_peers(text: str) -> list[str]:
-    peers = all_peers()
+def parse_peers(text: str, peers: dict | None = None) -> list[str]:
+    """``all`` (every installed peer), ``none``, or comma-separated names from ``peers`` (name -> available)."""
+    peers = peers if peers is not None else {n: p.available() for n, p in euclidean_peers().items()}
     known = list(peers)
     if text.strip().lower() == "all":
-        return [name for name, peer in peers.items() if peer.available()]
+        return [name for name, available in peers.items() if available]
     if text.strip().lower() in ("", "none"):
         return []
     names = [p.strip() for p in text.split(",") if p.strip()]
@@ -54,22 +57,37 @@ def _save(console: Console, result: dict, kind: str, json_path: Path | None, art
     console.print(f"wrote {path}")
 
 
-def _fmt(value, spec: str) -> str:
-    return "—" if value is None else format(value, spec)
+@contextmanager
+def progress_steps(console: Console, title: str):
+    """A live progress line (spinner, step count, elapsed time) for multi-step runs; yields ``step(msg)``."""
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("step {task.completed:.0f}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(title, total=None)
+
+        def step(message: str) -> None:
+            bar.update(task, description=f"{title}: {message}", advance=1)
+
+        yield step
+
+
+def _fmt(value, spec: str, suffix: str = "") -> str:
+    return "—" if value is None else format(value, spec) + suffix
 
 
 def render_table(result: dict) -> Table:
     w = result["workload"]
-    table = Table(title=f"all-points k-NN  n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)")
-    for col in ("engine", "build s", "query s", "queries/s", "recall", "exact rows", "peak MB",
-                "ours vs peer (q/s)", "peer/ours build"):
-        table.add_column(col, justify="left" if col == "engine" else "right")
+    table = Table(title=f"Euclidean k-NN  n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)")
+    for col in ("task", "engine", "build s", "query s", "queries/s", "recall", "exact rows", "peak MB",
+                "ours/peer q/s", "peer/ours build", "peer/ours total"):
+        table.add_column(col, justify="left" if col in ("task", "engine") else "right")
     for r in result["engines"]:
         table.add_row(
-            f"{r['engine']} {r['version'] or ''}", _fmt(r["build_s"], ".3f"), _fmt(r["query_s"], ".3f"),
-            _fmt(r["queries_per_s"], ",.0f"), _fmt(r["recall"], ".4f"), _fmt(r["exact_rows"], ".3f"),
-            _fmt(r["peak_extra_rss_mb"], ".1f"), _fmt(r["covertreex_speedup_query"], ".2f") + "x",
-            _fmt(r["covertreex_speedup_build"], ".2f") + "x",
+            r["task"], f"{r['engine']} {r['version'] or ''}", _fmt(r["build_s"] or None, ".3f"),
+            _fmt(r["query_s"], ".3f"), _fmt(r["queries_per_s"], ",.0f"), _fmt(r["recall"], ".4f"),
+            _fmt(r["exact_rows"], ".3f"), _fmt(r["peak_extra_rss_mb"], ".1f"),
+            _fmt(r["covertreex_speedup_query"], ".2f", "x"), _fmt(r["covertreex_speedup_build"], ".2f", "x"),
+            _fmt(r["covertreex_speedup_total"], ".2f", "x"),
         )
     return table
 
@@ -102,8 +120,8 @@ def bench_euclidean(
         names = parse_peers(peers)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    with console.status("starting") as status:
-        result = run_euclidean(workload, runtime, names, progress=lambda msg: status.update(f"running: {msg}"))
+    with progress_steps(console, "bench euclidean") as step:
+        result = run_euclidean(workload, runtime, names, progress=step)
     console.print(render_table(result))
     console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"recall verified on {result['engines'][0]['verified_rows']} rows")
@@ -115,14 +133,17 @@ def render_residual(result: dict) -> Table:
     table = Table(title=f"residual k-NN  n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} {w['kernel']} "
                         f"ls={w['lengthscale']}  build {result['build_s']:.2f} s (median of {w['repeat']})")
     for col in ("task", "engine", "rows", "seconds", "queries/s", "evals/query", "recall", "exact rows",
-                "peak MB", "brute q/s", "ours vs brute"):
+                "peak MB", "peer s / ours s"):
         table.add_column(col, justify="left" if col in ("task", "engine") else "right")
     for t in result["tasks"]:
-        engine = t["engine"] + (" (auto)" if "engine=auto" in t["note"] else "")
+        engine = "covertreex " + t["engine"] + (" (auto)" if "engine=auto" in t["note"] else "")
         table.add_row(t["task"], engine, str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
                       f"{t['evals_per_query']:,.0f}", f"{t['recall']:.4f}", f"{t['exact_rows']:.3f}",
-                      f"{t['peak_extra_mb']:.1f}", _fmt(t["brute_queries_per_s"], ",.0f"),
-                      _fmt(t["speedup_vs_brute"], ".2f") + "x")
+                      f"{t['peak_extra_mb']:.1f}", "")
+    for p in result["peers"]:
+        table.add_row(p["task"], f"{p['engine']} {p['version'] or ''}", str(p["rows"]), f"{p['seconds']:.3f}",
+                      _fmt(p["queries_per_s"], ",.0f"), "—", _fmt(p["recall"], ".4f"), _fmt(p["exact_rows"], ".3f"),
+                      _fmt(p["peak_extra_mb"], ".1f"), f"{p['ratio']:.2f}x")
     return table
 
 
@@ -144,6 +165,8 @@ def bench_residual(
     all_points_engine: Annotated[str, typer.Option(help="Engine of the all-points runs.")] = "auto",
     verify_rows: Annotated[int, typer.Option(min=0, help="All-points rows checked against the oracle.")] = 1024,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the data.")] = 42,
+    peers: Annotated[str, typer.Option(help=f"Comma-separated peers ({', '.join(RESIDUAL_PEERS)}), 'all' "
+                                            "(installed ones) or 'none' (the oracle still runs, unlisted).")] = "all",
     threads: ThreadsOption = None,
     json_path: JsonOption = None,
     artifacts: ArtifactsOption = Path("artifacts"),
@@ -163,10 +186,11 @@ def bench_residual(
                                     conflict_graph="auto" if base.conflict_graph == "grid" else base.conflict_graph,
                                     **({"threads": threads} if threads is not None else {}))
         CoverTree(runtime)  # validates the runtime against this machine (threads)
+        names = tuple(parse_peers(peers, {n: residual_peer_available(n) for n in RESIDUAL_PEERS}))
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
-    with console.status("starting") as status:
-        result = run_residual(workload, runtime, progress=lambda msg: status.update(f"running: {msg}"))
+    with progress_steps(console, "bench residual") as step:
+        result = run_residual(workload, runtime, progress=step, peer_names=names)
     console.print(render_residual(result))
     console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
                   f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}")
