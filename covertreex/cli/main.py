@@ -5,14 +5,21 @@ from __future__ import annotations
 import typer
 
 from covertreex.cli.bench import bench_app
+from covertreex.cli.doctor import doctor
+from covertreex.cli.reports import breakdown, scaling
+from covertreex.cli.telemetry_commands import guardrail, telemetry_app
+from covertreex.cli.tree_commands import build, query
 
 app = typer.Typer(
     name="covertreex",
-    help="Exact compressed cover tree k-NN: benchmarks and tools.",
+    help="Exact compressed cover tree k-NN: build, query, benchmarks, reports and telemetry tools.",
     no_args_is_help=True,
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(telemetry_app, name="telemetry")
+for command in (build, query, breakdown, scaling, guardrail, doctor):
+    app.command()(command)
 
 
 @app.command()

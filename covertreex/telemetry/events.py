@@ -36,3 +36,11 @@ def emit_query(writer, mode: str, result, k: int, tree_size: int, seconds: float
     writer.emit("covertreex.query", mode=mode, engine=result.engine, queries=int(result.distance_evaluations.size),
                 k=k, tree_size=tree_size, seconds=seconds, **_spread("evals", result.distance_evaluations),
                 **_spread("visited", result.counter("nodes_visited")), **pruned, recall=recall)
+
+
+def emit_operation(writer, stats, points: int, dimension: int) -> None:
+    """One ``covertreex.operation`` event from an ``OperationStats`` (wall, CPU, memory, threads)."""
+    writer.emit("covertreex.operation", operation=stats.name, points=points, dimension=dimension,
+                wall_s=stats.wall_s, cpu_s=stats.cpu_s, cpu_utilisation=stats.cpu_utilisation,
+                rss_peak_mb=stats.rss_peak_bytes / 2**20, peak_extra_mb=stats.peak_extra_rss_bytes / 2**20,
+                threads=stats.threads)

@@ -64,6 +64,17 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "pruned_subtree_id": _OPT_INT,  # subtrees cut because all their ids are >= a predecessor row's id
         "recall": _OPT_FLOAT,  # when an oracle was run
     }),
+    "covertreex.operation": (1, {
+        "operation": str,  # what was timed ("build", "query", ...)
+        "points": int,
+        "dimension": int,
+        "wall_s": float,
+        "cpu_s": float,
+        "cpu_utilisation": float,  # CPU seconds per wall second
+        "rss_peak_mb": float,
+        "peak_extra_mb": float,  # peak RSS above the RSS on entry
+        "threads": int,
+    }),
 }
 
 

@@ -1,0 +1,117 @@
+"""Build + query runs over several sizes: where the time goes (``breakdown``) and how it grows (``scaling``).
+
+Every run uses seeded N(0, I) data, times the build and the all-points k-NN under an
+``OperationTimer`` (wall, CPU, peak RSS, threads) and, with a writer, records the per-round build
+phases, the query event and both operations as telemetry.  The first (JIT) call is made and timed
+before anything else, so compile or cache-load time never lands in a measured run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from covertreex.api.tree import CoverTree
+from covertreex.runtime.config import Runtime
+from covertreex.runtime.diagnostics import OperationTimer
+from covertreex.telemetry.events import emit_operation, emit_query
+
+PHASES = ("order", "traversal", "conflict_graph", "mis", "link")
+
+
+def _check_sizes(sizes, dims, k: int, repeat: int) -> None:
+    if not sizes or not dims:
+        raise ValueError("sizes and dims must each name at least one value")
+    if min(sizes) <= k:
+        raise ValueError(f"every size must exceed k={k}, got {min(sizes)}")
+    if min(dims) < 1 or repeat < 1 or k < 1:
+        raise ValueError("dims, k and repeat must be >= 1")
+
+
+def warm_up(runtime: Runtime, dims, k: int) -> float:
+    """Seconds of the first fit + query per dimension (compilation or Numba cache load)."""
+    start = time.perf_counter()
+    for dim in dims:
+        X = np.random.default_rng(123).standard_normal((512, dim))
+        CoverTree(runtime).fit(X).knn(k=min(k, 511))
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class SizeRun:
+    n: int
+    dim: int
+    build: dict  # OperationStats.as_dict() of the median-wall repeat
+    query: dict
+    phases: dict  # seconds per build phase (summed over rounds), median repeat
+    rounds: int
+    evals_mean: float
+    visited_mean: float
+    build_runs: list
+    query_runs: list
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def run_size(runtime: Runtime, n: int, dim: int, k: int, repeat: int, seed: int, writer=None) -> SizeRun:
+    """``repeat`` build + all-points query runs at one size; the repeat with the median build wall is kept."""
+    X = np.random.default_rng(seed).standard_normal((n, dim))
+    runs = []
+    for _ in range(repeat):
+        with OperationTimer("build") as tb:
+            tree = CoverTree(runtime).fit(X, telemetry=writer)
+        start = time.perf_counter()
+        with OperationTimer("query") as tq:
+            result = tree.knn_result(k=k)
+        seconds = time.perf_counter() - start
+        if writer is not None:
+            emit_query(writer, "self", result, k, n, seconds)
+            emit_operation(writer, tb.stats, n, dim)
+            emit_operation(writer, tq.stats, n, dim)
+        phases = {p: sum(getattr(s, f"seconds_{p}") for s in tree.build_stats) for p in PHASES}
+        runs.append((tb.stats, tq.stats, phases, len(tree.build_stats), result))
+        del tree
+    builds = [r[0].wall_s for r in runs]
+    keep = sorted(range(repeat), key=lambda i: builds[i])[repeat // 2]
+    tb, tq, phases, rounds, result = runs[keep]
+    visited = result.counter("nodes_visited")
+    return SizeRun(n=n, dim=dim, build=tb.as_dict(), query=tq.as_dict(), phases=phases, rounds=rounds,
+                   evals_mean=float(result.distance_evaluations.mean()), visited_mean=float(visited.mean()),
+                   build_runs=builds, query_runs=[r[1].wall_s for r in runs])
+
+
+def sweep(runtime: Runtime, sizes, dims, k: int = 10, repeat: int = 3, seed: int = 0, writer=None,
+          progress=None) -> dict:
+    """Every (n, dim) pair; returns a JSON-serialisable dict with ``runs`` and the JIT seconds."""
+    _check_sizes(sizes, dims, k, repeat)
+    step = progress or (lambda message: None)
+    step("JIT warm-up")
+    jit_s = warm_up(runtime, dims, k)
+    runs = []
+    for dim in dims:
+        for n in sizes:
+            step(f"n={n:,} d={dim}")
+            runs.append(run_size(runtime, n, dim, k, repeat, seed, writer).as_dict())
+    return {"sizes": list(sizes), "dims": list(dims), "k": k, "repeat": repeat, "seed": seed, "jit_s": jit_s,
+            "runtime": runtime.describe(), "runs": runs}
+
+
+def fit_exponents(runs: list[dict]) -> list[dict]:
+    """Per dimension, the least-squares slope of log(time) on log(n) for build and query (>= 2 sizes)."""
+    out = []
+    for dim in sorted({r["dim"] for r in runs}):
+        part = sorted((r for r in runs if r["dim"] == dim), key=lambda r: r["n"])
+        if len({r["n"] for r in part}) < 2:
+            continue
+        logn = np.log([r["n"] for r in part])
+        row = {"dim": dim, "sizes": [r["n"] for r in part]}
+        for what in ("build", "query"):
+            secs = [statistics.median(r[f"{what}_runs"]) for r in part]
+            slope, _ = np.polyfit(logn, np.log(secs), 1)
+            row[f"{what}_exponent"] = float(slope)
+        out.append(row)
+    return out

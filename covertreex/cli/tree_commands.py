@@ -1,0 +1,144 @@
+"""``covertreex build`` and ``covertreex query``: a tree from a point file, neighbours to a file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from covertreex.api.persist import load_tree, save_tree
+from covertreex.api.tree import CoverTree
+from covertreex.baselines.brute_force import brute_force_knn
+from covertreex.cli.bench import ThreadsOption, _console
+from covertreex.cli.files import POINT_SUFFIXES, check_output, read_points, write_neighbours
+from covertreex.runtime.config import Runtime
+from covertreex.telemetry.events import emit_query
+from covertreex.telemetry.writer import TelemetryWriter
+
+TelemetryOption = Annotated[Path | None, typer.Option(help="Append JSONL telemetry events to this file.")]
+PrecisionOption = Annotated[str | None, typer.Option(help="float64 or float32 storage (default: Runtime's).")]
+
+
+def _runtime(precision: str | None, threads: int | None, seed: int | None = None) -> Runtime:
+    changes = {k: v for k, v in (("precision", precision), ("threads", threads), ("seed", seed)) if v is not None}
+    runtime = Runtime.from_env().with_updates(**changes)
+    CoverTree(runtime)  # validates threads against this machine
+    return runtime
+
+
+def _writer(path: Path | None, runtime: Runtime):
+    return None if path is None else TelemetryWriter(path, runtime)
+
+
+def build(
+    data: Annotated[Path, typer.Argument(help=f"Points, one row each ({', '.join(POINT_SUFFIXES)}).")],
+    out: Annotated[Path, typer.Option(help="Where to save the tree (.npz).")],
+    precision: PrecisionOption = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Runtime seed (batch order).")] = None,
+    threads: ThreadsOption = None,
+    telemetry: TelemetryOption = None,
+) -> None:
+    """Build a Euclidean cover tree over a point file and save it (.npz) for ``covertreex query``."""
+    try:
+        if out.suffix != ".npz":
+            raise ValueError(f"--out must end in .npz, got {str(out)!r}")
+        runtime = _runtime(precision, threads, seed)
+        X = read_points(data, "DATA")
+        writer = _writer(telemetry, runtime)
+        start = time.perf_counter()
+        tree = CoverTree(runtime).fit(X, telemetry=writer)
+        seconds = time.perf_counter() - start
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if writer is not None:
+        writer.close()
+    save_tree(tree, out)
+    table = Table(title=f"built {data.name}")
+    for col in ("points", "dimension", "rounds", "seconds", "saved to"):
+        table.add_column(col)
+    table.add_row(f"{tree.num_points:,}", str(tree.dimension), str(len(tree.build_stats)), f"{seconds:.3f}", str(out))
+    _console().print(table)
+
+
+def _load(source: Path, runtime: Runtime, writer) -> CoverTree:
+    if source.suffix == ".npz":
+        tree = load_tree(source)
+        return CoverTree(tree.runtime.with_updates(threads=runtime.threads), _tree=tree.arrays)
+    return CoverTree(runtime).fit(read_points(source, "SOURCE"), telemetry=writer)
+
+
+def query(
+    source: Annotated[Path, typer.Argument(help="A tree saved by 'covertreex build' (.npz), or a point file "
+                                                f"({', '.join(POINT_SUFFIXES)}) to build one from.")],
+    out: Annotated[Path, typer.Option(help="Neighbours: .npy (ids; distances beside it) or .parquet (long table).")],
+    k: Annotated[int, typer.Option(min=1, help="Neighbours per query.")] = 10,
+    queries: Annotated[Path | None, typer.Option(help="Query points file; default: every tree point against the "
+                                                      "others (all-points k-NN).")] = None,
+    predecessor: Annotated[bool, typer.Option(help="Vecchia predecessor sets: only smaller ids (no --queries).")]
+    = False,
+    verify_rows: Annotated[int, typer.Option(min=0, help="Rows checked against brute force; the recall goes to "
+                                                          "the screen and the telemetry.")] = 0,
+    precision: PrecisionOption = None,
+    threads: ThreadsOption = None,
+    telemetry: TelemetryOption = None,
+) -> None:
+    """Exact k nearest neighbours from a saved tree or a point file, written to .npy or .parquet."""
+    try:
+        check_output(out)
+        if predecessor and queries is not None:
+            raise ValueError("--predecessor selects tree points: use it without --queries")
+        runtime = _runtime(precision, threads)
+        writer = _writer(telemetry, runtime)
+        tree = _load(source, runtime, writer)
+        Q = None if queries is None else read_points(queries, "--queries")
+        jit_start = time.perf_counter()  # first call: Numba compile or cache load, reported apart
+        tree.knn_result(None if Q is None else Q[:1], k=k, **({"query_ids": [0]} if Q is None else {}))
+        jit_s = time.perf_counter() - jit_start
+        start = time.perf_counter()
+        result = tree.knn_result(Q, k=k, predecessor=predecessor)
+        seconds = time.perf_counter() - start
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    recall = _recall(tree, Q, k, predecessor, result, verify_rows) if verify_rows else None
+    if writer is not None:
+        mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
+        emit_query(writer, mode, result, k, tree.num_points, seconds, recall=recall)
+        writer.close()
+    files = write_neighbours(out, result.ids, result.distances)
+    rows = result.ids.shape[0]
+    table = Table(title=f"{rows:,} queries, k={k} (first call, JIT or cache load: {jit_s:.2f} s, not included)")
+    for col in ("seconds", "queries/s", "evals/query", "nodes visited/query", "recall", "written"):
+        table.add_column(col)
+    visited = result.counter("nodes_visited")
+    table.add_row(f"{seconds:.3f}", f"{rows / seconds:,.0f}" if seconds > 0 else "—",
+                  f"{result.distance_evaluations.mean():,.1f}" if rows else "—",
+                  f"{visited.mean():,.1f}" if rows else "—",
+                  "—" if recall is None else f"{recall:.4f} ({min(verify_rows, rows)} rows)",
+                  ", ".join(str(f) for f in files))
+    _console().print(table)
+
+
+def _recall(tree: CoverTree, Q, k: int, predecessor: bool, result, verify_rows: int) -> float:
+    """Fraction of oracle neighbours matched by distance on a seeded sample of rows."""
+    n_rows = result.ids.shape[0]
+    rows = np.sort(np.random.default_rng(0).choice(n_rows, min(verify_rows, n_rows), replace=False))
+    X = tree.points
+    if Q is None:
+        oi, od = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor)
+        at = X[rows]
+    else:
+        at = np.asarray(Q, dtype=X.dtype)[rows]
+        oi, od = brute_force_knn(X, at, k=k)
+    got = result.ids[rows]
+    # true distances of the returned ids (not the reported ones), against the oracle's k-th
+    true_d = np.sqrt(((at[:, None, :].astype(np.float64) - X[np.maximum(got, 0)]) ** 2).sum(axis=2))
+    valid = oi >= 0
+    kth = np.where(valid[:, -1:], od[:, -1:], np.inf)
+    hit = (got >= 0) & (true_d <= kth * (1 + 1e-12))
+    if Q is None:
+        hit &= got != rows[:, None]
+    return float(hit.sum() / max(int(valid.sum()), 1))

@@ -1,0 +1,176 @@
+"""CLI tools on tiny inputs: build/query files, telemetry summary/export, guardrail, doctor, breakdown, scaling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from covertreex import CoverTree, Runtime
+from covertreex.api.persist import load_tree, save_tree
+from covertreex.baselines import brute_force_knn
+from covertreex.cli.main import app
+from covertreex.telemetry import load, validate
+
+runner = CliRunner()
+
+
+def _invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture()
+def points(tmp_path):
+    X = np.random.default_rng(5).standard_normal((900, 3))
+    np.save(tmp_path / "x.npy", X)
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", header="a,b,c", comments="")
+    return X
+
+
+def test_save_load_round_trip_answers_identically(tmp_path, points):
+    tree = CoverTree(Runtime(seed=3)).fit(points)
+    loaded = load_tree(save_tree(tree, tmp_path / "t.npz"))
+    assert loaded.runtime == tree.runtime and loaded.num_points == 900
+    np.testing.assert_array_equal(loaded.knn(k=4), tree.knn(k=4))
+    loaded.check_invariants()
+    with pytest.raises(ValueError, match="must end in .npz"):
+        save_tree(tree, tmp_path / "t.bin")
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a covertreex tree file"):
+        load_tree(tmp_path / "other.npz")
+
+
+def test_build_then_query_files_match_the_oracle(tmp_path, points):
+    pytest.importorskip("pyarrow")
+    log = tmp_path / "log.jsonl"
+    r = _invoke("build", tmp_path / "x.csv", "--out", tmp_path / "t.npz", "--telemetry", log)
+    assert r.exit_code == 0, r.output
+    r = _invoke("query", tmp_path / "t.npz", "--k", 6, "--out", tmp_path / "n.parquet", "--verify-rows", 300,
+                "--telemetry", log)
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+
+    frame = pd.read_parquet(tmp_path / "n.parquet")
+    ids = frame.sort_values(["query", "rank"])["neighbour"].to_numpy().reshape(900, 6)
+    oi, _ = brute_force_knn(points, k=6)
+    np.testing.assert_array_equal(ids, oi)
+    r = _invoke("query", tmp_path / "x.npy", "--k", 4, "--predecessor", "--out", tmp_path / "p.npy")
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), brute_force_knn(points, k=4, predecessor=True)[0])
+    assert np.load(tmp_path / "p.distances.npy").shape == (900, 4)
+    r = _invoke("query", tmp_path / "t.npz", "--queries", tmp_path / "x.npy", "--k", 2, "--out", tmp_path / "q.npy")
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(np.load(tmp_path / "q.npy"), brute_force_knn(points, points, k=2)[0])
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    for event in events:
+        validate(event)
+    query = [e for e in events if e["schema_id"] == "covertreex.query"]
+    assert len(query) == 1 and query[0]["recall"] == 1.0 and query[0]["queries"] == 900
+
+
+@pytest.mark.parametrize("args, message", [
+    (["build", "missing.npy", "--out", "t.npz"], "no such file"),
+    (["build", "x.txt", "--out", "t.npz"], "must end in .npy, .csv, .parquet"),
+    (["build", "{x}", "--out", "t.bin"], "--out must end in .npz"),
+    (["query", "{x}", "--out", "n.csv"], "must end in .npy, .parquet"),
+    (["query", "{x}", "--out", "n.npy", "--k", "0"], "--k"),
+    (["query", "{x}", "--out", "n.npy", "--k", "900"], "k=900 exceeds"),
+    (["query", "{x}", "--out", "n.npy", "--predecessor", "--queries", "{x}"], "without --queries"),
+    (["guardrail", "{log}"], "give --min-recall"),
+    (["guardrail", "{log}", "--max", "evals_mean"], "expected FIELD=NUMBER"),
+    (["guardrail", "{log}", "--max", "nope=1"], "no field nope"),
+    (["guardrail", "missing.jsonl", "--min-recall", "0.9"], "no such file"),
+    (["telemetry", "export", "{log}", "--out", "x.xlsx"], "must end in .csv or .parquet"),
+    (["breakdown", "--sizes", "10,x"], "comma-separated integers"),
+    (["scaling", "--sizes", "500"], "at least two different sizes"),
+    (["scaling", "--sizes", "5,500", "--k", "10", "--repeat", "1"], "every size must exceed k=10"),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, points, args, message):
+    log = tmp_path / "log.jsonl"
+    log.write_text("")
+    args = [a.format(x=tmp_path / "x.npy", log=log) for a in args]
+    r = _invoke(*args)
+    assert r.exit_code == 2, r.output
+    assert message in " ".join(r.output.split()).replace("│", ""), r.output
+
+
+def _run_log(tmp_path, points):
+    log = tmp_path / "run.jsonl"
+    np.save(tmp_path / "small.npy", points[:400])
+    r = _invoke("query", tmp_path / "small.npy", "--k", 5, "--out", tmp_path / "n.npy", "--verify-rows", 400,
+                "--telemetry", log)
+    assert r.exit_code == 0, r.output
+    return log
+
+
+def test_guardrail_passes_and_fails(tmp_path, points):
+    pytest.importorskip("pandas")
+    log = _run_log(tmp_path, points)
+    evals = load(log).dropna(subset=["evals_mean"])["evals_mean"].max()
+    assert 5 <= evals <= 400  # a query evaluates at least k and at most n distances
+    ok = _invoke("guardrail", log, "--min-recall", 0.999, "--max", f"evals_mean={evals}", "--max",
+                 "seconds_traversal=60")
+    assert ok.exit_code == 0 and "guardrail passed" in ok.output, ok.output
+    bad = _invoke("guardrail", log, "--max", f"evals_mean={evals / 2}")
+    assert bad.exit_code == 1 and "evals_mean" in bad.output
+    # a run without an oracle has no recall: a recall bound must fail, not pass silently
+    plain = tmp_path / "plain.jsonl"
+    assert _invoke("query", tmp_path / "small.npy", "--k", 3, "--out", tmp_path / "m.npy", "--telemetry",
+                   plain).exit_code == 0
+    none = _invoke("guardrail", plain, "--min-recall", 0.5)
+    assert none.exit_code == 1 and "no recall recorded" in none.output
+
+
+def test_telemetry_summary_and_export(tmp_path, points):
+    pytest.importorskip("pyarrow")
+    log = _run_log(tmp_path, points)
+    r = _invoke("telemetry", "summary", log)
+    assert r.exit_code == 0 and "covertreex.query" in r.output, r.output
+    assert _invoke("telemetry", "export", log, "--out", tmp_path / "e.csv").exit_code == 0
+    assert _invoke("telemetry", "export", log, "--out", tmp_path / "s.parquet", "--summary").exit_code == 0
+    import pandas as pd
+
+    events = pd.read_csv(tmp_path / "e.csv")
+    assert len(events) == len(log.read_text().splitlines())
+    assert set(pd.read_parquet(tmp_path / "s.parquet")["schema_id"]) == set(events["schema_id"])
+
+
+def test_doctor_lists_versions_and_extras():
+    r = _invoke("doctor")
+    assert r.exit_code == 0, r.output
+    for word in ("numba threading layer", "numpy", "faiss-cpu", "gpboost", "plotly"):
+        assert word in r.output
+
+
+def test_breakdown_writes_jsonl_and_html(tmp_path):
+    r = _invoke("breakdown", "--sizes", "300,600", "--k", 4, "--repeat", 1, "--artifacts", tmp_path)
+    assert r.exit_code == 0, r.output
+    (log,) = (tmp_path / "logs").glob("breakdown-*.jsonl")
+    (html,) = (tmp_path / "profiles").glob("breakdown-*.html")
+    (summary,) = (tmp_path / "profiles").glob("breakdown-*.json")
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    kinds = {e["schema_id"] for e in events}
+    assert kinds == {"covertreex.build.round", "covertreex.build.summary", "covertreex.query", "covertreex.operation"}
+    ops = [e for e in events if e["schema_id"] == "covertreex.operation"]
+    assert [(e["operation"], e["points"]) for e in ops] == [("build", 300), ("query", 300), ("build", 600),
+                                                           ("query", 600)]
+    assert all(e["wall_s"] > 0 and e["cpu_s"] >= 0 for e in ops)
+    runs = json.loads(summary.read_text())["runs"]
+    assert all(sum(r["phases"].values()) <= r["build"]["wall_s"] for r in runs)
+    page = html.read_text()
+    assert "plotly" in page and "build: traversal" in page and len(page) > 1_000_000  # plotly.js embedded
+
+
+def test_scaling_fits_exponents(tmp_path):
+    r = _invoke("scaling", "--sizes", "400,800,1600", "--dims", "2,3", "--k", 3, "--repeat", 1,
+                "--artifacts", tmp_path)
+    assert r.exit_code == 0, r.output
+    (path,) = (tmp_path / "benchmarks").glob("scaling-*.json")
+    data = json.loads(path.read_text())
+    assert [e["dim"] for e in data["exponents"]] == [2, 3]
+    # building is at least linear-ish and far from quadratic-plus on these sizes (loose: timings are noisy)
+    assert all(0.0 < e["build_exponent"] < 2.5 for e in data["exponents"])
+    assert len(list((tmp_path / "profiles").glob("scaling-*.html"))) == 1
