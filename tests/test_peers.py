@@ -38,3 +38,27 @@ def test_peer_matches_oracle_and_leaves_input_alone(name):
         return
     np.testing.assert_allclose(dist, od, rtol=1e-12, atol=1e-15)
     np.testing.assert_array_equal(ids, oi)  # continuous data: no ties, so the ids must agree
+
+
+def test_check_rows_counts_only_valid_neighbours():
+    from covertreex.baselines.suite import check_rows
+
+    X = np.random.default_rng(8).standard_normal((300, 2))
+    rows = np.arange(40, 60)
+    oracle = brute_force_knn(X, k=4, rows=rows)
+    good = oracle[0].copy()
+    assert check_rows(X, X[rows], good, oracle, owners=rows) == (1.0, 1.0)
+    selfish = good.copy()
+    selfish[0, 0] = rows[0]  # the point itself is never its own neighbour
+    far = good.copy()
+    far[1, 3] = int(np.argmax(np.linalg.norm(X - X[rows[1]], axis=1)))  # not within the k-th distance
+    repeated = good.copy()
+    repeated[2, 1] = repeated[2, 0]  # a repeated id spoils the whole row
+    for bad, expected in ((selfish, 79 / 80), (far, 79 / 80), (repeated, 76 / 80)):
+        recall, exact = check_rows(X, X[rows], bad, oracle, owners=rows)
+        assert recall == pytest.approx(expected) and exact == pytest.approx(19 / 20)
+    pred = brute_force_knn(X, k=4, rows=np.arange(3), predecessor=True)
+    assert check_rows(X, X[:3], pred[0], pred, owners=np.arange(3), predecessor=True) == (1.0, 1.0)
+    later = pred[0].copy()
+    later[2, 0] = 5  # a later point is not a predecessor candidate
+    assert check_rows(X, X[:3], later, pred, owners=np.arange(3), predecessor=True)[0] == pytest.approx(2 / 3)

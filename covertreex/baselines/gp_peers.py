@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from covertreex.baselines.peers import _package_version
+from covertreex.baselines.peers import Peer
 
 # GPBoost's ARD Gaussian is exp(-sum (x/rho)^2); ours is exp(-r^2 / (2 l^2)): rho = sqrt(2) l.
 # Its Matern kernels use the range as our lengthscale (shape = nu).
@@ -33,20 +33,14 @@ _GPBOOST_KERNELS = {"rbf": ("gaussian_ard", None, math.sqrt(2.0)), "matern12": (
 
 
 @dataclass(frozen=True)
-class GPBoostPeer:
-    name: str
-    task: str  # "predecessor" (Euclidean) or "residual predecessor"
-    includes: str  # what the timed step does besides the neighbour search
-    distribution: str = "gpboost"
-    exact: bool = True
+class GPBoostPeer(Peer):
+    task: str = "predecessor"  # "predecessor" (Euclidean) or "residual predecessor"
     verifiable: bool = False  # GPBoost does not return its neighbour ids
 
-    def available(self) -> bool:
-        return _package_version(self.distribution) is not None
-
     @property
-    def version(self) -> str | None:
-        return _package_version(self.distribution)
+    def includes(self) -> str:
+        """What the timed step does besides the neighbour search (the peer's note)."""
+        return self.note
 
     def _gpb(self):
         return importlib.import_module("gpboost")
@@ -54,8 +48,8 @@ class GPBoostPeer:
 
 class GPBoostVecchia(GPBoostPeer):
     def __init__(self):
-        super().__init__("gpboost-vecchia", "predecessor",
-                         "GPModel(gp_approx='vecchia', cov_function='gaussian', vecchia_ordering='none', "
+        super().__init__("gpboost-vecchia", "gpboost", task="predecessor",
+                         note="GPModel(gp_approx='vecchia', cov_function='gaussian', vecchia_ordering='none', "
                          "num_neighbors=k) construction: predecessor neighbour search + sparse Vecchia set-up; "
                          "ids not exposed, so not verified")
 
@@ -68,8 +62,8 @@ class GPBoostVecchia(GPBoostPeer):
 
 class GPBoostVIF(GPBoostPeer):
     def __init__(self):
-        super().__init__("gpboost-vif", "residual predecessor",
-                         "GPModel(gp_approx='full_scale_vecchia', ARD kernel, num_ind_points=m, random inducing "
+        super().__init__("gpboost-vif", "gpboost", task="residual predecessor",
+                         note="GPModel(gp_approx='full_scale_vecchia', ARD kernel, num_ind_points=m, random inducing "
                          "points) construction + one neg_log_likelihood: correlation-based neighbour search + "
                          "inducing-point and Vecchia factorisations; ids not exposed, so not verified")
 

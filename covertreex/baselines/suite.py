@@ -66,31 +66,38 @@ class EngineResult:
     task: str = "knn all points"
 
 
-def verify(X: np.ndarray, k: int, ids: np.ndarray, rows: np.ndarray, oracle) -> tuple[float, float]:
-    """(recall, exact-row fraction) of ``ids[rows]`` against the oracle's answer for ``rows``.
+def check_rows(X: np.ndarray, at: np.ndarray, got: np.ndarray, oracle, owners: np.ndarray | None = None,
+               predecessor: bool = False) -> tuple[float, float]:
+    """(recall, exact-row fraction) of neighbour rows ``got`` for the query points ``at`` against the
+    oracle's (ids, distances) for the same rows.
 
-    A returned neighbour counts as correct when it is another point whose true distance is within the
-    oracle's k-th distance (so any valid tie-break is accepted); rows must not repeat an id.
+    A returned id counts when it is a point of ``X`` whose true distance is within the oracle's k-th
+    (so any valid tie-break is accepted), is not the row's own point ``owners[r]``, is an earlier point
+    on predecessor rows, and its row repeats no id (predecessor rows may repeat the -1 padding).
+    Recall is over the oracle's non-padding entries.
     """
     oi, od = oracle
-    got = ids[rows]
-    true_d = np.stack([euclidean_block(X[r : r + 1], X[got[j]])[0] for j, r in enumerate(rows)])
-    ok = (got >= 0) & (got != rows[:, None]) & (true_d <= od[:, -1:])
-    distinct = np.array([len(set(row.tolist())) == k for row in got])
-    ok &= distinct[:, None]
-    return float(ok.mean()), float(np.mean(np.all(got == oi, axis=1)))
+    safe = np.where(got >= 0, got, 0)
+    true_d = np.stack([euclidean_block(at[j : j + 1], X[safe[j]])[0] for j in range(got.shape[0])])
+    kth = np.where(oi[:, -1:] >= 0, od[:, -1:], np.inf)
+    hit = (got >= 0) & (true_d <= kth)
+    if owners is not None:
+        hit &= got != owners[:, None]
+        if predecessor:
+            hit &= got < owners[:, None]
+    kept = [row[row >= 0] if predecessor else row for row in got]
+    hit &= np.array([len(set(row.tolist())) == len(row) for row in kept])[:, None]
+    return float(hit.sum() / max(int((oi >= 0).sum()), 1)), float(np.mean(np.all(got == oi, axis=1)))
+
+
+def verify(X: np.ndarray, k: int, ids: np.ndarray, rows: np.ndarray, oracle) -> tuple[float, float]:
+    """``check_rows`` for all-points rows ``ids[rows]`` (row r is point r's k other neighbours)."""
+    return check_rows(X, X[rows], ids[rows], oracle, owners=rows)
 
 
 def verify_predecessor(X: np.ndarray, ids: np.ndarray, rows: np.ndarray, oracle) -> tuple[float, float]:
-    """(recall, exact-row fraction) of predecessor rows: every returned id is an earlier point whose
-    true distance is within the oracle's k-th (rows with fewer than k earlier points are padded)."""
-    oi, od = oracle
-    got = ids[rows]
-    safe = np.where(got >= 0, got, 0)
-    true_d = np.stack([euclidean_block(X[r : r + 1], X[safe[j]])[0] for j, r in enumerate(rows)])
-    kth = np.where(oi[:, -1:] >= 0, od[:, -1:], np.inf)
-    hit = (got >= 0) & (got < rows[:, None]) & (true_d <= kth)
-    return float(hit.sum() / max(int((oi >= 0).sum()), 1)), float(np.mean(np.all(got == oi, axis=1)))
+    """``check_rows`` for predecessor rows ``ids[rows]`` (only earlier points; short rows padded with -1)."""
+    return check_rows(X, X[rows], ids[rows], oracle, owners=rows, predecessor=True)
 
 
 def machine_info() -> dict:

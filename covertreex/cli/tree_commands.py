@@ -13,6 +13,7 @@ from rich.table import Table
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.api.tree import CoverTree
 from covertreex.baselines.brute_force import brute_force_knn
+from covertreex.baselines.suite import check_rows
 from covertreex.cli.bench import ThreadsOption, _console
 from covertreex.cli.files import POINT_SUFFIXES, check_output, read_points, write_neighbours
 from covertreex.runtime.config import Runtime
@@ -123,22 +124,12 @@ def query(
 
 
 def _recall(tree: CoverTree, Q, k: int, predecessor: bool, result, verify_rows: int) -> float:
-    """Fraction of oracle neighbours matched by distance on a seeded sample of rows."""
+    """Recall against brute force (``check_rows``) on a seeded sample of rows."""
     n_rows = result.ids.shape[0]
     rows = np.sort(np.random.default_rng(0).choice(n_rows, min(verify_rows, n_rows), replace=False))
     X = tree.points
     if Q is None:
-        oi, od = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor)
-        at = X[rows]
-    else:
-        at = np.asarray(Q, dtype=X.dtype)[rows]
-        oi, od = brute_force_knn(X, at, k=k)
-    got = result.ids[rows]
-    # true distances of the returned ids (not the reported ones), against the oracle's k-th
-    true_d = np.sqrt(((at[:, None, :].astype(np.float64) - X[np.maximum(got, 0)]) ** 2).sum(axis=2))
-    valid = oi >= 0
-    kth = np.where(valid[:, -1:], od[:, -1:], np.inf)
-    hit = (got >= 0) & (true_d <= kth * (1 + 1e-12))
-    if Q is None:
-        hit &= got != rows[:, None]
-    return float(hit.sum() / max(int(valid.sum()), 1))
+        oracle = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor)
+        return check_rows(X, X[rows], result.ids[rows], oracle, owners=rows, predecessor=predecessor)[0]
+    at = np.asarray(Q, dtype=X.dtype)[rows]
+    return check_rows(X, at, result.ids[rows], brute_force_knn(X, at, k=k))[0]
