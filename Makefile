@@ -4,8 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP_CORE  := $(VENV)/.installed-core
 STAMP_TEST  := $(VENV)/.installed-test
+STAMP_LAB   := $(VENV)/.installed-lab
+CHROMIUM    := /usr/bin/chromium
+# apt needs root: use sudo when not root (and when sudo exists)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: demo test bench clean clean-cache
+.PHONY: demo test lab bench clean clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,17 +19,30 @@ $(STAMP_CORE): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[bench,dev,telemetry]"
-	touch $@ $(STAMP_CORE)
+$(STAMP_TEST): pyproject.toml | $(PY) $(CHROMIUM)
+	$(PY) -m pip install --quiet -e ".[bench,dev,telemetry,notebook]"
+	touch $@ $(STAMP_CORE) $(STAMP_LAB)
+
+$(STAMP_LAB): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[notebook]"
+	touch $@
+
+# Debian's chromium for the real-browser test (Playwright drives it; nothing is downloaded by playwright)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 ## demo: build a tree on a default workload, exact all-points k-NN, verified against brute force, vs peers
 demo: $(STAMP_CORE)
 	$(VENV)/bin/covertreex bench euclidean --n 131072 --dim 3 --k 10 --repeat 3 --peers all
 
-## test: install with the test extras and run the whole test suite
+## test: install with the test extras (+ chromium) and run tests/ and every notebook (nbval)
 test: $(STAMP_TEST)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q
+
+## lab: JupyterLab on the notebooks (offline; widgets and plotly work out of the box)
+lab: $(STAMP_LAB)
+	cd notebooks && ../$(VENV)/bin/jupyter lab
 
 ## bench: the issue's benchmark workloads (slower; writes JSON under artifacts/benchmarks/)
 bench: $(STAMP_CORE)

@@ -153,7 +153,7 @@ def test_breakdown_writes_jsonl_and_html(tmp_path):
     (summary,) = (tmp_path / "profiles").glob("breakdown-*.json")
     events = [json.loads(line) for line in log.read_text().splitlines()]
     kinds = {e["schema_id"] for e in events}
-    assert kinds == {"covertreex.build.round", "covertreex.build.summary", "covertreex.query", "covertreex.operation"}
+    assert kinds == {"covertreex.build.round", "covertreex.build.level", "covertreex.build.summary", "covertreex.query", "covertreex.operation"}
     ops = [e for e in events if e["schema_id"] == "covertreex.operation"]
     assert [(e["operation"], e["points"]) for e in ops] == [("build", 300), ("query", 300), ("build", 600),
                                                            ("query", 600)]

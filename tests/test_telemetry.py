@@ -35,6 +35,17 @@ def test_build_and_query_events_round_trip(tmp_path):
     assert rounds[rounds["operation"] == "insert"]["batch_size"].sum() == 1000
     assert (rounds["scope_max"] >= rounds["scope_p95"]).all() and (rounds["scope_p95"] >= rounds["scope_p50"]).all()
     assert rounds["seconds_traversal"].dtype == np.float64 and rounds["scope_mean"].dtype == np.float64
+    levels = frame[frame["schema_id"] == "covertreex.build.level"]
+    # per round, the per-level points add up to the round's batch and their degrees to its edges
+    for (op, rnd), part in levels.groupby(["operation", "round"]):
+        row = rounds[(rounds["operation"] == op) & (rounds["round"] == rnd)].iloc[0]
+        assert part["points"].sum() == row["batch_size"]
+        assert (part["scope_mean"] * part["points"]).sum() == pytest.approx(row["neighbour_edges"])
+        assert part["scope_max"].max() == row["scope_max"]
+    fit_levels = levels[levels["operation"] == "fit"]
+    placed = fit_levels.groupby(fit_levels["level"].astype(np.int64))["points"].sum()
+    levels_stored, counts = np.unique(tree.arrays.level[1:], return_counts=True)  # every node but the root
+    assert placed.index.tolist() == levels_stored.tolist() and placed.astype(np.int64).tolist() == counts.tolist()
     summaries = frame[frame["schema_id"] == "covertreex.build.summary"]
     assert summaries["points_added"].tolist() == [2000, 1000] and summaries["points_before"].tolist() == [0, 2000]
     queries = frame[frame["schema_id"] == "covertreex.query"].reset_index(drop=True)

@@ -19,7 +19,7 @@ from covertreex.algo._placement_numba import place_batch
 from covertreex.algo.conflict import conflict_graph_strategy
 from covertreex.algo.order import batch_order
 from covertreex.algo.schedule import prefix_schedule
-from covertreex.algo.types import RoundStats
+from covertreex.algo.types import LevelScope, RoundStats
 from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
 from covertreex.core.tree import PCCTree
 
@@ -47,6 +47,16 @@ def child_edges(pts, level, radius, dparent, child_ptr, child_idx, n):
     scale = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)
     return (np.ascontiguousarray(pts[kids]), scale, radius[kids], dparent[kids],
             child_ptr[kids + 1] > child_ptr[kids], np.where(finite, 0.5 * scale, -1.0))
+
+
+def _level_scopes(new_level: np.ndarray, degree: np.ndarray) -> tuple[LevelScope, ...]:
+    """Per level the round placed points at (highest first): how many, and their conflict-graph degrees."""
+    levels, inverse, counts = np.unique(new_level, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=degree, minlength=levels.size)
+    maxima = np.zeros(levels.size, dtype=np.int64)
+    np.maximum.at(maxima, inverse, degree)
+    return tuple(LevelScope(int(lv), int(c), float(s / c), int(mx))
+                 for lv, c, s, mx in zip(levels[::-1], counts[::-1], sums[::-1], maxima[::-1]))
 
 
 def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric) -> tuple[PCCTree, list[RoundStats]]:
@@ -122,6 +132,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
                 seconds_conflict_graph=t3 - t2,
                 seconds_mis=t4 - t3,
                 seconds_link=t5 - t4,
+                levels=_level_scopes(new_level, degree),
             )
         )
         cur = hi

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class LevelScope:
+    """Conflict-graph scopes of the round's points that were placed at one level."""
+
+    level: int  # cover-tree level (DUP_LEVEL for exact duplicates)
+    points: int
+    scope_mean: float
+    scope_max: int
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class RoundStats:
     seconds_conflict_graph: float
     seconds_mis: float
     seconds_link: float
+    levels: tuple[LevelScope, ...] = field(default=())  # one entry per level the round placed points at
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -18,7 +18,7 @@ from covertreex.api.tree import CoverTree
 from covertreex.baselines.brute_force import brute_force_knn
 from covertreex.baselines.gp_peers import gp_peers
 from covertreex.baselines.peers import _drop_self, all_peers
-from covertreex.baselines.suite import machine_info
+from covertreex.baselines.suite import given_points, machine_info
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
@@ -109,9 +109,11 @@ def residual_peer_available(name: str) -> bool:
 
 
 def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
-                 peer_names: tuple[str, ...] = ("brute-force",)) -> dict:
+                 peer_names: tuple[str, ...] = ("brute-force",), X: np.ndarray | None = None, telemetry=None) -> dict:
     """Run the benchmark; returns a JSON-serialisable dict (``tasks``: covertreex rows, ``peers``: peer rows
-    with ``ratio`` = peer seconds / covertreex seconds on the same task).  The brute-force oracle always runs."""
+    with ``ratio`` = peer seconds / covertreex seconds on the same task).  The brute-force oracle always runs.
+    ``X`` (workload.n, workload.dim) replaces the synthetic data; ``telemetry`` receives the build and
+    query events of covertreex."""
     unknown = [p for p in peer_names if p not in RESIDUAL_PEERS]
     if unknown:
         raise ValueError(f"unknown residual peer(s) {', '.join(unknown)}; known: {', '.join(RESIDUAL_PEERS)}")
@@ -120,7 +122,7 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
         raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
     step = progress or (lambda message: None)
     peers: list[dict] = []
-    X = workload.data()
+    X = workload.data() if X is None else given_points(X, workload.n, workload.dim)
     policy = workload.residual()
     runtime = runtime.with_updates(metric="residual", residual=policy, precision="float64")
     k, n = workload.k, workload.n
@@ -137,7 +139,8 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
         brute_force_knn(small, k=min(k, len(small) - 1), rows=np.arange(4), metric="residual", residual=warm.metric)
 
     step("covertreex build")
-    build_s, build_runs, build_peak, tree = _timed(lambda: CoverTree(runtime).fit(X), workload.repeat)
+    build_s, build_runs, build_peak, tree = _timed(lambda: CoverTree(runtime).fit(X, telemetry=telemetry),
+                                                    workload.repeat)
     factors = tree.metric
     tasks = []
 
@@ -167,7 +170,8 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
                                                               residual=factors), workload.repeat)
         for engine in workload.engines:
             step(f"covertreex ({engine}): {len(qids)} query ids")
-            s, runs, peak, res = _timed(lambda e=engine: tree.knn_result(k=k, query_ids=qids, engine=e),
+            s, runs, peak, res = _timed(lambda e=engine: tree.knn_result(k=k, query_ids=qids, engine=e,
+                                                                    telemetry=telemetry),
                                         workload.repeat)
             record("knn query ids", len(qids), s, runs, peak, res, oracle, bs, note=f"engine={engine}")
         if "brute-force" in peer_names:
@@ -191,7 +195,8 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
                                                            {"predecessor": True})) if name in workload.all_points]
         for _, task, kw in chosen:
             step(f"covertreex: {task}")
-            s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, engine=workload.all_points_engine, **kw),
+            s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, engine=workload.all_points_engine,
+                                                                 telemetry=telemetry, **kw),
                                         1)
             step(f"oracle: {task} ({len(vrows)} rows)")
             bs, _, _, oracle = _timed(lambda kw=kw: brute_force_knn(X, k=k, rows=vrows, metric="residual",

@@ -19,6 +19,7 @@ from covertreex.api.tree import CoverTree
 from covertreex.baselines.brute_force import brute_force_knn, euclidean_block
 from covertreex.baselines.gp_peers import gp_peers
 from covertreex.baselines.peers import BruteForce, all_peers
+from covertreex.core.validation import as_points
 from covertreex.runtime.config import Runtime
 from covertreex.runtime.diagnostics import OperationTimer
 
@@ -147,13 +148,25 @@ def _engine_runs(build, query, repeat: int, warmup=None):
     return builds, queries, max(peaks), answer
 
 
+def given_points(X, n: int, dim: int) -> np.ndarray:
+    """Validated float64 points of shape (n, dim) given in place of a workload's synthetic data."""
+    X = as_points(X, "X", np.float64)
+    if X.shape != (n, dim):
+        raise ValueError(f"X has shape {X.shape} but the workload says (n, dim) = ({n}, {dim})")
+    return X
+
+
 def euclidean_peers() -> dict:
     """Every peer of the Euclidean benchmark: all-points k-NN libraries and GPBoost's Vecchia search."""
     return {**all_peers(), **{n: p for n, p in gp_peers().items() if p.task == "predecessor"}}
 
 
-def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: list[str], progress=None) -> dict:
+def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: list[str], progress=None,
+                  X: np.ndarray | None = None, telemetry=None) -> dict:
     """Run the benchmark; returns a JSON-serialisable dict (``engines`` is the table).
+
+    ``X`` (workload.n, workload.dim) replaces the seeded synthetic data (e.g. points read from a file);
+    ``telemetry``, a ``TelemetryWriter``, receives covertreex's build and query events of every repeat.
 
     A GPBoost peer adds the predecessor (Vecchia) task: covertreex's build + predecessor query
     against GPBoost's model construction, which contains its neighbour search.
@@ -166,7 +179,7 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
     if missing:
         raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
     step = progress or (lambda message: None)
-    X = workload.data()
+    X = workload.data() if X is None else given_points(X, workload.n, workload.dim)
     rng = np.random.default_rng(workload.seed + 1)
     n, k = workload.n, workload.k
     rows = np.arange(n) if workload.verify_rows == 0 or workload.verify_rows >= n else np.sort(
@@ -178,7 +191,8 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
     results: list[EngineResult] = []
 
     step("covertreex")
-    builds, queries, peak, ids = _engine_runs(lambda: CoverTree(runtime).fit(X), lambda t: t.knn(k=k), workload.repeat)
+    builds, queries, peak, ids = _engine_runs(lambda: CoverTree(runtime).fit(X, telemetry=telemetry),
+                                              lambda t: t.knn(k=k, telemetry=telemetry), workload.repeat)
     recall, exact_rows = verify(X, k, ids, rows, oracle)
     results.append(_result("covertreex", covertreex.__version__, True, "CoverTree.fit + knn(k) (all points)",
                            builds, queries, n, recall, exact_rows, len(rows), peak))

@@ -11,9 +11,13 @@ _ROUND_FIELDS = ("round", "tree_size", "batch_size", "levels_processed", "mis_to
 
 def emit_build(writer, operation: str, stats, seconds: float, before: int, added: int, metric: str,
                dimension: int) -> None:
-    """One ``covertreex.build.round`` event per prefix round, then a ``covertreex.build.summary``."""
+    """Per prefix round a ``covertreex.build.round`` event and one ``covertreex.build.level`` event per level
+    the round placed points at; then a ``covertreex.build.summary``."""
     for s in stats:
         writer.emit("covertreex.build.round", operation=operation, **{f: getattr(s, f) for f in _ROUND_FIELDS})
+        for lv in s.levels:
+            writer.emit("covertreex.build.level", operation=operation, round=s.round, level=lv.level,
+                        points=lv.points, scope_mean=lv.scope_mean, scope_max=lv.scope_max)
     writer.emit("covertreex.build.summary", operation=operation, points_before=before, points_added=added,
                 rounds=len(stats), seconds=seconds, metric=metric, dimension=dimension)
 

@@ -36,6 +36,14 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "scope_max": int,
         **_PHASES,
     }),
+    "covertreex.build.level": (1, {
+        "operation": str,
+        "round": int,
+        "level": int,  # cover-tree level the points were placed at; duplicates: DUP_LEVEL
+        "points": int,
+        "scope_mean": float,  # conflict-graph degree of those points
+        "scope_max": int,
+    }),
     "covertreex.build.summary": (1, {
         "operation": str,
         "points_before": int,

@@ -1,0 +1,40 @@
+"""Putting a freshly drawn figure into a live ``FigureWidget`` and tables into HTML."""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+
+
+def figure_widget() -> go.FigureWidget:
+    """An empty FigureWidget (plotly >= 6 needs anywidget for it: extra ``notebook``)."""
+    return go.FigureWidget(layout={"height": 420})
+
+
+def show(widget: go.FigureWidget, figure: go.Figure) -> None:
+    """Replace the widget's traces and layout by the figure's, in one update."""
+    with widget.batch_update():
+        widget.data = ()
+        widget.add_traces(list(figure.data))
+        widget.layout = figure.layout
+
+
+def table_html(rows: list[dict], columns: list[str] | None = None, floats: str = "{:,.4g}") -> str:
+    """A plain HTML table (escaped) of dict rows."""
+    if not rows:
+        return "<i>no rows</i>"
+    columns = columns or list(dict.fromkeys(c for r in rows for c in r))
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return floats.format(value)
+        return html.escape("" if value is None else str(value))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table class='covertreex-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def error_html(message: str) -> str:
+    return f"<span style='color:#b00020'>{html.escape(message)}</span>"
