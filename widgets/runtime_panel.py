@@ -76,7 +76,8 @@ class RuntimePanel:
         self._hooks: list[Callable[[Runtime], None]] = []
         self._residual_box = W.VBox([self.controls[n] for n in RESIDUAL_CONTROLS])
         plain = [c for n, c in self.controls.items() if n not in RESIDUAL_CONTROLS]
-        self.widget = W.VBox([W.HTML("<b>covertreex Runtime</b>"), *plain, self._residual_box, self.message])
+        self.widget = W.VBox([W.HTML("<b>covertreex Runtime</b>"), *plain, self._residual_box, self.message],
+                             layout=W.Layout(min_width="380px", width="380px"))
         for control in self.controls.values():
             control.observe(self._changed, names="value")
         self._show_residual()

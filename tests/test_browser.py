@@ -1,0 +1,138 @@
+"""A real browser: JupyterLab on 127.0.0.1, Playwright driving Debian's chromium, notebook 04 run, a slider
+moved, the plotly chart redrawn, and a screenshot saved under artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+NOTEBOOK = "04_scope_and_runtime_tuning.ipynb"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--disable-dev-shm-usage"]
+SETTINGS = {  # no pop-ups, no network, no autosave: the lab does only what the test asks
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
+                                                                        "checkForUpdates": False},
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+}
+
+playwright = pytest.importorskip("playwright.sync_api")  # extra "notebook"
+pytest.importorskip("jupyterlab")
+if not CHROMIUM.exists():  # installed by `make test` (apt-get install chromium)
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """A JupyterLab server over a copy of the notebook; yields its base URL and token."""
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(ROOT / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    settings = tmp_path / "settings"
+    for name, value in SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "CT_NOTEBOOK_SIZE": "small",
+           "PLOTLY_RENDERER": "plotly_mimetype"}
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True"]
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'lab.log').read_text()}") from None
+                time.sleep(0.3)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _scope_chart_signature(page) -> str:
+    """What the first plotly chart shows: its title and the y values of every trace ('' before it draws)."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('.js-plotly-plot');
+        if (!plot || !plot.data || plot.data.length === 0) return '';
+        const title = plot.querySelector('.gtitle');
+        return (title ? title.textContent : '') + '|' + JSON.stringify(plot.data.map(t => Array.from(t.y || [])));
+    }""")
+
+
+def _wait_for(predicate, timeout_s: float, what: str, page):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        page.wait_for_timeout(250)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
+    base, token = lab
+    shots = ROOT / "artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1400})
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+            page.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
+            page.wait_for_function("""() => {
+                const w = window.jupyterapp.shell.currentWidget;
+                const kernel = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+                return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+            }""", timeout=90_000)
+            # not awaited: the promise can hang behind a dialog; the page is polled instead
+            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
+            _wait_for(lambda: "|" in _scope_chart_signature(page), 120, "the scope chart to draw", page)
+            before = _scope_chart_signature(page)
+            slider = page.locator(".widget-hslider").filter(has_text="dimension").locator(".noUi-handle")
+            slider.focus()
+            slider.press("ArrowRight")  # dimension 3 -> 4: the explorer rebuilds and redraws
+            after = _wait_for(lambda: (s := _scope_chart_signature(page)) != before and "|" in s and s, 60,
+                              "the chart to change after moving the slider", page)
+            assert after != before
+            readout = page.locator(".widget-hslider").filter(has_text="dimension").locator(".widget-readout")
+            assert readout.inner_text().strip() == "4"
+            page.screenshot(path=str(shots / f"notebook04-lab-{stamp}.png"), full_page=False)
+            page.locator(".js-plotly-plot").first.screenshot(path=str(shots / f"notebook04-scope-chart-{stamp}.png"))
+        finally:
+            browser.close()
