@@ -12,7 +12,7 @@ from covertreex import CoverTree, Runtime
 from covertreex.baselines import brute_force_knn
 from covertreex.core.tree import PCCTree
 
-STRATEGIES = ["grid", "segmented", "dense"]
+STRATEGIES = ["grid", "kdtree", "segmented", "dense"]
 ORDERS = ["hilbert", "random", "natural"]
 
 
@@ -127,7 +127,7 @@ def test_check_invariants_reports_corruption():
 
 @pytest.mark.parametrize("slots", [0, 1, 12])
 def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
-    """Grid (one pass, or overflowing into the two-pass fallback), segmented and dense agree."""
+    """Grid (one pass, or overflowing into the two-pass fallback), k-d tree, segmented and dense agree."""
     from covertreex.algo import conflict
     from covertreex.metrics.euclidean import EuclideanMetric
 
@@ -138,10 +138,39 @@ def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
     reach[::50] = np.inf  # a few points whose reach covers everything
     metric = EuclideanMetric()
     results = {}
-    for name in ("grid", "segmented", "dense"):
+    for name in ("grid", "kdtree", "segmented", "dense"):
         ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.kind, metric.params, pts, 0, 600,
                                                                            reach, 0)
         results[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                          for i in range(600)]
-    assert results["grid"] == results["dense"] == results["segmented"]
+    assert results["grid"] == results["dense"] == results["segmented"] == results["kdtree"]
     assert sum(len(r) for r in results["dense"]) > 600 * 2
+
+
+@pytest.mark.parametrize("dim,dtype", [(1, np.float64), (8, np.float64), (8, np.float32), (32, np.float64)])
+def test_kdtree_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
+    """The k-d tree prunes on every coordinate; its sets must still be the dense ones (ties, duplicates, inf)."""
+    from covertreex.algo import conflict
+    from covertreex.metrics.euclidean import EuclideanMetric
+
+    rng = np.random.default_rng(dim)
+    pts = np.concatenate([rng.standard_normal((400, dim)), np.repeat(rng.standard_normal((4, dim)), 25, axis=0),
+                          rng.integers(0, 3, (100, dim))]).astype(dtype)
+    nn = np.sort(np.linalg.norm(pts[:, None, :].astype(np.float64) - pts[None, :, :], axis=2), axis=1)[:, 1]
+    reach = nn * rng.uniform(0.5, 3.0, size=600)
+    reach[::60] = np.inf
+    reach[1::60] = 0.0
+    reach[2::60] = np.sqrt(2.0)  # exactly a grid distance: strict "<" must hold on both sides
+    metric = EuclideanMetric()
+    sets = {}
+    for name in ("kdtree", "dense"):
+        ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.kind, metric.params, pts, 0, 600,
+                                                                           reach, 0)
+        sets[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
+                      for i in range(600)]
+    assert sets["kdtree"] == sets["dense"]
+    assert sum(map(len, sets["dense"])) > 600
+    X = pts.astype(np.float64)
+    trees = [CoverTree(Runtime(conflict_graph=name, seed=3)).fit(X) for name in ("kdtree", "grid")]
+    assert all(np.array_equal(getattr(trees[0].arrays, f), getattr(trees[1].arrays, f))
+               for f in ("ids", "level", "parent", "radius"))

@@ -65,7 +65,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
     ``new_points`` must already be validated and stored in the runtime's precision.
     """
     kind, params = metric.kind, metric.params
-    strategy = conflict_graph_strategy(runtime.resolved_conflict_graph)
+    strategy = conflict_graph_strategy(runtime.resolved_conflict_graph(new_points.shape[1]))
     order = batch_order(runtime.batch_order)
     schedule = prefix_schedule(runtime.prefix_schedule, runtime.batch_size)
     n_old = 0 if tree is None else tree.num_points

@@ -15,7 +15,8 @@ from covertreex.metrics.residual import Residual
 
 METRICS = ("euclidean", "residual")
 PRECISIONS = ("float64", "float32")
-CONFLICT_GRAPHS = ("auto", "grid", "segmented", "dense", "screened")
+CONFLICT_GRAPHS = ("auto", "grid", "kdtree", "segmented", "dense", "screened")
+GRID_MAX_DIM = 3  # "auto" uses the grid up to this dimension and the k-d tree above it
 BATCH_ORDERS = ("hilbert", "random", "natural")
 PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
 QUERY_ENGINES = ("auto", "tree", "dense")
@@ -50,10 +51,11 @@ class Runtime:
                      metric="residual"; must be None otherwise
     precision        storage dtype of the points: "float64" or "float32" (distances are always
                      accumulated in float64 from the stored values; the residual metric is float64 only)
-    conflict_graph   how a round finds nearby batch points: "grid" (Euclidean cells), "segmented"
+    conflict_graph   how a round finds nearby batch points: "grid" (Euclidean cells over <= 3
+                     coordinates), "kdtree" (Euclidean k-d tree over all coordinates), "segmented"
                      (pivot-distance windows, any metric), "dense" (all pairs), "screened" (all pairs
-                     in BLAS blocks with exact re-checks; residual only) or "auto" (grid for
-                     Euclidean, screened for residual); all build the same tree
+                     in BLAS blocks with exact re-checks; residual only) or "auto" (Euclidean: grid
+                     up to 3 dimensions, k-d tree above; residual: screened); all build the same tree
     batch_order      order of insertion: "hilbert" (random rounds, each sorted along a Hilbert
                      curve), "random" (seeded permutation) or "natural" (data order)
     prefix_schedule  round sizes: "doubling" (1, 1, 2, 4, ... each at most the tree size),
@@ -91,9 +93,10 @@ class Runtime:
         _check_int("threads", self.threads, 1, allow_none=True)
         if not isinstance(self.diagnostics, bool):
             raise TypeError(f"Runtime.diagnostics must be a bool, got {self.diagnostics!r}")
-        if self.conflict_graph == "grid" and self.metric != "euclidean":
+        if self.conflict_graph in ("grid", "kdtree") and self.metric != "euclidean":
             raise ValueError(
-                f"Runtime.conflict_graph='grid' needs coordinates (metric='euclidean'); got metric={self.metric!r}"
+                f"Runtime.conflict_graph={self.conflict_graph!r} needs coordinates (metric='euclidean'); "
+                f"got metric={self.metric!r}"
             )
         if self.conflict_graph == "screened" and self.metric != "residual":
             raise ValueError(f"Runtime.conflict_graph='screened' is for metric='residual'; got metric={self.metric!r}")
@@ -110,12 +113,13 @@ class Runtime:
         elif self.residual is not None:
             raise ValueError(f"Runtime.residual is only used with metric='residual'; got metric={self.metric!r}")
 
-    @property
-    def resolved_conflict_graph(self) -> str:
-        """The conflict graph a build uses ("auto" resolved by metric)."""
+    def resolved_conflict_graph(self, dim: int) -> str:
+        """The conflict graph a build over ``dim``-dimensional points uses ("auto" resolved by metric and dim)."""
         if self.conflict_graph != "auto":
             return self.conflict_graph
-        return "grid" if self.metric == "euclidean" else "screened"
+        if self.metric != "euclidean":
+            return "screened"
+        return "grid" if dim <= GRID_MAX_DIM else "kdtree"
 
     def describe(self) -> dict[str, Any]:
         """The configuration as a plain dict (JSON-serialisable)."""
