@@ -170,6 +170,14 @@ def test_kdtree_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
                       for i in range(600)]
     assert sets["kdtree"] == sets["dense"]
     assert sum(map(len, sets["dense"])) > 600
+    # a sample that underestimates the room (a row with reach 0): chunks overflow, the exact second pass runs
+    from covertreex.algo._kdtree_numba import kd_build, kd_neighbours
+
+    P = pts.astype(np.float64)
+    ptr, idx, dist = kd_neighbours(metric.kind, metric.params, pts, 0, 600, reach, P, kd_build(P, 16),
+                                   np.array([1]), 8)
+    assert [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist())) for i in range(600)
+            ] == sets["dense"]
     X = pts.astype(np.float64)
     trees = [CoverTree(Runtime(conflict_graph=name, seed=3)).fit(X) for name in ("kdtree", "grid")]
     assert all(np.array_equal(getattr(trees[0].arrays, f), getattr(trees[1].arrays, f))

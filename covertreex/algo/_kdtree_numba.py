@@ -11,7 +11,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
+from covertreex.algo._conflict_numba import chunk_room, compact_chunks, test_pair
+from covertreex.metrics._distance_numba import PRUNE_SLACK
 
 STACK = 128  # depth-first stack: the tree depth is below log2(b) + 2
 
@@ -70,60 +71,75 @@ def kd_build(P, leaf_size):
     return perm, start[:nodes], end[:nodes], left[:nodes], right[:nodes], box_lo[:nodes], box_hi[:nodes]
 
 
-@nb.njit(parallel=True, cache=True)
-def _kd_pass(kind, params, pts, lo, hi, reach, P, tree, ptr, out_idx, out_dist, fill):
+@nb.njit(inline="always", cache=True)
+def _kd_point(kind, params, pts, lo, reach, P, tree, i, stack, pos, limit, out_idx, out_dist):
+    """Neighbours of batch point i within reach[i], written from ``pos`` while below ``limit``; returns
+    how many there are (all of them, written or not)."""
     perm, start, end, left, right, box_lo, box_hi = tree
-    b = hi - lo
     d = P.shape[1]
-    counts = np.zeros(b, dtype=np.int64)
-    for i in nb.prange(b):
-        r = reach[i]
-        pos = ptr[i] if fill else 0
-        cnt = 0
+    r = reach[i]
+    cnt = 0
+    top = 1
+    stack[0] = 0
+    while top > 0:
+        top -= 1
+        nd = stack[top]
+        gap = 0.0
+        for t in range(d):
+            x = P[i, t]
+            if x < box_lo[nd, t]:
+                gap += (box_lo[nd, t] - x) ** 2
+            elif x > box_hi[nd, t]:
+                gap += (x - box_hi[nd, t]) ** 2
+        lb = np.sqrt(gap)
+        if lb > r + PRUNE_SLACK * (lb + r):
+            continue
+        if left[nd] >= 0:
+            stack[top] = right[nd]
+            stack[top + 1] = left[nd]
+            top += 2
+            continue
+        for m in range(start[nd], end[nd]):
+            cnt = test_pair(kind, params, pts, lo, i, perm[m], r, pos, cnt, limit, out_idx, out_dist)
+    return cnt
+
+
+@nb.njit(parallel=True, cache=True)
+def _kd_chunks(kind, params, pts, lo, reach, P, tree, rows, starts, limits, out_idx, out_dist):
+    """Chunk c handles ``rows`` c*nr/nchunks .. and writes from ``starts[c]`` up to ``limits[c]``."""
+    nr = rows.shape[0]
+    nchunks = starts.shape[0]
+    counts = np.zeros(nr, dtype=np.int64)
+    for c in nb.prange(nchunks):
         stack = np.empty(STACK, dtype=np.int64)
-        top = 1
-        stack[0] = 0
-        while top > 0:
-            top -= 1
-            nd = stack[top]
-            gap = 0.0
-            for t in range(d):
-                x = P[i, t]
-                if x < box_lo[nd, t]:
-                    gap += (box_lo[nd, t] - x) ** 2
-                elif x > box_hi[nd, t]:
-                    gap += (x - box_hi[nd, t]) ** 2
-            lb = np.sqrt(gap)
-            if lb > r + PRUNE_SLACK * (lb + r):
-                continue
-            if left[nd] >= 0:
-                stack[top] = right[nd]
-                stack[top + 1] = left[nd]
-                top += 2
-                continue
-            for m in range(start[nd], end[nd]):
-                j = perm[m]
-                if j == i:
-                    continue
-                dist = point_distance(kind, params, pts, lo + i, pts, lo + j)
-                if dist < r:
-                    if fill:
-                        out_idx[pos + cnt] = j
-                        out_dist[pos + cnt] = dist
-                    cnt += 1
-        counts[i] = cnt
+        pos = starts[c]
+        for t in range(c * nr // nchunks, (c + 1) * nr // nchunks):
+            cnt = _kd_point(kind, params, pts, lo, reach, P, tree, rows[t], stack, pos, limits[c], out_idx, out_dist)
+            counts[t] = cnt
+            pos += cnt
     return counts
 
 
 @nb.njit(cache=True)
-def kd_neighbours(kind, params, pts, lo, hi, reach, P, tree):
-    """Neighbour CSR (batch-local ids): a counting pass sizes the output, a second pass fills it."""
-    counts = _kd_pass(kind, params, pts, lo, hi, reach, P, tree, np.zeros(1, dtype=np.int64),
-                      np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64), False)
-    ptr = np.zeros(counts.shape[0] + 1, dtype=np.int64)
-    for i in range(counts.shape[0]):
-        ptr[i + 1] = ptr[i] + counts[i]
-    idx = np.empty(ptr[-1], dtype=np.int64)
-    dist = np.empty(ptr[-1], dtype=np.float64)
-    _kd_pass(kind, params, pts, lo, hi, reach, P, tree, ptr, idx, dist, True)
+def kd_neighbours(kind, params, pts, lo, hi, reach, P, tree, sample, nchunks):
+    """Neighbour CSR (batch-local ids) in one pass when it fits.
+
+    The neighbours of ``sample`` rows are counted first; each chunk then gets room for twice the sampled
+    mean per point (+8).  Only when a chunk overflows its room does a second, exactly sized pass run.
+    """
+    b = hi - lo
+    nothing_i = np.empty(0, dtype=np.int64)
+    nothing_d = np.empty(0, dtype=np.float64)
+    zeros = np.zeros(min(nchunks, max(1, sample.shape[0])), dtype=np.int64)
+    probe = _kd_chunks(kind, params, pts, lo, reach, P, tree, sample, zeros, zeros, nothing_i, nothing_d)
+    per_point = 8 + 2 * (probe.sum() // max(1, sample.shape[0]))
+    nchunks = max(1, min(b, nchunks))
+    rows = np.arange(b)
+    starts, limits = chunk_room(b, nchunks, per_point)
+    buf_idx = np.empty(b * per_point, dtype=np.int64)
+    buf_dist = np.empty(b * per_point, dtype=np.float64)
+    counts = _kd_chunks(kind, params, pts, lo, reach, P, tree, rows, starts, limits, buf_idx, buf_dist)
+    ptr, idx, dist, fits = compact_chunks(counts, starts, limits, buf_idx, buf_dist)
+    if not fits:  # exact room: a second pass writes straight into the output
+        _kd_chunks(kind, params, pts, lo, reach, P, tree, rows, starts, limits, idx, dist)
     return ptr, idx, dist

@@ -35,6 +35,7 @@ SCREEN_SLACK = 1e-9  # relative room on R^2 when screening (the exact test follo
 GRID_SLOTS_PER_POINT = 12  # one-pass output room; a second pass runs only when a chunk overflows
 GRID_CELL_QUANTILE = 0.9  # most points then look at their own cell and its direct neighbours
 KD_LEAF_SIZE = 16
+KD_SIZE_SAMPLE = 256  # rows whose neighbours are counted to size the k-d tree strategy's one-pass output
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,10 @@ class KdTreeConflictGraph:
         if kind == RESIDUAL:
             raise ValueError("conflict_graph='kdtree' needs coordinates (metric='euclidean')")
         P = np.ascontiguousarray(pts[lo:hi], dtype=np.float64)
-        return kd_neighbours(kind, params, pts, lo, hi, reach, P, kd_build(P, KD_LEAF_SIZE))
+        b = hi - lo
+        sample = np.unique(np.linspace(0, b - 1, min(b, KD_SIZE_SAMPLE)).astype(np.int64))
+        return kd_neighbours(kind, params, pts, lo, hi, reach, P, kd_build(P, KD_LEAF_SIZE), sample,
+                             4 * numba.get_num_threads())
 
 
 @dataclass(frozen=True)
