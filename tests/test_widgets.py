@@ -113,6 +113,7 @@ def test_scope_explorer_rebuilds_live_and_switches_views(tmp_path):
     explorer.n.value = 1024
     first = explorer.last
     assert first["tree"].num_points == 1024 and first["log"].parent == tmp_path / "logs"
+    assert set(first["frame"]["run_id"]) == {first["log"].stem.removeprefix("scopes-")}  # file and events agree
     rounds = first["rounds"]
     assert sum(r["batch"] for r in rounds) == 1023
     assert list(explorer.figure.data[2].y) == [r["scope max"] for r in rounds]

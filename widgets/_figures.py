@@ -1,10 +1,19 @@
-"""Putting a freshly drawn figure into a live ``FigureWidget`` and tables into HTML."""
+"""What the panels share: showing a panel, putting a freshly drawn figure into a live ``FigureWidget``,
+and tables and errors as HTML."""
 
 from __future__ import annotations
 
 import html
 
 import plotly.graph_objects as go
+
+
+class Displayed:
+    """Base of the panels: displaying a panel in a notebook displays its ``widget``."""
+
+    def _ipython_display_(self):  # pragma: no cover - display only
+        from IPython.display import display
+        display(self.widget)
 
 
 def figure_widget() -> go.FigureWidget:

@@ -17,7 +17,7 @@ from covertreex.runtime.config import Runtime
 from covertreex.telemetry.artifacts import artifact_path, new_run_id
 from covertreex.telemetry.writer import TelemetryWriter
 from covertreex.viz.query_views import recall_vs_speed
-from covertreex.widgets._figures import error_html, figure_widget, show, table_html
+from covertreex.widgets._figures import Displayed, error_html, figure_widget, show, table_html
 from covertreex.widgets.runtime_panel import RuntimePanel
 
 TABLE_COLUMNS = ["task", "engine", "build_s", "query_s", "queries_per_s", "recall", "ratio"]
@@ -111,7 +111,7 @@ def steps_figure(steps: list[tuple[str, float]]) -> go.Figure:
     return fig
 
 
-class BenchmarkRunner:
+class BenchmarkRunner(Displayed):
     """Workload controls + Run button; a progress bar and a live figure of the steps; then the table and
     a recall-vs-speed figure.  Uses the ``RuntimePanel``'s Runtime (its own panel when none is given)."""
 
@@ -187,7 +187,3 @@ class BenchmarkRunner:
         self.message.value = f"wrote {out['json']} and {out['telemetry']}"
         self.last = out
         return out
-
-    def _ipython_display_(self):  # pragma: no cover - display only
-        from IPython.display import display
-        display(self.widget)

@@ -13,7 +13,7 @@ from covertreex.kernels import KERNELS, kernel_by_name
 from covertreex.metrics.residual import Residual
 from covertreex.runtime.config import Runtime
 from covertreex.viz.residual_views import residual_landscape
-from covertreex.widgets._figures import error_html, figure_widget, show
+from covertreex.widgets._figures import Displayed, error_html, figure_widget, show
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def tune_residual(X: np.ndarray, kernel: str = "rbf", lengthscale: float = 1.0, 
                       median_kth=float(np.median(res.distances[:, -1])), tree=tree)
 
 
-class ResidualTuner:
+class ResidualTuner(Displayed):
     """Kernel, lengthscale, inducing count, k and the point to look at; redraws on every change."""
 
     def __init__(self, X: np.ndarray, point_id: int = 0):
@@ -78,7 +78,3 @@ class ResidualTuner:
             f"(of {len(self.X):,}); median k-th residual distance {r.median_kth:.3f}")
         show(self.figure, r.figure)
         return r
-
-    def _ipython_display_(self):  # pragma: no cover - display only
-        from IPython.display import display
-        display(self.widget)

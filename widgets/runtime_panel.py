@@ -12,7 +12,7 @@ from covertreex.kernels import KERNELS, kernel_by_name
 from covertreex.metrics.residual import DEFAULT_JITTER, Residual
 from covertreex.runtime.config import (BATCH_ORDERS, CONFLICT_GRAPHS, METRICS, PRECISIONS, PREFIX_SCHEDULES,
                                        QUERY_ENGINES, Runtime)
-from covertreex.widgets._figures import error_html
+from covertreex.widgets._figures import Displayed, error_html
 
 CHOICES = {"metric": METRICS, "precision": PRECISIONS, "conflict_graph": CONFLICT_GRAPHS,
            "batch_order": BATCH_ORDERS, "prefix_schedule": PREFIX_SCHEDULES, "query_engine": QUERY_ENGINES}
@@ -41,7 +41,7 @@ def runtime_from_values(values: dict) -> Runtime:
     return Runtime(**plain)
 
 
-class RuntimePanel:
+class RuntimePanel(Displayed):
     """Controls for every Runtime knob.  ``.runtime`` is the last valid value; ``.error`` the current
     problem (None when the controls are valid), also shown under the controls."""
 
@@ -106,10 +106,6 @@ class RuntimePanel:
         self.runtime = runtime
         for hook in self._hooks:
             hook(runtime)
-
-    def _ipython_display_(self):  # pragma: no cover - display only
-        from IPython.display import display
-        display(self.widget)
 
 
 def _scalar(lengthscale) -> float:

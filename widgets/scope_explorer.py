@@ -15,7 +15,7 @@ from covertreex.telemetry.load import load
 from covertreex.telemetry.writer import TelemetryWriter
 from covertreex.viz.build_views import phase_breakdown, scope_sizes
 from covertreex.viz.tree_views import level_histogram
-from covertreex.widgets._figures import error_html, figure_widget, show, table_html
+from covertreex.widgets._figures import Displayed, error_html, figure_widget, show, table_html
 from covertreex.widgets.runtime_panel import RuntimePanel
 
 DATA_KINDS = ("gaussian", "uniform", "clusters", "grid")
@@ -39,9 +39,10 @@ def synthetic_points(kind: str, n: int, dim: int, seed: int) -> np.ndarray:
 
 
 def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", seed: int = 0,
-                   log: str | Path | None = None) -> dict:
+                   log: str | Path | None = None, run_id: str | None = None) -> dict:
     """Build over synthetic data with telemetry; returns ``{"tree", "frame", "rounds", "log"}``
-    (``rounds``: one dict per prefix round with its conflict-graph statistics)."""
+    (``rounds``: one dict per prefix round with its conflict-graph statistics; ``run_id`` names the
+    telemetry run, a new id when None)."""
     if runtime.metric != "euclidean":
         raise ValueError("the scope explorer builds Euclidean trees: set metric='euclidean' in the panel")
     for name, value, low in (("n", n, 2), ("dim", dim, 1)):
@@ -49,7 +50,8 @@ def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", s
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     X = synthetic_points(data, n, dim, seed)
     log = Path(log) if log is not None else Path(tempfile.mkdtemp(prefix="covertreex-scopes-")) / "build.jsonl"
-    with TelemetryWriter(log, runtime, run_id=new_run_id({"n": n, "dim": dim, "data": data})) as writer:
+    run_id = run_id or new_run_id({"n": n, "dim": dim, "data": data})
+    with TelemetryWriter(log, runtime, run_id=run_id) as writer:
         tree = CoverTree(runtime).fit(X, telemetry=writer)
     rounds = [{"round": s.round, "batch": s.batch_size, "edges": s.neighbour_edges, "scope mean": s.scope_mean,
                "scope p95": s.scope_p95, "scope max": s.scope_max, "levels": s.levels_processed,
@@ -57,7 +59,7 @@ def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", s
     return {"tree": tree, "frame": load(log), "rounds": rounds, "log": log}
 
 
-class ScopeExplorer:
+class ScopeExplorer(Displayed):
     """Data controls + Build; a view selector (scopes per batch/level, time per phase), the tree's
     level/fan-out histogram and a table of the rounds.  With ``live=True`` every change of n, dimension,
     data or the panel's Runtime rebuilds at once (keep n small)."""
@@ -85,12 +87,11 @@ class ScopeExplorer:
                               self.figure, self.shape, self.table])
 
     def build(self) -> dict | None:
-        log = None
-        if self.artifacts is not None:
-            log = artifact_path(self.artifacts, "logs", "scopes", new_run_id({"n": self.n.value}), "jsonl")
+        run_id = new_run_id({"n": self.n.value, "dim": self.dim.value, "data": self.data.value})
+        log = None if self.artifacts is None else artifact_path(self.artifacts, "logs", "scopes", run_id, "jsonl")
         try:
             self.last = explore_scopes(self.panel.runtime, self.n.value, self.dim.value, self.data.value,
-                                       self.panel.runtime.seed, log)
+                                       self.panel.runtime.seed, log, run_id)
         except (ValueError, TypeError) as exc:
             self.message.value = error_html(str(exc))
             return None
@@ -105,7 +106,3 @@ class ScopeExplorer:
     def _draw(self) -> None:
         if self.last is not None:
             show(self.figure, VIEWS[self.view.value](self.last["frame"]))
-
-    def _ipython_display_(self):  # pragma: no cover - display only
-        from IPython.display import display
-        display(self.widget)

@@ -8,8 +8,8 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from covertreex.telemetry.load import load
-from covertreex.viz.build_views import PHASES
-from covertreex.widgets._figures import error_html, figure_widget, show, table_html
+from covertreex.algo.types import PHASES
+from covertreex.widgets._figures import Displayed, error_html, figure_widget, show, table_html
 
 
 def list_runs(root: str | Path) -> list[Path]:
@@ -55,7 +55,7 @@ def comparison_figure(rows: list[dict]) -> go.Figure:
     return fig
 
 
-class TelemetryBrowser:
+class TelemetryBrowser(Displayed):
     """A multi-select of the JSONL files under ``root``; the chosen runs as a table and a figure."""
 
     def __init__(self, root: str | Path = "artifacts/logs"):
@@ -89,7 +89,3 @@ class TelemetryBrowser:
         self.table.value = table_html(self.rows)
         show(self.figure, comparison_figure(self.rows))
         return self.rows
-
-    def _ipython_display_(self):  # pragma: no cover - display only
-        from IPython.display import display
-        display(self.widget)

@@ -76,8 +76,9 @@ def _cell_key(cx, nd):  # must equal conflict.cell_keys (NumPy) bit for bit
 
 @nb.njit(inline="always", cache=True)
 def test_pair(kind, params, pts, lo, i, j, r, pos, cnt, limit, out_idx, out_dist):
-    """The exact test every strategy shares: y=j is x=i's neighbour when d(x, y) < R(x).  Writes the pair at
-    ``pos + cnt`` while below ``limit``; returns the new count."""
+    """The exact neighbour test of the one-pass fills: y=j is x=i's neighbour when d(x, y) < R(x).  Writes the
+    pair at ``pos + cnt`` while below ``limit``; returns the new count.  (Called by the k-d tree strategy; the
+    grid writes the same test out in its loop, and dense/segmented their counting variants.)"""
     if j == i:
         return cnt
     d = point_distance(kind, params, pts, lo + i, pts, lo + j)

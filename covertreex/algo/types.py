@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+PHASES = ("order", "traversal", "conflict_graph", "mis", "link")  # RoundStats.seconds_<phase>
+
 
 @dataclass(frozen=True)
 class LevelScope:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from covertreex.algo.types import PHASES
 from covertreex.api.tree import CoverTree
 from covertreex.runtime.config import Runtime
 from covertreex.runtime.diagnostics import OperationTimer
 from covertreex.telemetry.events import emit_operation, emit_query
 
-PHASES = ("order", "traversal", "conflict_graph", "mis", "link")
 
 
 def _check_sizes(sizes, dims, k: int, repeat: int) -> None:

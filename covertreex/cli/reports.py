@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from covertreex.api.tree import CoverTree
-from covertreex.baselines.profiling import PHASES, fit_exponents, sweep
+from covertreex.algo.types import PHASES
+from covertreex.baselines.profiling import fit_exponents, sweep
 from covertreex.cli.bench import ArtifactsOption, ThreadsOption, _console, progress_steps
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.artifacts import artifact_path, new_run_id

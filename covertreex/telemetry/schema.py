@@ -6,6 +6,8 @@ schema.  A schema's version changes whenever a field is renamed, removed or chan
 
 from __future__ import annotations
 
+from covertreex.algo.types import PHASES
+
 COMMON = {
     "schema_id": str,
     "schema_version": int,
@@ -17,7 +19,7 @@ COMMON = {
 
 _OPT_FLOAT = (float, type(None))
 _OPT_INT = (int, type(None))
-_PHASES = {f"seconds_{p}": float for p in ("order", "traversal", "conflict_graph", "mis", "link")}
+_PHASES = {f"seconds_{p}": float for p in PHASES}
 
 SCHEMAS: dict[str, tuple[int, dict]] = {
     "covertreex.build.round": (1, {

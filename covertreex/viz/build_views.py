@@ -5,10 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from covertreex.algo.types import PHASES
 from covertreex.core._levels_numba import DUP_LEVEL
 from covertreex.viz._frames import events, first_run
-
-PHASES = ("order", "traversal", "conflict_graph", "mis", "link")
 
 
 def _round_labels(rounds) -> list[str]:

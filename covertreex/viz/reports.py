@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from covertreex.baselines.profiling import PHASES
+from covertreex.algo.types import PHASES
 
 
 def _label(run: dict) -> str:

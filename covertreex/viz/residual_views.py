@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from covertreex.baselines.brute_force import brute_force_knn
+
 
 def residual_landscape(tree, point_id: int, k: int = 10, compare_euclidean: bool = True,
                        axes: tuple[int, int] = (0, 1)) -> go.Figure:
@@ -30,9 +32,7 @@ def residual_landscape(tree, point_id: int, k: int = 10, compare_euclidean: bool
                              marker={"size": 12, "symbol": "circle-open", "color": "#1f77b4",
                                      "line": {"width": 2}}))
     if compare_euclidean:
-        sq = ((coords - coords[point_id]) ** 2).sum(axis=1)
-        sq[point_id] = np.inf
-        eucl = np.lexsort((np.arange(n), sq))[:k]
+        eucl = brute_force_knn(coords, k=k, rows=[point_id], return_distances=False)[0]
         fig.add_trace(go.Scatter(x=x[eucl], y=y[eucl], mode="markers", name=f"{k} Euclidean neighbours",
                                  marker={"size": 9, "symbol": "x", "color": "#2ca02c"}))
         shared = np.intersect1d(resid, eucl).size
