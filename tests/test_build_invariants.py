@@ -148,8 +148,9 @@ def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
 
 
 @pytest.mark.parametrize("dim,dtype", [(1, np.float64), (8, np.float64), (8, np.float32), (32, np.float64)])
-def test_kdtree_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
-    """The k-d tree prunes on every coordinate; its sets must still be the dense ones (ties, duplicates, inf)."""
+def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
+    """The k-d tree prunes on every coordinate and the grid visits only the cells the box [x - R, x + R]
+    meets; their sets must still be the dense ones (ties, duplicates, inf, reach exactly a lattice step)."""
     from covertreex.algo import conflict
     from covertreex.metrics.euclidean import EuclideanMetric
 
@@ -161,14 +162,16 @@ def test_kdtree_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     reach[::60] = np.inf
     reach[1::60] = 0.0
     reach[2::60] = np.sqrt(2.0)  # exactly a grid distance: strict "<" must hold on both sides
+    reach[3::60] = 1.0  # exactly one lattice step along an axis: the box edge falls on a neighbour
     metric = EuclideanMetric()
     sets = {}
-    for name in ("kdtree", "dense"):
+    for name in ("kdtree", "grid", "dense"):
         ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.kind, metric.params, pts, 0, 600,
                                                                            reach, 0)
         sets[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                       for i in range(600)]
     assert sets["kdtree"] == sets["dense"]
+    assert sets["grid"] == sets["dense"]
     assert sum(map(len, sets["dense"])) > 600
     # a sample that underestimates the room (a row with reach 0): chunks overflow, the exact second pass runs
     from covertreex.algo._kdtree_numba import kd_build, kd_neighbours

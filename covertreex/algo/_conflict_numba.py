@@ -64,6 +64,7 @@ def dense_neighbours(kind, params, pts, lo, hi, reach):
 # coordinate + offset fits its 21-bit field: keys never wrap and runs along the last axis are sorted.
 CELL_OFFSET = 1048576
 CELL_LIMIT = 524288
+GRID_EDGE = 1e-6
 
 
 @nb.njit(cache=True)
@@ -91,27 +92,37 @@ def test_pair(kind, params, pts, lo, i, j, r, pos, cnt, limit, out_idx, out_dist
 
 
 @nb.njit(cache=True)
-def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, members, pos, limit, out_idx,
+def _grid_point(kind, params, pts, lo, b, i, r, sub, origin, cell, ukeys, ustart, members, pos, limit, out_idx,
                 out_dist):
-    """Neighbours of batch point i within r: nearby cells, or every point when r spans too many.
+    """Neighbours of batch point i within r: the cells the box [x - r, x + r] meets, or every point
+    when that box spans more cells than there are points.
 
-    Cells differing only in the last coordinate have consecutive keys, so each run of 2*span+1 of them
-    is one binary search and one contiguous range of ``members``.  Writes stop at ``limit``; the
-    return value counts every neighbour.
+    Cells differing only in the last coordinate have consecutive keys, so each run of them is one
+    binary search and one contiguous range of ``members``.  Writes stop at ``limit``; the return value
+    counts every neighbour.
     """
+    nd = sub.shape[1]
     cnt = 0
+    first_cell = np.empty(nd, dtype=np.int64)
+    count = np.empty(nd, dtype=np.int64)
     ratio = r / cell
-    span = np.int64(0)
-    nrun = b + 1
-    if ratio < b:
-        span = np.int64(np.ceil(ratio))
-        nrun = 1
-        for _ in range(nd - 1):
-            nrun *= 2 * span + 1
-            if nrun * (2 * span + 1) > b:
-                nrun = b + 1
-                break
-    brute = nrun > b or span >= CELL_LIMIT
+    brute = not ratio < CELL_LIMIT
+    total = 1.0
+    if not brute:
+        for t in range(nd):
+            # a neighbour differs from x by less than r in every coordinate; GRID_EDGE (in cells) covers
+            # the rounding of these divisions, so a boundary cell is at worst visited needlessly
+            u = (sub[i, t] - origin[t]) / cell
+            a = max(np.int64(np.floor(u - ratio - GRID_EDGE)), 0)
+            z = min(np.int64(np.floor(u + ratio + GRID_EDGE)), CELL_LIMIT)
+            first_cell[t] = a
+            count[t] = max(z - a + 1, 0)
+            total *= count[t]
+        brute = total > b
+    nrun = 1
+    if not brute:
+        for t in range(nd - 1):
+            nrun *= count[t]
     cx = np.empty(nd, dtype=np.int64)
     for v in range(1 if brute else nrun):
         if brute:
@@ -119,11 +130,11 @@ def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, 
         else:
             code = v
             for t in range(nd - 1):
-                cx[t] = cells[i, t] + code % (2 * span + 1) - span
-                code //= 2 * span + 1
-            cx[nd - 1] = cells[i, nd - 1] - span
+                cx[t] = first_cell[t] + code % count[t]
+                code //= count[t]
+            cx[nd - 1] = first_cell[nd - 1]
             first = np.searchsorted(ukeys, _cell_key(cx, nd), side="left")
-            cx[nd - 1] = cells[i, nd - 1] + span
+            cx[nd - 1] = first_cell[nd - 1] + count[nd - 1] - 1
             last = np.searchsorted(ukeys, _cell_key(cx, nd), side="right")
             if first >= last:
                 continue
@@ -143,7 +154,7 @@ def _grid_point(kind, params, pts, lo, b, i, r, nd, cell, cells, ukeys, ustart, 
 
 
 @nb.njit(parallel=True, cache=True)
-def _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+def _grid_chunks(kind, params, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
                  starts, limits, out_idx, out_dist, nchunks):
     """Chunk c writes its points' neighbours from ``starts[c]`` on (at most up to ``limits[c]``)."""
     b = hi - lo
@@ -151,7 +162,7 @@ def _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ust
     for c in nb.prange(nchunks):
         pos = starts[c]
         for i in range(c * b // nchunks, (c + 1) * b // nchunks):
-            cnt = _grid_point(kind, params, pts, lo, b, i, reach[i], dims.shape[0], cell, cells, ukeys, ustart,
+            cnt = _grid_point(kind, params, pts, lo, b, i, reach[i], sub, origin, cell, ukeys, ustart,
                               members, pos, limits[c], out_idx, out_dist)
             counts[i] = cnt
             pos += cnt
@@ -197,7 +208,7 @@ def compact_chunks(counts, starts, limits, buf_idx, buf_dist):
 
 
 @nb.njit(cache=True)
-def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members, per_point, nchunks):
+def grid_neighbours(kind, params, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members, per_point, nchunks):
     """Neighbour CSR from a prepared grid (see ``conflict.GridConflictGraph``).
 
     One pass into ``per_point`` slots per point; only if a chunk overflows its slots, a second pass
@@ -208,11 +219,11 @@ def grid_neighbours(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, 
     starts, limits = chunk_room(b, nchunks, per_point)
     buf_idx = np.empty(b * per_point, dtype=np.int64)
     buf_dist = np.empty(b * per_point, dtype=np.float64)
-    counts = _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+    counts = _grid_chunks(kind, params, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
                           starts, limits, buf_idx, buf_dist, nchunks)
     ptr, idx, dist, fits = compact_chunks(counts, starts, limits, buf_idx, buf_dist)
     if not fits:
-        _grid_chunks(kind, params, pts, lo, hi, reach, dims, cell, cells, ukeys, ustart, members,
+        _grid_chunks(kind, params, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
                      starts, limits, idx, dist, nchunks)
     return ptr, idx, dist
 

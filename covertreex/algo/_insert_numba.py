@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_new, stack_push
+from covertreex.core._stack_numba import stack_new, stack_push, stack_sort_top
 from covertreex.core._levels_numba import can_parent, level_score
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
@@ -91,6 +91,7 @@ def find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr
                 dp = aux[size]
                 if lb > best_d + slack + PRUNE_SLACK * (dp + radius[p] + best_d):
                     continue
+                start = size
                 for e in range(child_ptr[p], child_ptr[p + 1]):
                     rc = e_radius[e]
                     sc = e_scale[e]
@@ -108,6 +109,7 @@ def find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr
                         lim = min(best_d, e_scale_sub[e])
                         if dc - rc <= lim + slack + PRUNE_SLACK * (dc + rc + lim):
                             keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
+                stack_sort_top(keys, nodes, aux, start, size)
             out_p[t] = best_p
             out_d[t] = best_d
             prev = best_p

@@ -6,6 +6,7 @@ import numba
 import numpy as np
 
 from covertreex.core.tree import PCCTree
+from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_kernel
 from covertreex.queries.dense import dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
@@ -18,6 +19,17 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return v
 
 
+# Subtrees of at most this many points are scanned as one contiguous range instead of bounded node by
+# node.  Measured (all-points 10-NN, cKDTree in the same run): 64 is best up to three coordinates, where
+# bounds prune well and distances are cheap; at d=8 (n=32,768) 256 answered ~25% faster than 64.
+LEAF_SCAN_LOW_DIM, LEAF_SCAN_HIGH_DIM, LOW_DIM = 64, 256, 3
+
+
+def leaf_scan(kind: int, dim: int) -> int:
+    """Largest subtree the search scans whole (Euclidean by dimension; residual rows are long: 64)."""
+    return LEAF_SCAN_HIGH_DIM if kind == EUCLIDEAN and dim > LOW_DIM else LEAF_SCAN_LOW_DIM
+
+
 def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit, k: int, n_out: int) -> KnnResult:
     queries, query_order, out_row, exclude, id_limit = map(_readonly, (queries, query_order, out_row, exclude, id_limit))
     ids = np.empty((n_out, k), dtype=np.int64)
@@ -28,7 +40,7 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit
     knn_kernel(metric.kind, metric.params, slack, tree.points, tree.ids, tree.radius, tree.min_id, tree.child_ptr,
                tree.child_idx, tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
                tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, id_limit, k, ids, dist, evals,
-               counters, 16 * numba.get_num_threads())
+               counters, leaf_scan(metric.kind, tree.points.shape[1]), 16 * numba.get_num_threads())
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters)
 
 
