@@ -272,6 +272,29 @@ def test_dense_engine_handles_tiny_p_and_k_near_n():
                 brute_force_knn(X, k=30, metric="residual", residual=policy))
 
 
+def test_dense_engine_merges_row_and_column_blocks(monkeypatch):
+    """Small blocks: every row meets several column blocks, its own id (excluded) falls inside one of
+    them and predecessor limits cut blocks in the middle; results must still be the oracle's."""
+    from covertreex.queries import dense
+
+    monkeypatch.setattr(dense, "COL_BLOCK", 257)
+    monkeypatch.setattr(dense, "ROW_BLOCK", 100)
+    X = np.concatenate([make_data("gaussian", 1300, 3, seed=21), make_data("duplicates", 200, 3, seed=2)])
+    policy = Residual(RBF(1.0, 0.7), inducing=48)
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)
+    rows = np.array([0, 256, 257, 258, 1499, 700])
+    cases = [
+        (tree.knn_result(k=15), brute_force_knn(X, k=15, metric="residual", residual=policy)),
+        (tree.knn_result(k=15, predecessor=True),
+         brute_force_knn(X, k=15, predecessor=True, metric="residual", residual=policy)),
+        (tree.knn_result(k=4, query_ids=rows), brute_force_knn(X, k=4, rows=rows, metric="residual", residual=policy)),
+    ]
+    for result, oracle in cases:
+        assert result.engine == "dense"
+        assert_same((result.ids, result.distances), oracle)
+    assert cases[0][0].distance_evaluations.tolist() == [1499] * 1500  # every other point screened once
+
+
 def test_engine_choice_is_validated():
     with pytest.raises(ValueError, match="query_engine='dense' is for metric='residual'"):
         Runtime(query_engine="dense")

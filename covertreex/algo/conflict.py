@@ -24,8 +24,8 @@ from covertreex.algo._kdtree_numba import kd_build, kd_neighbours
 from covertreex.algo.order import spread_dims
 from covertreex.metrics._distance_numba import RESIDUAL
 from covertreex.metrics._pairwise_numba import listed_distances
-from covertreex.metrics.residual_dense import screen_gamma
-from covertreex.metrics._screen_numba import screen_lower
+from covertreex.metrics.residual_dense import ScreenRows, screen_gamma
+from covertreex.metrics._screen_numba import flagged_pairs, screen_within
 
 GRID_DIMS = 3
 GRID_MAX_CELLS_PER_AXIS = float(1 << 19)  # see _conflict_numba.CELL_LIMIT
@@ -128,26 +128,23 @@ class ScreenedConflictGraph:
         b = F.shape[0]
         dim = int(params[2])
         V = F[:, dim + 1:]
-        norms = np.sqrt(np.einsum("ij,ij->i", V, V))
+        screen = ScreenRows.of(F, dim)
         gamma = screen_gamma(int(params[3]))
         limit = np.where(np.isfinite(reach), reach * reach * (1.0 + SCREEN_SLACK), np.inf)
         rows, cols = [], []
         for start in range(0, b, BLOCK_ROWS):
             stop = min(b, start + BLOCK_ROWS)
             G = V[start:stop] @ V[start:].T
-            lower = screen_lower(params, gamma, F[start:stop], F[start:], G, norms[start:stop], norms[start:])
-            r, c = np.nonzero(lower < limit[start:stop, None])  # pairs (x=row, y=col)
-            c += start
-            keep = c != r + start
-            rows.append(r[keep] + start)
-            cols.append(c[keep])
-            r, c = np.nonzero(lower < limit[None, start:])  # pairs (x=col, y=row), col beyond the block
-            c += start
-            keep = c >= stop
-            rows.append(c[keep])
-            cols.append(r[keep] + start)
-        rows = np.concatenate(rows).astype(np.int64)
-        cols = np.concatenate(cols).astype(np.int64)
+            sq, sx = screen.span(start, stop), screen.span(start, b)
+            # upper triangle: column c of the block is point start + c; the diagonal is not a pair
+            first_col = np.arange(1, stop - start + 1, dtype=np.int64)
+            flags = screen_within(params, gamma, sq.coords, sq.sqrt_p, sq.v_norm, sx.coords, sx.sqrt_p, sx.v_norm,
+                                  G, limit[start:stop], limit[start:], first_col)
+            x, y = flagged_pairs(flags, start)
+            rows.append(x)
+            cols.append(y)
+        rows = np.concatenate(rows)
+        cols = np.concatenate(cols)
         dist = listed_distances(kind, params, pts, rows + lo, pts, cols + lo)
         keep = dist < reach[rows]
         rows, cols, dist = rows[keep], cols[keep], dist[keep]

@@ -1,4 +1,9 @@
-"""Per-pair screen of the residual distance from a BLAS value of V_i . V_j (see ``residual_dense``)."""
+"""Per-pair screen of the residual distance from a BLAS value of V_i . V_j (see ``residual_dense``).
+
+The screen reads compact per-row arrays (``residual_dense.ScreenRows``: scaled coordinates, sqrt(p),
+|V|) rather than the 4 KB feature rows, so a pass over thousands of columns streams a few contiguous
+arrays instead of touching one page per column.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +16,64 @@ from covertreex.kernels._kernels_numba import kernel_value, scaled_sqdist
 
 
 @nb.njit(inline="always", cache=True)
-def screen_pair(params, gamma, Fq, r, Fx, c, dot, norm_r, norm_c):
-    """(approximate 1 - |rho|, error bound) for rows Fq[r], Fx[c] given ``dot`` ~ V_r . V_c.
+def screen_pair(code, variance, gamma, Cq, sq, nq, r, Cx, sx, nx, c, dot):
+    """(approximate 1 - |rho|, error bound) for query row r and column c given ``dot`` ~ V_r . V_c.
 
-    Kernel value and p are the scalar kernel's own; only ``dot`` may differ from its sum, by at most
-    gamma * |V_r| |V_c| (any summation order).
+    ``C*``: scaled coordinates, ``s*``: sqrt(p), ``n*``: |V|.  The kernel value is the scalar kernel's
+    own (same function, same coordinates); ``dot`` may differ from its sum by at most gamma |V_r| |V_c|
+    (any summation order), and sqrt(p_r) sqrt(p_c) from sqrt(p_r p_c) by a few ulps, which gamma's
+    headroom covers.
     """
-    dim = np.int64(params[2])
-    kv = kernel_value(np.int64(params[0]), params[1], scaled_sqdist(Fq, r, Fx, c, dim))
-    scale = math.sqrt(Fq[r, dim] * Fx[c, dim])
-    rho = abs(kv - dot) / scale
+    kv = kernel_value(code, variance, scaled_sqdist(Cq, r, Cx, c, Cq.shape[1]))
+    inv = 1.0 / (sq[r] * sx[c])
+    rho = abs(kv - dot) * inv
     if rho > 1.0:
         rho = 1.0
-    return 1.0 - rho, gamma * (norm_r * norm_c + abs(kv)) / scale
+    return 1.0 - rho, gamma * (nq[r] * nx[c] + abs(kv)) * inv
 
 
 @nb.njit(parallel=True, cache=True)
-def screen_lower(params, gamma, Fq, Fx, G, norm_q, norm_x):
-    """Lower bounds on 1 - |rho| for every pair of a BLAS block (``G[r, c]`` = V_q . V_x)."""
-    out = np.empty(G.shape, dtype=np.float64)
+def screen_within(params, gamma, Cq, sq, nq, Cx, sx, nx, G, limit_q, limit_x, first_col):
+    """Flags of a BLAS block of pairs (``G[r, c]`` = V_q . V_x): bit 0 when the pair's lower bound on
+    1 - |rho| is below ``limit_q[r]``, bit 1 when below ``limit_x[c]`` (only for c >= first_col[r]).
+    A cleared bit proves the exact squared distance is not below that limit."""
+    code, variance = np.int64(params[0]), params[1]
+    out = np.zeros(G.shape, dtype=np.uint8)
     for r in nb.prange(G.shape[0]):
-        for c in range(G.shape[1]):
-            approx, err = screen_pair(params, gamma, Fq, r, Fx, c, G[r, c], norm_q[r], norm_x[c])
-            out[r, c] = approx - err
+        lq = limit_q[r]
+        for c in range(first_col[r], G.shape[1]):
+            approx, err = screen_pair(code, variance, gamma, Cq, sq, nq, r, Cx, sx, nx, c, G[r, c])
+            low = approx - err
+            out[r, c] = (low < lq) | ((low < limit_x[c]) << 1)
     return out
+
+
+@nb.njit(parallel=True, cache=True)
+def flagged_pairs(flags, offset):
+    """The pairs ``screen_within`` flagged, as (x, y) index lists (``offset`` added to both): (row, col)
+    for bit 0, (col, row) for bit 1.  Rows in order, columns ascending within each."""
+    nr, nc = flags.shape
+    counts = np.zeros(nr + 1, dtype=np.int64)
+    for r in nb.prange(nr):
+        cnt = 0
+        for c in range(nc):
+            f = flags[r, c]
+            cnt += (f & 1) + (f >> 1)
+        counts[r + 1] = cnt
+    for r in range(nr):
+        counts[r + 1] += counts[r]
+    xs = np.empty(counts[nr], dtype=np.int64)
+    ys = np.empty(counts[nr], dtype=np.int64)
+    for r in nb.prange(nr):
+        pos = counts[r]
+        for c in range(nc):
+            f = flags[r, c]
+            if f & 1:
+                xs[pos] = r + offset
+                ys[pos] = c + offset
+                pos += 1
+            if f & 2:
+                xs[pos] = c + offset
+                ys[pos] = r + offset
+                pos += 1
+    return xs, ys

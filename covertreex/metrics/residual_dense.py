@@ -10,6 +10,8 @@ are exactly those of the scalar path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from covertreex.kernels._kernels_numba import kernel_matrix
@@ -25,6 +27,26 @@ def screen_gamma(m: int) -> float:
 def split_rows(F: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(scaled coordinates, p, V) views of residual feature rows."""
     return F[:, :dim], F[:, dim], F[:, dim + 1:]
+
+
+@dataclass(frozen=True)
+class ScreenRows:
+    """What the screen reads per row, as contiguous arrays: scaled coordinates, sqrt(p) and |V|."""
+
+    coords: np.ndarray
+    sqrt_p: np.ndarray
+    v_norm: np.ndarray
+
+    @staticmethod
+    def of(F: np.ndarray, dim: int) -> "ScreenRows":
+        x, p, V = split_rows(F, dim)
+        return ScreenRows(np.ascontiguousarray(x), np.sqrt(p), np.sqrt(np.einsum("ij,ij->i", V, V)))
+
+    def take(self, rows: np.ndarray) -> "ScreenRows":
+        return ScreenRows(self.coords[rows], self.sqrt_p[rows], self.v_norm[rows])
+
+    def span(self, start: int, stop: int) -> "ScreenRows":
+        return ScreenRows(self.coords[start:stop], self.sqrt_p[start:stop], self.v_norm[start:stop])
 
 
 def screen_block(params: np.ndarray, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

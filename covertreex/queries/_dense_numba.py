@@ -49,51 +49,64 @@ def _heap_push_max(heap, size, k, value):
     return size
 
 
+@nb.njit(inline="always", cache=True)
+def _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, start, stop, lower, heap, size, k, top):
+    """Screen columns [start, stop): their lower bounds into ``lower``; upper bounds below ``top`` (the
+    bound so far) into the max-heap of the k smallest.  Returns (size, top)."""
+    for c in range(start, stop):
+        approx, err = screen_pair(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, c, G[r, c])
+        lower[c] = approx - err
+        upper = approx + err
+        if upper < top:
+            size = _heap_push_max(heap, size, k, upper)
+            if size == k:
+                top = heap[0]
+    return size, top
+
+
 @nb.njit(parallel=True, cache=True)
-def dense_block_knn(params, gamma, Fq, q_rows, Fx, x_ids, col_stop, G, norm_q, norm_x, exclude, id_limit, k,
+def dense_block_knn(params, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx, nx, col_stop, G, exclude, k,
                     out_ids, out_dist, evals):
     """Rows ``q_rows[r]`` of Fq against columns 0..col_stop[r]-1 of the block Fx (``G[r, c]`` = V_q . V_x).
 
-    ``exclude[r]``: an id never reported (the query itself, or -1); ``id_limit[r]``: only ids below it.
-    Results merge into ``out_ids/out_dist[r]`` (sorted by (distance, id), -1/+inf padded), so a row can
-    be fed block after block.  ``evals[r]`` counts the candidate columns screened (each is a distance
-    evaluated; the exact re-check of a few of them is not counted again).
+    Column c is id ``first_id + c``.  ``Cq, sq, nq`` / ``Cx, sx, nx``: the screen's compact rows of Fq /
+    Fx (``residual_dense.ScreenRows``).  ``exclude[r]``: an id never reported (the query itself, or -1);
+    ``col_stop`` already ends each row at its id limit.  Results merge into ``out_ids/out_dist[r]``
+    (sorted by (distance, id), -1/+inf padded), so a row can be fed block after block.  ``evals[r]``
+    counts the candidate columns screened (each is a distance evaluated; the exact re-check of a few of
+    them is not counted again).
     """
-    nq = q_rows.shape[0]
-    for r in nb.prange(nq):
+    code, variance = np.int64(params[0]), params[1]
+    nrows = q_rows.shape[0]
+    for r in nb.prange(nrows):
         qi = q_rows[r]
         stop = col_stop[r]
         lower = np.empty(stop, dtype=np.float64)
         heap = np.empty(k, dtype=np.float64)
-        size = 0
-        # the k-th best exact distance so far bounds this block too (in squared units)
+        # the k-th best exact distance so far bounds this block too (in squared units): only upper
+        # bounds below it enter the heap
         kth = out_dist[r, k - 1]
-        cap = kth * kth if math.isfinite(kth) else np.inf
-        skipped = 0
-        for c in range(stop):
-            cid = x_ids[c]
-            if cid == exclude[r] or cid >= id_limit[r]:
-                lower[c] = np.inf
-                skipped += 1
-                continue
-            approx, err = screen_pair(params, gamma, Fq, qi, Fx, c, G[r, c], norm_q[qi], norm_x[c])
-            lower[c] = approx - err
-            size = _heap_push_max(heap, size, k, approx + err)
-        bound = heap[0] if size == k else np.inf
-        if cap < bound:
-            bound = cap * (1.0 + 1e-12)
+        top = kth * kth * (1.0 + 1e-12) if math.isfinite(kth) else np.inf
+        ex = exclude[r] - first_id
+        if ex < 0 or ex >= stop:
+            ex = stop
+        size, top = _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, 0, ex, lower, heap,
+                                    0, k, top)
+        if ex < stop:
+            lower[ex] = np.inf
+            size, top = _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, ex + 1, stop,
+                                        lower, heap, size, k, top)
         count = 0
         while count < k and out_ids[r, count] >= 0:
             count += 1
         best_d = out_dist[r].copy()
         best_i = out_ids[r].copy()
         for c in range(stop):
-            if lower[c] <= bound:
+            if lower[c] <= top:
                 d = point_distance(RESIDUAL, params, Fq, qi, Fx, c)
-                count = offer(best_d, best_i, k, count, d, x_ids[c])
+                count = offer(best_d, best_i, k, count, d, first_id + c)
         for j in range(k):
             out_ids[r, j] = best_i[j] if j < count else -1
             out_dist[r, j] = best_d[j] if j < count else np.inf
-        evals[r] += stop - skipped
+        evals[r] += stop - (1 if ex < stop else 0)
     return 0
-

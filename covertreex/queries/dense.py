@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from covertreex.core.tree import PCCTree
-from covertreex.metrics.residual_dense import screen_gamma
+from covertreex.metrics.residual_dense import ScreenRows, screen_gamma
 from covertreex.queries._dense_numba import dense_block_knn
 from covertreex.queries.types import KnnResult
 
@@ -31,8 +31,7 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
     ``exclude[r]`` and ids >= ``id_limit[r]`` are not candidates.  Rows come back in ``q_rows`` order."""
     dim, m = metric.dim, metric.m
     Vx = Fx[:, dim + 1:]
-    norm_x = np.sqrt(np.einsum("ij,ij->i", Vx, Vx))
-    norm_q = np.sqrt(np.einsum("ij,ij->i", queries[:, dim + 1:], queries[:, dim + 1:]))
+    sx, sq = ScreenRows.of(Fx, dim), ScreenRows.of(queries, dim)
     nq, n = q_rows.shape[0], Fx.shape[0]
     out_ids = np.full((nq, k), -1, dtype=np.int64)
     out_dist = np.full((nq, k), np.inf)
@@ -44,7 +43,7 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
         rows = order[start:start + ROW_BLOCK]
         Fq = queries[q_rows[rows]]  # gathered once per row block, reused by every column block
         Vq = Fq[:, dim + 1:]
-        nq_block = norm_q[q_rows[rows]]
+        sq_block = sq.take(q_rows[rows])
         stop = stop_all[rows]
         ids_b, dist_b, ev_b = out_ids[rows], out_dist[rows], evals[rows]
         local = np.arange(rows.shape[0], dtype=np.int64)
@@ -52,8 +51,9 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
             c1 = min(n, c0 + COL_BLOCK)
             G = Vq @ Vx[c0:c1].T
             col_stop = np.clip(stop - c0, 0, c1 - c0).astype(np.int64)
-            dense_block_knn(metric.params, gamma, Fq, local, Fx[c0:c1],
-                            np.arange(c0, c1, dtype=np.int64), col_stop, G, nq_block, norm_x[c0:c1],
-                            exclude[rows], id_limit[rows], k, ids_b, dist_b, ev_b)
+            sx_block = sx.span(c0, c1)
+            dense_block_knn(metric.params, gamma, Fq, local, sq_block.coords, sq_block.sqrt_p, sq_block.v_norm,
+                            Fx[c0:c1], c0, sx_block.coords, sx_block.sqrt_p, sx_block.v_norm, col_stop, G,
+                            exclude[rows], k, ids_b, dist_b, ev_b)
         out_ids[rows], out_dist[rows], evals[rows] = ids_b, dist_b, ev_b
     return KnnResult(ids=out_ids, distances=out_dist, distance_evaluations=evals, engine="dense")
