@@ -85,28 +85,6 @@ def point_sqdistance(kind, params, A, i, B, j):
 
 
 @nb.njit(inline="always", cache=True)
-def euclidean_sq4(A, i, B, j):
-    """Squared Euclidean distances from row ``i`` of ``A`` to rows ``j .. j+3`` of ``B``.
-
-    Each of the four sums is accumulated exactly as in ``point_sqdistance`` (float64, coordinate
-    order), so the results are bit-identical to four separate calls; the four independent chains let
-    the additions overlap instead of waiting on one another.
-    """
-    s0 = s1 = s2 = s3 = 0.0
-    for t in range(A.shape[1]):
-        a = np.float64(A[i, t])
-        d0 = a - np.float64(B[j, t])
-        d1 = a - np.float64(B[j + 1, t])
-        d2 = a - np.float64(B[j + 2, t])
-        d3 = a - np.float64(B[j + 3, t])
-        s0 += d0 * d0
-        s1 += d1 * d1
-        s2 += d2 * d2
-        s3 += d3 * d3
-    return s0, s1, s2, s3
-
-
-@nb.njit(inline="always", cache=True)
 def point_distance(kind, params, A, i, B, j):
     """Distance between row ``i`` of ``A`` and row ``j`` of ``B``: the root of ``point_sqdistance``."""
     return math.sqrt(point_sqdistance(kind, params, A, i, B, j))

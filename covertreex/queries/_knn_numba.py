@@ -16,14 +16,7 @@ import numba as nb
 import numpy as np
 
 from covertreex.core._stack_numba import stack_new, stack_push, stack_sort_top
-from covertreex.metrics._distance_numba import (
-    PRUNE_SLACK,
-    RESIDUAL,
-    SQ_SLACK,
-    euclidean_sq4,
-    point_distance,
-    point_sqdistance,
-)
+from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
 NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
@@ -51,46 +44,23 @@ def offer(best_d, best_i, k, count, d, pid):
 
 
 @nb.njit(inline="always", cache=True)
-def _scan_one(c, sc, ex_lo, ex_hi, skip, lim, limited, ids, bound, best_d, best_i, k, count):
-    """Offer position c at squared distance sc unless excluded; returns (count, bound)."""
-    if c == skip or (c >= ex_lo and c < ex_hi) or (limited and ids[c] >= lim):
-        return count, bound
-    if sc <= bound:
-        count = offer(best_d, best_i, k, count, math.sqrt(sc), ids[c])
-        if count == k:
-            bound = best_d[k - 1] * best_d[k - 1] * SQ_SLACK
-    return count, bound
-
-
-@nb.njit(inline="always", cache=True)
 def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, lim, best_d, best_i, k, count):
     """Offer every position in [start, stop) outside [ex_lo, ex_hi), != skip and with id < lim.
 
-    Euclidean ranges are measured four rows at a time (``euclidean_sq4``: the same sums, overlapped);
-    an excluded row in a group of four is measured and then dropped.  Returns (count, distances computed).
+    Returns (count, distances computed).
     """
     scanned = 0
     bound = best_d[k - 1] * best_d[k - 1] * SQ_SLACK if count == k else np.inf
     limited = lim < NO_LIMIT  # loop-invariant: the id test (an extra memory stream) only when needed
-    c = start
-    if kind != RESIDUAL:
-        while c + 4 <= stop:
-            s0, s1, s2, s3 = euclidean_sq4(queries, q, pts, c)
-            count, bound = _scan_one(c, s0, ex_lo, ex_hi, skip, lim, limited, ids, bound, best_d, best_i, k, count)
-            count, bound = _scan_one(c + 1, s1, ex_lo, ex_hi, skip, lim, limited, ids, bound, best_d, best_i, k,
-                                     count)
-            count, bound = _scan_one(c + 2, s2, ex_lo, ex_hi, skip, lim, limited, ids, bound, best_d, best_i, k,
-                                     count)
-            count, bound = _scan_one(c + 3, s3, ex_lo, ex_hi, skip, lim, limited, ids, bound, best_d, best_i, k,
-                                     count)
-            scanned += 4
-            c += 4
-    while c < stop:
-        if not (c == skip or (c >= ex_lo and c < ex_hi) or (limited and ids[c] >= lim)):
-            sc = point_sqdistance(kind, params, queries, q, pts, c)
-            scanned += 1
-            count, bound = _scan_one(c, sc, ex_lo, ex_hi, skip, lim, limited, ids, bound, best_d, best_i, k, count)
-        c += 1
+    for c in range(start, stop):
+        if c == skip or (c >= ex_lo and c < ex_hi) or (limited and ids[c] >= lim):
+            continue
+        sc = point_sqdistance(kind, params, queries, q, pts, c)
+        scanned += 1
+        if sc <= bound:
+            count = offer(best_d, best_i, k, count, math.sqrt(sc), ids[c])
+            if count == k:
+                bound = best_d[k - 1] * best_d[k - 1] * SQ_SLACK
     return count, scanned
 
 
