@@ -140,7 +140,8 @@ def _grid_point(kind, params, pts, lo, b, i, r, sub, origin, cell, ukeys, ustart
                 continue
             start, stop = ustart[first], ustart[last]
         for m in range(start, stop):
-            # the same test as ``test_pair``, written out: calling the inlined helper here measured ~25% slower
+            # the same test as ``test_pair``, written out: calling the inlined helper here measured ~10% slower
+            # (conflict graph at n=131,072 d=3, medians of 7: 0.117 vs 0.106 s)
             j = m if brute else members[m]
             if j == i:
                 continue

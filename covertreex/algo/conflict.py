@@ -60,15 +60,14 @@ class GridConflictGraph:
         sub = batch[:, dims].astype(np.float64)
         finite = reach[np.isfinite(reach) & (reach > 0)]
         cell = float(np.quantile(finite, GRID_CELL_QUANTILE)) if finite.size else 1.0
-        extent = float(np.max(sub.max(axis=0) - sub.min(axis=0)))
-        cell = max(cell, extent / GRID_MAX_CELLS_PER_AXIS, np.finfo(np.float64).tiny)
         origin = sub.min(axis=0)
+        extent = float(np.max(sub.max(axis=0) - origin))
+        cell = max(cell, extent / GRID_MAX_CELLS_PER_AXIS, np.finfo(np.float64).tiny)
         keys = cell_keys(np.floor((sub - origin) / cell).astype(np.int64))
         members = np.argsort(keys, kind="stable").astype(np.int64)
         ukeys, ustart = np.unique(keys[members], return_index=True)
         ustart = np.append(ustart, len(keys)).astype(np.int64)
-        return grid_neighbours(kind, params, pts, lo, hi, reach, np.ascontiguousarray(sub), origin, cell, ukeys,
-                               ustart, members,
+        return grid_neighbours(kind, params, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
                                GRID_SLOTS_PER_POINT, 4 * numba.get_num_threads())
 
 

@@ -31,7 +31,8 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
     ``exclude[r]`` and ids >= ``id_limit[r]`` are not candidates.  Rows come back in ``q_rows`` order."""
     dim, m = metric.dim, metric.m
     Vx = Fx[:, dim + 1:]
-    sx, sq = ScreenRows.of(Fx, dim), ScreenRows.of(queries, dim)
+    sx = ScreenRows.of(Fx, dim)
+    sq = sx if queries is Fx else ScreenRows.of(queries, dim)  # self-queries pass the columns as queries
     nq, n = q_rows.shape[0], Fx.shape[0]
     out_ids = np.full((nq, k), -1, dtype=np.int64)
     out_dist = np.full((nq, k), np.inf)
