@@ -128,3 +128,25 @@ def test_bench_residual_bad_arguments_exit_2():
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert message in " ".join(result.output.split()), (args, result.output)
+
+
+def test_bench_jit_times_cold_and_warm_starts_in_fresh_interpreters(tmp_path):
+    out = tmp_path / "jit.json"
+    result = runner.invoke(app, ["bench", "jit", "--dim", "2", "--repeat", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    phases = ["fit", "knn all points", "knn new points", "predecessor", "start + imports", "total"]
+    assert data["phases"] == phases and data["workload"]["dim"] == 2 and len(data["runs"]) == 1
+    for kind in ("cold", "warm"):
+        run = data["runs"][0][kind]
+        assert all(run[p] >= 0 for p in phases)
+        assert abs(sum(run[p] for p in phases[:-1]) - run["total"]) < 1e-6  # the phases add up to the wall time
+    assert "cold s (compile)" in result.output and "warm s (cache)" in result.output
+
+
+def test_bench_jit_bad_arguments_exit_2():
+    for args, message in [(["bench", "jit", "--metric", "cosine"], "choose from euclidean, residual"),
+                          (["bench", "jit", "--repeat", "0"], "--repeat")]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in " ".join(result.output.split()), (args, result.output)

@@ -91,20 +91,20 @@ def test_pair(kind, params, pts, lo, i, j, r, pos, cnt, limit, out_idx, out_dist
     return cnt
 
 
-@nb.njit(cache=True)
-def _grid_point(kind, params, pts, lo, b, i, r, sub, origin, cell, ukeys, ustart, members, pos, limit, out_idx,
-                out_dist):
+@nb.njit(cache=True, _nrt=False)
+def _grid_point(first_cell, count, cx, kind, params, pts, lo, b, i, r, sub, origin, cell, ukeys, ustart, members,
+                pos, limit, out_idx, out_dist):
     """Neighbours of batch point i within r: the cells the box [x - r, x + r] meets, or every point
     when that box spans more cells than there are points.
 
     Cells differing only in the last coordinate have consecutive keys, so each run of them is one
     binary search and one contiguous range of ``members``.  Writes stop at ``limit``; the return value
-    counts every neighbour.
+    counts every neighbour.  ``first_cell``, ``count``, ``cx``: workspace of one entry per grid axis.
+    Compiled without reference counting (it allocates nothing), which keeps array reference counts out
+    of the pair loop.
     """
     nd = sub.shape[1]
     cnt = 0
-    first_cell = np.empty(nd, dtype=np.int64)
-    count = np.empty(nd, dtype=np.int64)
     ratio = r / cell
     brute = not ratio < CELL_LIMIT
     total = 1.0
@@ -123,7 +123,6 @@ def _grid_point(kind, params, pts, lo, b, i, r, sub, origin, cell, ukeys, ustart
     if not brute:
         for t in range(nd - 1):
             nrun *= count[t]
-    cx = np.empty(nd, dtype=np.int64)
     for v in range(1 if brute else nrun):
         if brute:
             start, stop = 0, b
@@ -160,11 +159,15 @@ def _grid_chunks(kind, params, pts, lo, hi, reach, sub, origin, cell, ukeys, ust
     """Chunk c writes its points' neighbours from ``starts[c]`` on (at most up to ``limits[c]``)."""
     b = hi - lo
     counts = np.zeros(b, dtype=np.int64)
+    nd = sub.shape[1]
     for c in nb.prange(nchunks):
         pos = starts[c]
+        first_cell = np.empty(nd, dtype=np.int64)
+        count = np.empty(nd, dtype=np.int64)
+        cx = np.empty(nd, dtype=np.int64)
         for i in range(c * b // nchunks, (c + 1) * b // nchunks):
-            cnt = _grid_point(kind, params, pts, lo, b, i, reach[i], sub, origin, cell, ukeys, ustart,
-                              members, pos, limits[c], out_idx, out_dist)
+            cnt = _grid_point(first_cell, count, cx, kind, params, pts, lo, b, i, reach[i], sub, origin, cell, ukeys,
+                              ustart, members, pos, limits[c], out_idx, out_dist)
             counts[i] = cnt
             pos += cnt
     return counts
@@ -203,8 +206,10 @@ def compact_chunks(counts, starts, limits, buf_idx, buf_dist):
     for c in range(nchunks):
         first = ptr[c * b // nchunks]
         size = ptr[(c + 1) * b // nchunks] - first
-        idx[first : first + size] = buf_idx[starts[c] : starts[c] + size]
-        dist[first : first + size] = buf_dist[starts[c] : starts[c] + size]
+        # element loops: a slice assignment pulls in Numba's shape-mismatch error formatting (~2 s of compile)
+        for t in range(size):
+            idx[first + t] = buf_idx[starts[c] + t]
+            dist[first + t] = buf_dist[starts[c] + t]
     return ptr, idx, dist, True
 
 

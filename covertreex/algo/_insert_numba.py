@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_new, stack_push, stack_sort_top
+from covertreex.core._stack_numba import stack_bound, stack_put, stack_sort_top
 from covertreex.core._levels_numba import can_parent, level_score
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
@@ -44,6 +44,69 @@ def root_score_needed(kind, params, pts, root, lo, hi):
     return top
 
 
+@nb.njit(cache=True, _nrt=False)
+def _parents_chunk(keys, nodes, aux, kind, params, slack, pts, level, parent, radius, child_ptr, child_idx, edges,
+                   root, lo, t_start, t_stop, out_p, out_d, out_evals):
+    """Batch points ``lo + t_start .. lo + t_stop - 1`` of ``find_tree_parents`` in a given stack
+    (``stack_bound`` entries).  Compiled without reference counting, as ``queries._knn_numba._knn_chunk``
+    (it allocates nothing): inlined into the parallel loop it took ~5 s to compile cold.
+    """
+    e_pts, e_scale, e_radius, e_dparent, e_internal, e_scale_sub = edges
+    prev = -1
+    for t in range(t_start, t_stop):
+        x = lo + t
+        d0 = point_distance(kind, params, pts, x, pts, root)
+        n_eval = 1
+        best_d = np.inf
+        best_p = -1
+        if can_parent(level[root], d0):
+            best_d = d0
+            best_p = root
+        # The previous point of the round (its neighbour along the Hilbert curve) usually has an
+        # admissible parent near x too: a small best_d before the exact search.
+        a = prev
+        while a > 0:  # walk up from there to the first node that may take x
+            dq = point_distance(kind, params, pts, x, pts, a)
+            n_eval += 1
+            if can_parent(level[a], dq):
+                if dq < best_d:
+                    best_d = dq
+                    best_p = a
+                break
+            a = parent[a]
+        size = stack_put(keys, nodes, aux, 0, d0 - radius[root], root, d0)
+        while size > 0:
+            size -= 1
+            lb = keys[size]
+            p = nodes[size]
+            dp = aux[size]
+            if lb > best_d + slack + PRUNE_SLACK * (dp + radius[p] + best_d):
+                continue
+            start = size
+            for e in range(child_ptr[p], child_ptr[p + 1]):
+                rc = e_radius[e]
+                sc = e_scale[e]
+                dpc = e_dparent[e]
+                lim = min(best_d, sc)
+                if abs(dp - dpc) - rc > lim + slack + PRUNE_SLACK * (dp + dpc + rc + lim):
+                    continue
+                c = child_idx[e]
+                dc = point_distance(kind, params, pts, x, e_pts, e)
+                n_eval += 1
+                if dc <= sc and (dc < best_d or (dc == best_d and c < best_p)):
+                    best_d = dc
+                    best_p = c
+                if e_internal[e]:
+                    lim = min(best_d, e_scale_sub[e])
+                    if dc - rc <= lim + slack + PRUNE_SLACK * (dc + rc + lim):
+                        size = stack_put(keys, nodes, aux, size, dc - rc, c, dc)
+            stack_sort_top(keys, nodes, aux, start, size)
+        out_p[t] = best_p
+        out_d[t] = best_d
+        prev = best_p
+        out_evals[t] = n_eval
+
+
 @nb.njit(parallel=True, cache=True)
 def find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
@@ -52,68 +115,18 @@ def find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr
     only when no point in it can be both nearer than the current best and allowed as a parent
     (``slack``: the metric's absolute rounding room, added to every bound).
     """
-    e_pts, e_scale, e_radius, e_dparent, e_internal, e_scale_sub = edges
     b = hi - lo
     out_p = np.empty(b, dtype=np.int64)
     out_d = np.empty(b, dtype=np.float64)
     out_evals = np.empty(b, dtype=np.int64)
     nchunks = max(1, min(b, nchunks))
+    stack_size = stack_bound(child_ptr, child_idx, root)
     for chunk in nb.prange(nchunks):
-        keys, nodes, aux = stack_new(64)
-        prev = -1
-        for t in range(chunk * b // nchunks, (chunk + 1) * b // nchunks):
-            x = lo + t
-            d0 = point_distance(kind, params, pts, x, pts, root)
-            n_eval = 1
-            best_d = np.inf
-            best_p = -1
-            if can_parent(level[root], d0):
-                best_d = d0
-                best_p = root
-            # The previous point of the round (its neighbour along the Hilbert curve) usually has an
-            # admissible parent near x too: a small best_d before the exact search.
-            a = prev
-            while a > 0:  # walk up from there to the first node that may take x
-                dq = point_distance(kind, params, pts, x, pts, a)
-                n_eval += 1
-                if can_parent(level[a], dq):
-                    if dq < best_d:
-                        best_d = dq
-                        best_p = a
-                    break
-                a = parent[a]
-            size = 0
-            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[root], root, d0)
-            while size > 0:
-                size -= 1
-                lb = keys[size]
-                p = nodes[size]
-                dp = aux[size]
-                if lb > best_d + slack + PRUNE_SLACK * (dp + radius[p] + best_d):
-                    continue
-                start = size
-                for e in range(child_ptr[p], child_ptr[p + 1]):
-                    rc = e_radius[e]
-                    sc = e_scale[e]
-                    dpc = e_dparent[e]
-                    lim = min(best_d, sc)
-                    if abs(dp - dpc) - rc > lim + slack + PRUNE_SLACK * (dp + dpc + rc + lim):
-                        continue
-                    c = child_idx[e]
-                    dc = point_distance(kind, params, pts, x, e_pts, e)
-                    n_eval += 1
-                    if dc <= sc and (dc < best_d or (dc == best_d and c < best_p)):
-                        best_d = dc
-                        best_p = c
-                    if e_internal[e]:
-                        lim = min(best_d, e_scale_sub[e])
-                        if dc - rc <= lim + slack + PRUNE_SLACK * (dc + rc + lim):
-                            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
-                stack_sort_top(keys, nodes, aux, start, size)
-            out_p[t] = best_p
-            out_d[t] = best_d
-            prev = best_p
-            out_evals[t] = n_eval
+        keys = np.empty(stack_size, dtype=np.float64)
+        nodes = np.empty(stack_size, dtype=np.int64)
+        aux = np.empty(stack_size, dtype=np.float64)
+        _parents_chunk(keys, nodes, aux, kind, params, slack, pts, level, parent, radius, child_ptr, child_idx, edges,
+                       root, lo, chunk * b // nchunks, (chunk + 1) * b // nchunks, out_p, out_d, out_evals)
     return out_p, out_d, out_evals
 
 

@@ -60,7 +60,8 @@ def kd_build(P, leaf_size):
             continue
         seg = perm[s:e].copy()
         order = np.argsort(P[seg, axis], kind="mergesort")
-        perm[s:e] = seg[order]
+        for m in range(e - s):  # element loop: a slice assignment pulls in ~2 s of compile (error formatting)
+            perm[s + m] = seg[order[m]]
         mid = (s + e) // 2
         left[nd], right[nd] = nodes, nodes + 1
         start[nodes], end[nodes] = s, mid
@@ -104,6 +105,17 @@ def _kd_point(kind, params, pts, lo, reach, P, tree, i, stack, pos, limit, out_i
     return cnt
 
 
+@nb.njit(cache=True, _nrt=False)
+def _kd_rows(stack, kind, params, pts, lo, reach, P, tree, rows, t_start, t_stop, pos, limit, out_idx, out_dist,
+             counts):
+    """Rows ``t_start .. t_stop-1`` of ``_kd_chunks``, written from ``pos`` up to ``limit``.  Compiled without
+    reference counting (it allocates nothing), as ``queries._knn_numba._knn_chunk``."""
+    for t in range(t_start, t_stop):
+        cnt = _kd_point(kind, params, pts, lo, reach, P, tree, rows[t], stack, pos, limit, out_idx, out_dist)
+        counts[t] = cnt
+        pos += cnt
+
+
 @nb.njit(parallel=True, cache=True)
 def _kd_chunks(kind, params, pts, lo, reach, P, tree, rows, starts, limits, out_idx, out_dist):
     """Chunk c handles ``rows`` c*nr/nchunks .. and writes from ``starts[c]`` up to ``limits[c]``."""
@@ -112,11 +124,8 @@ def _kd_chunks(kind, params, pts, lo, reach, P, tree, rows, starts, limits, out_
     counts = np.zeros(nr, dtype=np.int64)
     for c in nb.prange(nchunks):
         stack = np.empty(STACK, dtype=np.int64)
-        pos = starts[c]
-        for t in range(c * nr // nchunks, (c + 1) * nr // nchunks):
-            cnt = _kd_point(kind, params, pts, lo, reach, P, tree, rows[t], stack, pos, limits[c], out_idx, out_dist)
-            counts[t] = cnt
-            pos += cnt
+        _kd_rows(stack, kind, params, pts, lo, reach, P, tree, rows, c * nr // nchunks, (c + 1) * nr // nchunks,
+                 starts[c], limits[c], out_idx, out_dist, counts)
     return counts
 
 

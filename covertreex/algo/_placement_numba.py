@@ -54,7 +54,7 @@ def place_batch(lo, best_p, best_d, nbr_ptr, nbr_idx, nbr_dist, prio):
     status = np.zeros(b, dtype=np.int64)
     members = np.empty(b, dtype=np.int64)
     stats = np.zeros(4, dtype=np.int64)
-    stamp = 0
+    stamp = np.int64(0)  # int64, not a literal: one compiled luby_mis (see _distance_numba)
     while True:
         top = NEG_SCORE
         for v in range(b):

@@ -57,7 +57,7 @@ class GridConflictGraph:
     def neighbours(self, kind, params, pts, lo, hi, reach, root, slack=0.0):
         batch = pts[lo:hi]
         dims = spread_dims(batch, GRID_DIMS)
-        sub = batch[:, dims].astype(np.float64)
+        sub = np.ascontiguousarray(batch[:, dims], dtype=np.float64)  # C order: fancy indexing may give F
         finite = reach[np.isfinite(reach) & (reach > 0)]
         cell = float(np.quantile(finite, GRID_CELL_QUANTILE)) if finite.size else 1.0
         origin = sub.min(axis=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from covertreex.api.tree import CoverTree
+from covertreex.baselines.jit_timing import METRICS, run_jit
 from covertreex.baselines.residual_suite import (RESIDUAL_PEERS, ResidualWorkload, residual_peer_available,
                                                  run_residual)
 from covertreex.baselines.suite import EuclideanWorkload, euclidean_peers, run_euclidean
@@ -195,3 +197,27 @@ def bench_residual(
     console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
                   f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}")
     _save(console, result, "bench-residual", json_path, artifacts)
+
+
+@bench_app.command("jit")
+def bench_jit(
+    metric: Annotated[str, typer.Option(help=f"Metric of the probe: {', '.join(METRICS)}.")] = "euclidean",
+    dim: Annotated[int, typer.Option(min=1, help="Dimension of the probe's points.")] = 3,
+    repeat: Annotated[int, typer.Option(min=1, help="Cold/warm pairs (medians).")] = 3,
+    json_path: JsonOption = None,
+    artifacts: ArtifactsOption = Path("artifacts"),
+) -> None:
+    """Cold start (empty Numba cache: compilation) and warm start (cache filled) of fresh interpreters."""
+    console = _console()
+    if metric not in METRICS:
+        raise typer.BadParameter(f"choose from {', '.join(METRICS)}", param_hint="--metric")
+    with progress_steps(console, "bench jit") as step:
+        result = run_jit(metric, dim, repeat, dict(os.environ), progress=step)
+    table = Table(title=f"first calls in a fresh interpreter, {metric} d={dim}, "
+                        f"{result['workload']['points']:,} points (median of {repeat})")
+    for col in ("phase", "cold s (compile)", "warm s (cache)"):
+        table.add_column(col, justify="left" if col == "phase" else "right")
+    for phase in result["phases"]:
+        table.add_row(phase, f"{result['median']['cold'][phase]:.2f}", f"{result['median']['warm'][phase]:.2f}")
+    console.print(table)
+    _save(console, result, "bench-jit", json_path, artifacts)

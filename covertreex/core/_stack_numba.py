@@ -1,8 +1,9 @@
-"""A growable stack of (key, node, aux) entries on parallel arrays, for depth-first traversals.
+"""A fixed-capacity stack of (key, node, aux) entries on parallel arrays, for depth-first traversals.
 
 ``key`` is the entry's lower bound (re-checked when popped), ``node`` a tree position and ``aux`` the
-query-to-node distance.  Functions return the (possibly re-allocated) arrays so one workspace serves
-many traversals.
+query-to-node distance.  The stack is never grown: its capacity comes from ``stack_bound``, so the
+traversal kernels allocate nothing and can be compiled without Numba's reference counting
+(``_nrt=False``), which keeps reference-count updates out of their hot loops.
 """
 
 from __future__ import annotations
@@ -10,31 +11,39 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-
-@nb.njit(cache=True)
-def stack_new(capacity):
-    return (
-        np.empty(capacity, dtype=np.float64),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity, dtype=np.float64),
-    )
+from covertreex.core._layout_numba import preorder
 
 
 @nb.njit(inline="always", cache=True)
-def stack_push(keys, nodes, aux, size, key, node, value):
-    if size == keys.shape[0]:
-        k2 = np.empty(2 * size, dtype=np.float64)
-        n2 = np.empty(2 * size, dtype=np.int64)
-        a2 = np.empty(2 * size, dtype=np.float64)
-        for t in range(size):  # element loops: a slice copy here trips Numba's parfor size check
-            k2[t] = keys[t]
-            n2[t] = nodes[t]
-            a2[t] = aux[t]
-        keys, nodes, aux = k2, n2, a2
+def stack_put(keys, nodes, aux, size, key, node, value):
+    """Push onto a stack with room for it (capacity from ``stack_bound``); returns the new size."""
     keys[size] = key
     nodes[size] = node
     aux[size] = value
-    return keys, nodes, aux, size + 1
+    return size + 1
+
+
+@nb.njit(cache=True)
+def stack_bound(child_ptr, child_idx, root):
+    """Most entries a depth-first search from ``root`` can hold when it starts from the root alone and,
+    for each node it pops, pushes some of that node's *internal* children (those with children of their
+    own): the largest count of internal children summed along a root-to-node path, at least 1.
+
+    While node x_j is being expanded the stack holds unpopped children of x_0 = root, x_1, ..., x_j, each
+    x_i a child of x_(i-1): never more than the internal children of the nodes on one path.
+    """
+    n = child_ptr.shape[0] - 1
+    total = np.zeros(n, dtype=np.int64)
+    most = 1
+    for p in preorder(root, child_ptr, child_idx, n):  # parents before their children
+        for e in range(child_ptr[p], child_ptr[p + 1]):
+            c = child_idx[e]
+            if child_ptr[c + 1] > child_ptr[c]:
+                total[p] += 1
+        most = max(most, total[p])
+        for e in range(child_ptr[p], child_ptr[p + 1]):
+            total[child_idx[e]] = total[p]
+    return most
 
 
 @nb.njit(inline="always", cache=True)

@@ -70,7 +70,8 @@ def point_sqdistance(kind, params, A, i, B, j):
     ``residual_sqdistance`` (rows are residual feature rows).
     """
     if kind == RESIDUAL:
-        return residual_sqdistance(params, A, i, B, j)
+        # int64 indices: a literal index (a root at 0) would compile a second residual_sqdistance
+        return residual_sqdistance(params, A, np.int64(i), B, np.int64(j))
     dim = A.shape[1]
     if dim == 3:  # unrolled, same order of operations as the loop (0 + x == x exactly)
         d0 = np.float64(A[i, 0]) - np.float64(B[j, 0])

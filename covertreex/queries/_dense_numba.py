@@ -96,7 +96,7 @@ def dense_block_knn(params, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx,
             lower[ex] = np.inf
             size, top = _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, ex + 1, stop,
                                         lower, heap, size, k, top)
-        count = 0
+        count = np.int64(0)
         while count < k and out_ids[r, count] >= 0:
             count += 1
         best_d = out_dist[r].copy()

@@ -15,7 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_new, stack_push, stack_sort_top
+from covertreex.core._stack_numba import stack_put, stack_sort_top
 from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
@@ -24,7 +24,7 @@ NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restr
 COUNTERS = ("nodes_visited", "pruned_radius", "pruned_parent", "pruned_subtree_id")
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True)  # a call, not inlined: offers are rare next to distances; inlining cost ~8 s of compile
 def offer(best_d, best_i, k, count, d, pid):
     """Insert (d, pid) into the sorted top-k arrays; returns the new count."""
     if count == k:
@@ -64,23 +64,24 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
     return count, scanned
 
 
-@nb.njit(inline="always", cache=True)
-def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
-               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
+@nb.njit(cache=True, _nrt=False)
+def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, radius, min_id, child_ptr,
+               child_idx, edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
                queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters,
                leaf_scan, t_start, t_stop):
-    """Queries ``t_start .. t_stop-1`` with one workspace (the serial body of ``knn_kernel``).
+    """Queries ``t_start .. t_stop-1`` (the serial body of ``knn_kernel``) in a given workspace: a stack
+    of ``stack_bound`` entries and two length-k arrays.
 
-    Inlined into the parallel loop: measured ~20% faster than calling it as a separate function.
+    Compiled without reference counting (``_nrt=False``: it allocates nothing).  With it, every array
+    passed to an inlined helper was reference-counted inside the hot loops (1.6x slower than the same
+    code inlined into the parallel loop); inlined into the parallel loop instead, the kernel took ~14 s
+    to compile cold, against ~6 s now (this function ~3.5 s of it).
     """
-    keys, nodes, aux = stack_new(256)
-    best_d = np.empty(k, dtype=np.float64)
-    best_i = np.empty(k, dtype=np.int64)
     for t in range(t_start, t_stop):
         q = query_order[t]
         skip = exclude[t]
         lim = id_limit[t]
-        count = 0
+        count = np.int64(0)
         tau = np.inf
         n_eval = 0
         # traversal counters live in registers; written once per query (cost not measurable)
@@ -113,7 +114,7 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
                 if count == k:
                     tau = best_d[k - 1]
         if child_ptr[1] > child_ptr[0] and min_id[0] < lim:
-            keys, nodes, aux, size = stack_push(keys, nodes, aux, size, d0 - radius[0], 0, d0)
+            size = stack_put(keys, nodes, aux, size, d0 - radius[0], 0, d0)
         while size > 0:
             size -= 1
             lb = keys[size]
@@ -154,7 +155,7 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
                     if count == k:
                         tau = best_d[k - 1]
                     continue
-                keys, nodes, aux, size = stack_push(keys, nodes, aux, size, dc - rc, c, dc)
+                size = stack_put(keys, nodes, aux, size, dc - rc, c, dc)
             stack_sort_top(keys, nodes, aux, pushed_from, size)
         row = out_row[t]
         for j in range(count):
@@ -174,7 +175,7 @@ def _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
 def knn_kernel(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
                edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
                queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters, leaf_scan,
-               nchunks):
+               stack_size, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
 
     ``slack`` is absolute room added to every pruning bound (the metric's rounding bound; 0 for
@@ -185,12 +186,18 @@ def knn_kernel(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
     padded with id -1 and distance +inf.  ``counters[row]`` receives the traversal counts named by
     ``COUNTERS``: nodes expanded, subtrees cut by the radius bound d(q, c) - r(c) > tau (at push or
     pop), children cut by the parent-distance bound without computing d(q, c), and subtrees cut
-    because every id in them is at or above the row's predecessor limit.
+    because every id in them is at or above the row's predecessor limit.  ``stack_size`` must be at
+    least ``stack_bound(child_ptr, child_idx, 0)`` (the traversal stack is never grown).
     """
     nq = query_order.shape[0]
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
-        _knn_chunk(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
+        keys = np.empty(stack_size, dtype=np.float64)
+        nodes = np.empty(stack_size, dtype=np.int64)
+        aux = np.empty(stack_size, dtype=np.float64)
+        best_d = np.empty(k, dtype=np.float64)
+        best_i = np.empty(k, dtype=np.int64)
+        _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
                    edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
                    queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters,
                    leaf_scan, chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
