@@ -35,6 +35,7 @@ def test_stack_bound_is_the_largest_path_sum_of_internal_children(shape, dim):
     tree = CoverTree(Runtime(seed=3)).fit(make_data(shape, 1500, dim, seed=dim)).arrays
     bound = stack_bound(tree.child_ptr, tree.child_idx, 0)
     assert bound == max(1, internal_children_on_paths(tree.child_ptr, tree.child_idx).max())
+    assert tree.stack_size == bound  # the capacity the k-NN search allocates
 
 
 def test_depth_first_search_that_never_prunes_stays_within_the_bound():

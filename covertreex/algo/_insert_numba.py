@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_bound, stack_put, stack_sort_top
+from covertreex.core._stack_numba import stack_bound, stack_pop, stack_put, stack_sort_top
 from covertreex.core._levels_numba import can_parent, level_score
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
@@ -76,10 +76,7 @@ def _parents_chunk(keys, nodes, aux, kind, params, slack, pts, level, parent, ra
             a = parent[a]
         size = stack_put(keys, nodes, aux, 0, d0 - radius[root], root, d0)
         while size > 0:
-            size -= 1
-            lb = keys[size]
-            p = nodes[size]
-            dp = aux[size]
+            size, lb, p, dp = stack_pop(keys, nodes, aux, size)
             if lb > best_d + slack + PRUNE_SLACK * (dp + radius[p] + best_d):
                 continue
             start = size

@@ -24,22 +24,20 @@ def probe(metric: str, dim: int) -> dict[str, float]:
     from covertreex.kernels import RBF
 
     phases: dict[str, float] = {}
+
+    def timed(name: str, call):
+        start = time.perf_counter()
+        out = call()
+        phases[name] = time.perf_counter() - start
+        return out
+
     X = np.random.default_rng(0).standard_normal((PROBE_POINTS, dim))
     runtime = Runtime() if metric == "euclidean" else Runtime(
         metric="residual", residual=Residual(RBF(1.0, 1.0), inducing=64, seed=0))
-    steps = (
-        ("fit", lambda: CoverTree(runtime).fit(X)),
-        ("knn all points", lambda: tree.knn(k=PROBE_K)),
-        ("knn new points", lambda: tree.knn(X[:16] + 0.5, k=PROBE_K)),
-        ("predecessor", lambda: tree.knn(k=PROBE_K, predecessor=True)),
-    )
-    tree = None
-    for name, call in steps:
-        t0 = time.perf_counter()
-        out = call()
-        phases[name] = time.perf_counter() - t0
-        if name == "fit":
-            tree = out
+    tree = timed("fit", lambda: CoverTree(runtime).fit(X))
+    timed("knn all points", lambda: tree.knn(k=PROBE_K))
+    timed("knn new points", lambda: tree.knn(X[:16] + 0.5, k=PROBE_K))
+    timed("predecessor", lambda: tree.knn(k=PROBE_K, predecessor=True))
     return phases
 
 

@@ -23,6 +23,13 @@ def stack_put(keys, nodes, aux, size, key, node, value):
     return size + 1
 
 
+@nb.njit(inline="always", cache=True)
+def stack_pop(keys, nodes, aux, size):
+    """Take the top entry: returns (new size, key, node, aux)."""
+    size -= 1
+    return size, keys[size], nodes[size], aux[size]
+
+
 @nb.njit(cache=True)
 def stack_bound(child_ptr, child_idx, root):
     """Most entries a depth-first search from ``root`` can hold when it starts from the root alone and,

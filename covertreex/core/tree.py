@@ -7,10 +7,12 @@ so any number of versions can share nothing mutable and stay valid side by side.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from covertreex.core._layout_numba import preorder, subtree_end, subtree_min
+from covertreex.core._stack_numba import stack_bound
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +44,12 @@ class PCCTree:
     @property
     def dimension(self) -> int:
         return int(self.points.shape[1])
+
+    @cached_property
+    def stack_size(self) -> int:
+        """Capacity of a depth-first traversal stack of this tree (``stack_bound``), derived once per
+        version and never stored in files, so a loaded tree gets it from its own arrays."""
+        return int(stack_bound(self.child_ptr, self.child_idx, 0))
 
     @staticmethod
     def from_build_arrays(points, ids, level, parent, parent_dist, radius) -> "PCCTree":

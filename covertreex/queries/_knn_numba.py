@@ -15,7 +15,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_put, stack_sort_top
+from covertreex.core._stack_numba import stack_pop, stack_put, stack_sort_top
 from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
@@ -116,10 +116,7 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
         if child_ptr[1] > child_ptr[0] and min_id[0] < lim:
             size = stack_put(keys, nodes, aux, size, d0 - radius[0], 0, d0)
         while size > 0:
-            size -= 1
-            lb = keys[size]
-            p = nodes[size]
-            dp = aux[size]
+            size, lb, p, dp = stack_pop(keys, nodes, aux, size)
             if lb > tau + slack + PRUNE_SLACK * (dp + radius[p] + tau):
                 n_radius += 1
                 continue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from covertreex.core._stack_numba import stack_bound
 from covertreex.core.tree import PCCTree
 from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_kernel
@@ -41,7 +40,7 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit
     knn_kernel(metric.kind, metric.params, slack, tree.points, tree.ids, tree.radius, tree.min_id, tree.child_ptr,
                tree.child_idx, tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
                tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, id_limit, k, ids, dist, evals,
-               counters, leaf_scan(metric.kind, tree.points.shape[1]), stack_bound(tree.child_ptr, tree.child_idx, 0),
+               counters, leaf_scan(metric.kind, tree.points.shape[1]), tree.stack_size,
                16 * numba.get_num_threads())
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters)
 
