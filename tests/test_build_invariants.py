@@ -9,7 +9,7 @@ import pytest
 from conftest import make_data
 
 from covertreex import CoverTree, Runtime
-from covertreex.baselines import brute_force_knn
+from covertreex.reference import brute_force_knn
 from covertreex.core.tree import PCCTree
 
 STRATEGIES = ["grid", "kdtree", "segmented", "dense"]
@@ -129,17 +129,21 @@ def test_check_invariants_reports_corruption():
 def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
     """Grid (one pass, or overflowing into the two-pass fallback), k-d tree, segmented and dense agree."""
     from covertreex.algo import conflict
+    from covertreex.algo.conflict import grid
     from covertreex.metrics.euclidean import EuclideanMetric
 
-    monkeypatch.setattr(conflict, "GRID_SLOTS_PER_POINT", slots)
+    monkeypatch.setattr(grid, "GRID_SLOTS_PER_POINT", slots)
     rng = np.random.default_rng(20)
     pts = np.concatenate([rng.standard_normal((500, 3)), np.repeat(rng.standard_normal((5, 3)), 20, axis=0)])
     reach = rng.uniform(0.0, 0.6, size=600)
     reach[::50] = np.inf  # a few points whose reach covers everything
     metric = EuclideanMetric()
     results = {}
+    cells = np.array([[0, 5, -3], [1 << 19, 0, 7]], dtype=np.int64)  # one cell-key function, any caller
+    assert grid.cell_keys(cells).tolist() == [((0 + (1 << 20)) << 42) + ((5 + (1 << 20)) << 21) + (-3 + (1 << 20)),
+                                              (((1 << 19) + (1 << 20)) << 42) + ((1 << 20) << 21) + (7 + (1 << 20))]
     for name in ("grid", "kdtree", "segmented", "dense"):
-        ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.kind, metric.params, pts, 0, 600,
+        ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.slots, pts, 0, 600,
                                                                            reach, 0)
         results[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                          for i in range(600)]
@@ -166,7 +170,7 @@ def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     metric = EuclideanMetric()
     sets = {}
     for name in ("kdtree", "grid", "dense"):
-        ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.kind, metric.params, pts, 0, 600,
+        ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.slots, pts, 0, 600,
                                                                            reach, 0)
         sets[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                       for i in range(600)]
@@ -174,10 +178,10 @@ def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     assert sets["grid"] == sets["dense"]
     assert sum(map(len, sets["dense"])) > 600
     # a sample that underestimates the room (a row with reach 0): chunks overflow, the exact second pass runs
-    from covertreex.algo._kdtree_numba import kd_build, kd_neighbours
+    from covertreex.algo.conflict._kdtree_numba import kd_build, kd_neighbours
 
     P = pts.astype(np.float64)
-    ptr, idx, dist = kd_neighbours(metric.kind, metric.params, pts, 0, 600, reach, P, kd_build(P, 16),
+    ptr, idx, dist = kd_neighbours(metric.slots, pts, 0, 600, reach, P, kd_build(P, 16),
                                    np.array([1]), 8)
     assert [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist())) for i in range(600)
             ] == sets["dense"]

@@ -65,7 +65,7 @@ def test_bad_arguments_exit_2_with_a_clear_message():
         (["bench", "euclidean", "--n", "10", "--k", "10", "--peers", "none"], "k=10 must be smaller than n=10"),
         (["bench", "euclidean", "--conflict-graph", "sparse", "--peers", "none"], "Runtime.conflict_graph"),
         (["bench", "euclidean", "--n", "0"], "--n"),
-        (["bench", "euclidean", "--threads", "100000", "--peers", "none"], "runtime.threads=100000 exceeds"),
+        (["bench", "euclidean", "--threads", "100000", "--peers", "none"], "Runtime.threads=100000 exceeds"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from covertreex import CoverTree, Runtime
 from covertreex.api.persist import load_tree, save_tree
-from covertreex.baselines import brute_force_knn
-from covertreex.baselines.profiling import fit_exponents
+from covertreex.reference import brute_force_knn
+from covertreex.bench.profiling import fit_exponents
 from covertreex.cli.main import app
 from covertreex.telemetry import load, validate
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import SHAPES, make_data
 
 from covertreex import CoverTree, Runtime
-from covertreex.baselines import brute_force_knn
+from covertreex.reference import brute_force_knn
 
 
 def assert_same(tree_result, oracle_result):

@@ -7,8 +7,8 @@ import gc
 import numpy as np
 import pytest
 
-from covertreex.baselines import brute_force_knn
-from covertreex.baselines.peers import all_peers
+from covertreex.reference import brute_force_knn
+from covertreex.bench.peers import all_peers
 
 PEERS = all_peers()
 
@@ -41,7 +41,7 @@ def test_peer_matches_oracle_and_leaves_input_alone(name):
 
 
 def test_check_rows_counts_only_valid_neighbours():
-    from covertreex.baselines.suite import check_rows
+    from covertreex.bench.euclidean import check_rows
 
     X = np.random.default_rng(8).standard_normal((300, 2))
     rows = np.arange(40, 60)

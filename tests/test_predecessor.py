@@ -7,7 +7,7 @@ import pytest
 from conftest import make_data
 
 from covertreex import CoverTree, Residual, Runtime
-from covertreex.baselines import brute_force_knn
+from covertreex.reference import brute_force_knn
 from covertreex.kernels import Matern32
 
 

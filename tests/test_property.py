@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from covertreex import CoverTree, Runtime
-from covertreex.baselines import SequentialCoverTree, brute_force_knn
+from covertreex.reference import SequentialCoverTree, brute_force_knn
 
 
 @st.composite

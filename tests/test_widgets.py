@@ -11,7 +11,7 @@ pytest.importorskip("ipywidgets")  # extra "notebook" (installed by make test)
 pytest.importorskip("anywidget")
 
 from covertreex import CoverTree, Residual, Runtime  # noqa: E402
-from covertreex.baselines import brute_force_knn  # noqa: E402
+from covertreex.reference import brute_force_knn  # noqa: E402
 from covertreex.kernels import Matern32  # noqa: E402
 from covertreex.telemetry import load  # noqa: E402
 from covertreex.widgets import (BenchmarkRunner, BenchmarkSettings, ResidualTuner, RuntimePanel,  # noqa: E402

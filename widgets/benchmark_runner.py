@@ -10,9 +10,9 @@ from pathlib import Path
 import ipywidgets as W
 import plotly.graph_objects as go
 
-from covertreex.baselines.residual_suite import RESIDUAL_PEERS, ResidualWorkload, residual_peer_available, run_residual
-from covertreex.baselines.suite import EuclideanWorkload, euclidean_peers, run_euclidean
-from covertreex.cli.files import read_points
+from covertreex.bench.residual import RESIDUAL_PEERS, ResidualWorkload, residual_peer_available, run_residual
+from covertreex.bench.euclidean import EuclideanWorkload, euclidean_peers, run_euclidean
+from covertreex.io import read_points
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.artifacts import artifact_path, new_run_id
 from covertreex.telemetry.writer import TelemetryWriter

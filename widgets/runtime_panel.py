@@ -10,12 +10,9 @@ import numba
 
 from covertreex.kernels import KERNELS, kernel_by_name
 from covertreex.metrics.residual import DEFAULT_JITTER, Residual
-from covertreex.runtime.config import (BATCH_ORDERS, CONFLICT_GRAPHS, METRICS, PRECISIONS, PREFIX_SCHEDULES,
-                                       QUERY_ENGINES, Runtime)
+from covertreex.runtime.config import CHOICES, Runtime
 from covertreex.widgets._figures import Displayed, error_html
 
-CHOICES = {"metric": METRICS, "precision": PRECISIONS, "conflict_graph": CONFLICT_GRAPHS,
-           "batch_order": BATCH_ORDERS, "prefix_schedule": PREFIX_SCHEDULES, "query_engine": QUERY_ENGINES}
 RESIDUAL_CONTROLS = ("kernel", "variance", "lengthscale", "inducing", "jitter")
 
 

@@ -9,6 +9,7 @@ subtree radii are written.  The input tree is never modified: the result is a ne
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -24,6 +25,11 @@ from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
 from covertreex.core.tree import PCCTree
 
 
+# The round's points are split into this many chunks per thread for the parent search: points in dense
+# regions cost more, so several chunks per thread balance the load.
+CHUNKS_PER_THREAD = 8
+
+
 def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
     return (
         np.empty((capacity, dim), dtype=dtype),
@@ -35,18 +41,26 @@ def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
     )
 
 
-def child_edges(pts, level, radius, dparent, child_ptr, child_idx, n):
-    """Per child (CSR order): point, 2**level, radius, parent distance, has-children, 2**(level-1).
+class ChildEdges(NamedTuple):
+    """Per child of the growing tree, in children (CSR) order: copies that make a node's children
+    contiguous in memory for the parent search (the query side's ``TreeView.edge_*`` counterpart)."""
 
-    Copies that make a node's children contiguous in memory for the parent search.
-    """
+    points: np.ndarray
+    reach: np.ndarray  # 2**level: how far the child may be from a point it parents (-1: a duplicate, never)
+    radius: np.ndarray
+    parent_dist: np.ndarray
+    internal: np.ndarray  # the child has children of its own
+    subtree_reach: np.ndarray  # 2**(level-1): the farthest any point of the child's subtree may parent
+
+
+def child_edges(pts, level, radius, dparent, child_ptr, child_idx, n) -> ChildEdges:
+    """``ChildEdges`` of the first ``n`` nodes."""
     kids = child_idx[: child_ptr[n]]
     lv = level[kids]
     finite = lv > DUP_LEVEL
-    # 2**level: the reach of a node as a parent (-1: duplicates never parent); halved for its subtree
     scale = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)
-    return (np.ascontiguousarray(pts[kids]), scale, radius[kids], dparent[kids],
-            child_ptr[kids + 1] > child_ptr[kids], np.where(finite, 0.5 * scale, -1.0))
+    return ChildEdges(np.ascontiguousarray(pts[kids]), scale, radius[kids], dparent[kids],
+                      child_ptr[kids + 1] > child_ptr[kids], np.where(finite, 0.5 * scale, -1.0))
 
 
 def _level_scopes(new_level: np.ndarray, degree: np.ndarray) -> tuple[LevelScope, ...]:
@@ -64,7 +78,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
 
     ``new_points`` must already be validated and stored in the runtime's precision.
     """
-    kind, params = metric.kind, metric.params
+    slots = metric.slots
     strategy = conflict_graph_strategy(runtime.resolved_conflict_graph(new_points.shape[1]))
     order = batch_order(runtime.batch_order)
     schedule = prefix_schedule(runtime.prefix_schedule, runtime.batch_size)
@@ -94,19 +108,20 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
             pts[lo:hi] = pts[lo:hi][local]
             ids[lo:hi] = ids[lo:hi][local]
         t1 = time.perf_counter()
-        level[0] = max(level[0], root_score_needed(kind, params, pts, 0, lo, hi))
+        level[0] = max(level[0], root_score_needed(slots, pts, 0, lo, hi))
         child_ptr, child_idx = children_csr(parent, cur)
         edges = child_edges(pts, level, radius, dparent, child_ptr, child_idx, cur)
         slack = metric.prune_slack(pts[:hi])
-        best_p, best_d, search_evals = find_tree_parents(kind, params, slack, pts, level, parent, radius, child_ptr, child_idx, edges, 0, lo, hi,
-                                           8 * numba.get_num_threads())
+        best_p, best_d, search_evals = find_tree_parents(slots, slack, pts, level, parent, radius, child_ptr,
+                                                         child_idx, edges, 0, lo, hi,
+                                                         CHUNKS_PER_THREAD * numba.get_num_threads())
         t2 = time.perf_counter()
-        nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(kind, params, pts, lo, hi, best_d, 0, slack)
+        nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(slots, pts, lo, hi, best_d, 0, slack)
         t3 = time.perf_counter()
         prio = priorities(runtime.seed, lo, size)
         new_level, new_parent, new_dist, place_stats = place_batch(lo, best_p, best_d, nbr_ptr, nbr_idx, nbr_dist, prio)
         t4 = time.perf_counter()
-        link_batch(kind, params, pts, level, parent, dparent, radius, lo, hi, new_level, new_parent, new_dist)
+        link_batch(slots, pts, level, parent, dparent, radius, lo, hi, new_level, new_parent, new_dist)
         t5 = time.perf_counter()
         edges = int(nbr_ptr[-1])
         prev_size, prev_degree = size, edges / size

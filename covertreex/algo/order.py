@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from covertreex.algo._order_numba import hilbert_keys
+from covertreex.runtime.config import check_choice
 
 _HILBERT_DIMS = 3
 
@@ -55,6 +56,4 @@ class BatchOrder:
 
 
 def batch_order(name: str) -> BatchOrder:
-    if name not in ("natural", "random", "hilbert"):
-        raise ValueError(f"batch_order must be 'natural', 'random' or 'hilbert'; got {name!r}")
-    return BatchOrder(name)
+    return BatchOrder(check_choice("batch_order", name))

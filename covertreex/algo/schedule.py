@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from covertreex.runtime.config import check_choice
+
 ADAPTIVE_TARGET_DEGREE = 8.0
 
 
@@ -31,6 +33,4 @@ class PrefixSchedule:
 
 
 def prefix_schedule(name: str, batch_size: int | None) -> PrefixSchedule:
-    if name not in ("doubling", "adaptive", "none"):
-        raise ValueError(f"prefix_schedule must be 'doubling', 'adaptive' or 'none'; got {name!r}")
-    return PrefixSchedule(name, batch_size)
+    return PrefixSchedule(check_choice("prefix_schedule", name), batch_size)

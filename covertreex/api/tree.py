@@ -18,9 +18,9 @@ from covertreex.algo.insert import insert_points
 from covertreex.algo.types import RoundStats
 from covertreex.core.invariants import check_tree
 from covertreex.core.tree import PCCTree
-from covertreex.core.validation import as_ids, as_points, check_k
+from covertreex.validation import as_ids, as_points, check_k
 from covertreex.metrics._pairwise_numba import pairwise_distances
-from covertreex.metrics.euclidean import EuclideanMetric
+from covertreex.metrics.base import Metric
 from covertreex.queries.knn import knn_points, knn_self
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
@@ -61,20 +61,22 @@ class CoverTree:
 
     def __init__(self, runtime: Runtime | None = None, *, _tree: PCCTree | None = None,
                  _build_stats: tuple[RoundStats, ...] = (), _build_operation: OperationStats | None = None,
-                 _metric=None, _coords: np.ndarray | None = None):
+                 _metric: Metric | None = None, _coords: np.ndarray | None = None):
         if runtime is None:
             runtime = Runtime()
         if not isinstance(runtime, Runtime):
             raise TypeError(f"runtime must be a covertreex.Runtime, got {type(runtime).__name__}")
-        if runtime.threads is not None and runtime.threads > numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(
-                f"runtime.threads={runtime.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads Numba "
-                "started with (NUMBA_NUM_THREADS)"
-            )
         self._runtime = runtime
-        # Euclidean needs no fitting; the residual metric is fitted to the first ``fit`` data
-        self._metric = EuclideanMetric() if runtime.metric == "euclidean" else _metric
-        self._coords = _coords  # residual trees: coordinates in id order (features hold x / lengthscale)
+        if _tree is not None and _metric is None:  # bare arrays (a loaded file): a metric fitted to nothing
+            _metric = runtime.metric_policy()
+            if runtime.metric != "euclidean":
+                raise ValueError("a residual tree needs its fitted factors: build it with fit()")
+        if _tree is not None and _coords is None:  # the rows are the coordinates
+            _coords = _tree.points[_tree.position_of]
+            _coords.setflags(write=False)
+        # a fitted tree holds its fitted metric and its coordinates in id order, whatever the metric
+        self._metric = _metric
+        self._coords = _coords
         self._tree = _tree
         self._build_stats = _build_stats
         self._build_operation = _build_operation
@@ -94,11 +96,11 @@ class CoverTree:
 
     @property
     def dimension(self) -> int:
-        tree = self._fitted()
-        return tree.dimension if self._coords is None else int(self._coords.shape[1])
+        self._fitted()
+        return int(self._coords.shape[1])
 
     @property
-    def metric(self):
+    def metric(self) -> Metric:
         """The fitted metric the kernels use (``EuclideanMetric`` or ``ResidualFactors``)."""
         self._fitted()
         return self._metric
@@ -111,12 +113,8 @@ class CoverTree:
     @property
     def points(self) -> np.ndarray:
         """Stored points in id order (in the runtime's precision), read-only."""
-        t = self._fitted()
-        if self._coords is not None:
-            return self._coords
-        out = t.points[t.position_of]
-        out.setflags(write=False)
-        return out
+        self._fitted()
+        return self._coords
 
     @property
     def build_stats(self) -> tuple[RoundStats, ...]:
@@ -139,63 +137,69 @@ class CoverTree:
             raise RuntimeError("this CoverTree is not fitted: use the tree returned by CoverTree(...).fit(X)")
         return self._tree
 
-    def _dtype(self) -> np.dtype:
-        return np.dtype(self._runtime.precision)
-
     def fit(self, X, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
-        """Build a tree over ``X`` (n, d); returns a new fitted ``CoverTree`` (ids 0..n-1).
+        """Build a tree over the points ``X``; returns a new fitted ``CoverTree`` (ids 0..n-1).
 
-        Residual metric: the inducing points and Cholesky factor are fitted here (or pass a
-        precomputed ``v_matrix`` (n, m) and ``p_diag`` (n,); the kernel still gives k(x_i, x_j)).
-        ``telemetry``: a ``TelemetryWriter`` that receives one event per prefix round and a summary.
+        Parameters
+        ----------
+        X : array_like, shape (n, d)
+            Finite real coordinates.
+        v_matrix, p_diag : array_like, shape (n, m) and (n,), optional
+            Residual metric only: precomputed V and residual variances p (the kernel still gives
+            k(x_i, x_j)); by default the inducing points and Cholesky factor are fitted here.
+        telemetry : TelemetryWriter, optional
+            Receives one event per prefix round and a summary.
+
+        Returns
+        -------
+        CoverTree
+            A new fitted tree; this object is unchanged.
         """
-        if self._runtime.metric == "euclidean":
-            self._no_factors(v_matrix, p_diag)
-            return self._build(None, as_points(X, "X", self._dtype()), self._metric, None, telemetry)
-        coords = as_points(X, "X", np.float64)
-        factors = self._runtime.residual.fit(coords, v_matrix, p_diag)
-        return self._build(None, factors.features(coords, v_matrix, p_diag), factors, coords, telemetry)
+        policy = self._runtime.metric_policy()
+        coords = as_points(X, "X", policy.coordinate_dtype)
+        metric = policy.fit(coords, v_matrix, p_diag)
+        return self._build(None, metric.rows(coords, v_matrix, p_diag), metric, coords, telemetry)
 
     def insert(self, Y, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
         """Return a new tree with the rows of ``Y`` added (ids n, n+1, ...); this tree is unchanged.
 
-        Residual trees reuse the fitted inducing points (or take ``v_matrix``/``p_diag`` for ``Y``).
+        Parameters
+        ----------
+        Y : array_like, shape (q, d)
+            New points, as many columns as the tree.
+        v_matrix, p_diag : array_like, optional
+            Residual metric only: V and p of ``Y`` (by default computed from the fitted inducing points).
+        telemetry : TelemetryWriter, optional
+            Receives one event per prefix round and a summary.
+
+        Returns
+        -------
+        CoverTree
+            A new version holding the old and the new points.
         """
         tree = self._fitted()
-        if self._coords is None:
-            self._no_factors(v_matrix, p_diag)
-            return self._build(tree, as_points(Y, "Y", self._dtype(), dim=tree.dimension), self._metric, None,
-                               telemetry)
-        coords = as_points(Y, "Y", np.float64, dim=self.dimension)
-        rows = self._metric.features(coords, v_matrix, p_diag, name="Y")
-        merged = np.concatenate([self._coords, coords])
-        return self._build(tree, rows, self._metric, merged, telemetry)
+        coords = as_points(Y, "Y", self._metric.coordinate_dtype, dim=self.dimension)
+        rows = self._metric.rows(coords, v_matrix, p_diag, name="Y")
+        return self._build(tree, rows, self._metric, np.concatenate([self._coords, coords]), telemetry)
 
-    def _no_factors(self, v_matrix, p_diag) -> None:
-        if v_matrix is not None or p_diag is not None:
-            raise ValueError("v_matrix/p_diag are only used with Runtime(metric='residual')")
-
-    def _build(self, base: PCCTree | None, rows: np.ndarray, metric, coords, telemetry=None) -> CoverTree:
+    def _build(self, base: PCCTree | None, rows: np.ndarray, metric: Metric, coords: np.ndarray,
+               telemetry=None) -> CoverTree:
         start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
             tree, stats = insert_points(base, rows, self._runtime, metric)
         if telemetry is not None:
             emit_build(telemetry, "fit" if base is None else "insert", stats, time.perf_counter() - start,
                        0 if base is None else base.num_points, rows.shape[0], self._runtime.metric,
-                       rows.shape[1] if coords is None else coords.shape[1])
-        if coords is not None:
-            coords = coords.view()
-            coords.setflags(write=False)
+                       coords.shape[1])
+        coords = coords.view()
+        coords.setflags(write=False)
         return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=op.stats,
                          _metric=metric, _coords=coords)
 
     def _query_rows(self, Q, v_matrix, p_diag) -> np.ndarray:
         """Validated query rows in the tree's layout (coordinates, or residual feature rows)."""
-        if self._coords is None:
-            self._no_factors(v_matrix, p_diag)
-            return as_points(Q, "Q", self._dtype(), dim=self.dimension, allow_empty=True)
-        coords = as_points(Q, "Q", np.float64, dim=self.dimension, allow_empty=True)
-        return self._metric.features(coords, v_matrix, p_diag, name="Q")
+        coords = as_points(Q, "Q", self._metric.coordinate_dtype, dim=self.dimension, allow_empty=True)
+        return self._metric.rows(coords, v_matrix, p_diag, name="Q")
 
     # -- queries ----------------------------------------------------------------------------
     def knn(self, Q=None, k: int = 1, return_distances: bool = False, *, query_ids=None,
@@ -245,13 +249,15 @@ class CoverTree:
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
     def _engine(self, override: str | None) -> str:
-        if override is None:
-            return "tree" if self._runtime.metric == "euclidean" else self._runtime.query_engine
-        if override not in QUERY_ENGINES:
-            raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {override!r}")
-        if override == "dense" and self._runtime.metric != "residual":
-            raise ValueError("engine='dense' is for metric='residual'")
-        return "tree" if self._runtime.metric == "euclidean" else override
+        """The engine of a query: ``override`` or the runtime's, among those the metric offers."""
+        if override is not None and override not in QUERY_ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(map(repr, QUERY_ENGINES))}, got {override!r}")
+        engine = self._runtime.query_engine if override is None else override
+        offered = self._metric.engines
+        if engine != "auto" and engine not in offered:
+            raise ValueError(f"engine={engine!r} is for metric='residual'; metric={self._metric.name!r} offers "
+                             f"{', '.join(map(repr, offered))}")
+        return engine if len(offered) > 1 else offered[0]
 
     def nearest(self, Q, return_distances: bool = False, *, v_matrix=None, p_diag=None):
         """The nearest tree point of each query row: ids (q,) [and distances (q,)]."""
@@ -263,7 +269,7 @@ class CoverTree:
         tree = self._fitted()
         a = tree.position_of[as_ids(ids_a, "ids_a", tree.num_points)]
         b = a if ids_b is None else tree.position_of[as_ids(ids_b, "ids_b", tree.num_points)]
-        return pairwise_distances(self._metric.kind, self._metric.params, tree.points, a, tree.points, b)
+        return pairwise_distances(self._metric.slots, tree.points, a, tree.points, b)
 
     # -- diagnostics ------------------------------------------------------------------------
     def check_invariants(self) -> None:

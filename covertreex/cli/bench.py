@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from covertreex.api.tree import CoverTree
-from covertreex.baselines.jit_timing import METRICS, run_jit
-from covertreex.baselines.residual_suite import (RESIDUAL_PEERS, ResidualWorkload, residual_peer_available,
+from covertreex.bench.jit_timing import METRICS, run_jit
+from covertreex.bench.residual import (RESIDUAL_PEERS, ResidualWorkload, residual_peer_available,
                                                  run_residual)
-from covertreex.baselines.suite import EuclideanWorkload, euclidean_peers, run_euclidean
+from covertreex.bench.euclidean import EuclideanWorkload, euclidean_peers, run_euclidean
+from covertreex.cli.common import (ArtifactsOption, JsonOption, ThreadsOption, new_console, progress_steps,
+                                   save_result)
 from covertreex.runtime.config import Runtime
-from covertreex.telemetry.artifacts import artifact_path, new_run_id
 
 bench_app = typer.Typer(help="Benchmarks against peer libraries (results verified against brute force).",
                         no_args_is_help=True)
@@ -40,39 +36,6 @@ def parse_peers(text: str, peers: dict | None = None) -> list[str]:
     return names
 
 
-ThreadsOption = Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")]
-JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")]
-ArtifactsOption = Annotated[Path, typer.Option(help="Artifacts root directory.")]
-
-
-def _console() -> Console:
-    return Console(width=None if Console().is_terminal else 160)
-
-
-def _save(console: Console, result: dict, kind: str, json_path: Path | None, artifacts: Path) -> None:
-    """Give the result a run id and write it as JSON (``--json`` or artifacts/benchmarks/)."""
-    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
-    result["run_id"] = run_id
-    path = json_path or artifact_path(artifacts, "benchmarks", kind, run_id, "json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {path}")
-
-
-@contextmanager
-def progress_steps(console: Console, title: str):
-    """A live progress line (spinner, step count, elapsed time) for multi-step runs; yields ``step(msg)``."""
-    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("step {task.completed:.0f}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(title, total=None)
-
-        def step(message: str) -> None:
-            bar.update(task, description=f"{title}: {message}", advance=1)
-
-        yield step
-
-
 def _fmt(value, spec: str, suffix: str = "") -> str:
     return "—" if value is None else format(value, spec) + suffix
 
@@ -85,7 +48,8 @@ def render_table(result: dict) -> Table:
         table.add_column(col, justify="left" if col in ("task", "engine") else "right")
     for r in result["engines"]:
         table.add_row(
-            r["task"], f"{r['engine']} {r['version'] or ''}", _fmt(r["build_s"] or None, ".3f"),
+            r["task"], f"{r['engine']} {r['version'] or ''}" + (" (float32)" if r.get("precision") == "float32" else ""),
+            _fmt(r["build_s"] or None, ".3f"),
             _fmt(r["query_s"], ".3f"), _fmt(r["queries_per_s"], ",.0f"), _fmt(r["recall"], ".4f"),
             _fmt(r["exact_rows"], ".3f"), _fmt(r["peak_extra_rss_mb"], ".1f"),
             _fmt(r["covertreex_speedup_query"], ".2f", "x"), _fmt(r["covertreex_speedup_build"], ".2f", "x"),
@@ -111,12 +75,11 @@ def bench_euclidean(
     artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
     """Euclidean all-points k-NN: covertreex vs peers, verified against brute force."""
-    console = _console()
+    console = new_console()
     try:
         overrides = {key: val for key, val in (("conflict_graph", conflict_graph), ("batch_order", batch_order),
                                                ("threads", threads)) if val is not None}
         runtime = Runtime.from_env().with_updates(**overrides)
-        CoverTree(runtime)  # validates the runtime against this machine (threads)
         workload = EuclideanWorkload(n=n, dim=dim, k=k, seed=seed, repeat=repeat, verify_rows=verify_rows,
                                      brute_rows=brute_rows)
         names = parse_peers(peers)
@@ -127,7 +90,7 @@ def bench_euclidean(
     console.print(render_table(result))
     console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"recall verified on {result['engines'][0]['verified_rows']} rows")
-    _save(console, result, "bench-euclidean", json_path, artifacts)
+    save_result(console, result, "bench-euclidean", json_path, artifacts)
 
 
 def render_residual(result: dict) -> Table:
@@ -174,7 +137,7 @@ def bench_residual(
     artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
     """Residual-correlation k-NN and Vecchia predecessor search, verified against the brute-force oracle."""
-    console = _console()
+    console = new_console()
     try:
         workload = ResidualWorkload(n=n, dim=dim, k=k, inducing=inducing, kernel=kernel, variance=variance,
                                     lengthscale=lengthscale, seed=seed, query_count=queries, repeat=repeat,
@@ -187,7 +150,6 @@ def bench_residual(
         runtime = base.with_updates(metric="residual", residual=workload.residual(), precision="float64",
                                     conflict_graph="auto" if base.conflict_graph == "grid" else base.conflict_graph,
                                     **({"threads": threads} if threads is not None else {}))
-        CoverTree(runtime)  # validates the runtime against this machine (threads)
         names = tuple(parse_peers(peers, {n: residual_peer_available(n) for n in RESIDUAL_PEERS}))
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -196,7 +158,7 @@ def bench_residual(
     console.print(render_residual(result))
     console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
                   f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}")
-    _save(console, result, "bench-residual", json_path, artifacts)
+    save_result(console, result, "bench-residual", json_path, artifacts)
 
 
 @bench_app.command("jit")
@@ -208,7 +170,7 @@ def bench_jit(
     artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
     """Cold start (empty Numba cache: compilation) and warm start (cache filled) of fresh interpreters."""
-    console = _console()
+    console = new_console()
     if metric not in METRICS:
         raise typer.BadParameter(f"choose from {', '.join(METRICS)}", param_hint="--metric")
     with progress_steps(console, "bench jit") as step:
@@ -220,4 +182,4 @@ def bench_jit(
     for phase in result["phases"]:
         table.add_row(phase, f"{result['median']['cold'][phase]:.2f}", f"{result['median']['warm'][phase]:.2f}")
     console.print(table)
-    _save(console, result, "bench-jit", json_path, artifacts)
+    save_result(console, result, "bench-jit", json_path, artifacts)

@@ -11,7 +11,7 @@ import numpy as np
 import psutil
 from rich.table import Table
 
-from covertreex.cli.bench import _console
+from covertreex.cli.common import new_console
 
 # (import name, distribution, what needs it)
 OPTIONAL = (
@@ -51,7 +51,7 @@ def doctor() -> None:
     """Versions, Numba threading layer and thread count, and which optional extras are installed."""
     import covertreex
 
-    console = _console()
+    console = new_console()
     info = Table(title="covertreex doctor", show_header=False)
     info.add_column("item")
     info.add_column("value")

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from covertreex.api.tree import CoverTree
 from covertreex.algo.types import PHASES
-from covertreex.baselines.profiling import fit_exponents, sweep
-from covertreex.cli.bench import ArtifactsOption, ThreadsOption, _console, progress_steps
+from covertreex.bench.profiling import fit_exponents, sweep
+from covertreex.cli.common import ArtifactsOption, ThreadsOption, new_console, progress_steps
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.artifacts import artifact_path, new_run_id
 from covertreex.telemetry.writer import TelemetryWriter
@@ -62,7 +62,7 @@ def breakdown(
     runtime = _runtime(threads, conflict_graph)
     run_id = new_run_id({"command": "breakdown", "sizes": ns, "dim": dim, "k": k, "runtime": runtime.describe()})
     log = artifact_path(artifacts, "logs", "breakdown", run_id, "jsonl")
-    console = _console()
+    console = new_console()
     try:
         with TelemetryWriter(log, runtime, run_id=run_id) as writer, progress_steps(console, "breakdown") as step:
             result = sweep(runtime, ns, [dim], k=k, repeat=repeat, seed=seed, writer=writer, progress=step)
@@ -99,7 +99,7 @@ def scaling(
     if len(set(ns)) < 2:
         raise typer.BadParameter("give at least two different sizes to fit an exponent", param_hint="--sizes")
     runtime = _runtime(threads, conflict_graph)
-    console = _console()
+    console = new_console()
     try:
         with progress_steps(console, "scaling") as step:
             result = sweep(runtime, ns, ds, k=k, repeat=repeat, seed=seed, progress=step)

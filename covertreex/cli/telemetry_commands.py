@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from covertreex.cli.bench import _console
+from covertreex.cli.common import new_console
 from covertreex.telemetry.load import load, summarize
 
 telemetry_app = typer.Typer(help="Read telemetry JSONL files: summaries on screen, export to CSV/parquet.",
@@ -45,7 +45,7 @@ def frame_table(frame, title: str) -> Table:
 def summary(path: JsonlArgument) -> None:
     """One row per run and event type: counts, total seconds, headline figures."""
     frame = _frame(path)
-    _console().print(frame_table(summarize(frame), f"{path.name}: {len(frame)} events"))
+    new_console().print(frame_table(summarize(frame), f"{path.name}: {len(frame)} events"))
 
 
 @telemetry_app.command("export")
@@ -65,7 +65,7 @@ def export(
         table.to_csv(out, index=False)
     else:
         table.to_parquet(out, index=False)
-    _console().print(f"wrote {len(table)} rows to {out}")
+    new_console().print(f"wrote {len(table)} rows to {out}")
 
 
 def _bound(text: str) -> tuple[str, float]:
@@ -111,7 +111,7 @@ def guardrail(
         worst = frame[name].dropna().max()
         if worst > limit:
             failures.append((name, f"{worst:.6g}", f"<= {limit}"))
-    console = _console()
+    console = new_console()
     checked = (["recall"] if min_recall is not None else []) + [n for n, _ in bounds]
     if failures:
         table = Table(title=f"guardrail FAILED: {path.name}")

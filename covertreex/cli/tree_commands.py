@@ -12,10 +12,10 @@ from rich.table import Table
 
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.api.tree import CoverTree
-from covertreex.baselines.brute_force import brute_force_knn
-from covertreex.baselines.suite import check_rows
-from covertreex.cli.bench import ThreadsOption, _console
-from covertreex.cli.files import POINT_SUFFIXES, check_output, read_points, write_neighbours
+from covertreex.reference.brute_force import brute_force_knn
+from covertreex.bench.euclidean import check_rows
+from covertreex.cli.common import ThreadsOption, new_console
+from covertreex.io import POINT_SUFFIXES, check_output, read_points, write_neighbours
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.events import emit_query
 from covertreex.telemetry.writer import TelemetryWriter
@@ -26,9 +26,7 @@ PrecisionOption = Annotated[str | None, typer.Option(help="float64 or float32 st
 
 def _runtime(precision: str | None, threads: int | None, seed: int | None = None) -> Runtime:
     changes = {k: v for k, v in (("precision", precision), ("threads", threads), ("seed", seed)) if v is not None}
-    runtime = Runtime.from_env().with_updates(**changes)
-    CoverTree(runtime)  # validates threads against this machine
-    return runtime
+    return Runtime.from_env().with_updates(**changes)
 
 
 def _writer(path: Path | None, runtime: Runtime):
@@ -62,7 +60,7 @@ def build(
     for col in ("points", "dimension", "rounds", "seconds", "saved to"):
         table.add_column(col)
     table.add_row(f"{tree.num_points:,}", str(tree.dimension), str(len(tree.build_stats)), f"{seconds:.3f}", str(out))
-    _console().print(table)
+    new_console().print(table)
 
 
 def _load(source: Path, runtime: Runtime, writer) -> CoverTree:
@@ -120,7 +118,7 @@ def query(
                   f"{visited.mean():,.1f}" if rows else "—",
                   "—" if recall is None else f"{recall:.4f} ({min(verify_rows, rows)} rows)",
                   ", ".join(str(f) for f in files))
-    _console().print(table)
+    new_console().print(table)
 
 
 def _recall(tree: CoverTree, Q, k: int, predecessor: bool, result, verify_rows: int) -> float:

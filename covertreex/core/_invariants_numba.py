@@ -10,13 +10,13 @@ from covertreex.metrics._distance_numba import point_distance
 
 
 @nb.njit(cache=True)
-def first_cover_violation(kind, params, pts, level, parent, parent_dist):
+def first_cover_violation(metric, pts, level, parent, parent_dist):
     """Code 1: parent level not above; 2: stored parent distance wrong; 3: child too far."""
     for c in range(1, pts.shape[0]):
         p = parent[c]
         if level[p] <= level[c] or level[p] == DUP_LEVEL:
             return 1, c
-        d = point_distance(kind, params, pts, p, pts, c)
+        d = point_distance(metric, pts, p, pts, c)
         if d != parent_dist[c]:
             return 2, c
         if d > 2.0 * level_scale(level[c]):
@@ -25,19 +25,19 @@ def first_cover_violation(kind, params, pts, level, parent, parent_dist):
 
 
 @nb.njit(cache=True)
-def first_radius_violation(kind, params, pts, parent, radius):
+def first_radius_violation(metric, pts, parent, radius):
     """A node x and an ancestor a with d(a, x) > radius[a]."""
     for x in range(1, pts.shape[0]):
         a = parent[x]
         while a >= 0:
-            if point_distance(kind, params, pts, a, pts, x) > radius[a]:
+            if point_distance(metric, pts, a, pts, x) > radius[a]:
                 return x, a
             a = parent[a]
     return -1, -1
 
 
 @nb.njit(parallel=True, cache=True)
-def separation_violations(kind, params, pts, level):
+def separation_violations(metric, pts, level):
     """For each node x of finite level, a node y != x with level >= level[x] within 2**level[x], else -1."""
     n = pts.shape[0]
     out = np.full(n, -1, dtype=np.int64)
@@ -47,7 +47,7 @@ def separation_violations(kind, params, pts, level):
             continue
         scale = level_scale(lx)
         for y in range(n):
-            if y != x and level[y] >= lx and point_distance(kind, params, pts, x, pts, y) <= scale:
+            if y != x and level[y] >= lx and point_distance(metric, pts, x, pts, y) <= scale:
                 out[x] = y
                 break
     return out

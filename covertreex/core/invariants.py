@@ -43,9 +43,9 @@ def _check_structure(t: PCCTree) -> None:
 
 
 def check_tree(t: PCCTree, metric) -> None:
-    kind, params, pts = metric.kind, metric.params, t.points
+    slots, pts = metric.slots, t.points
     _check_structure(t)
-    code, c = first_cover_violation(kind, params, pts, t.level, t.parent, t.parent_dist)
+    code, c = first_cover_violation(slots, pts, t.level, t.parent, t.parent_dist)
     if code:
         p = t.parent[c]
         what = {
@@ -54,10 +54,10 @@ def check_tree(t: PCCTree, metric) -> None:
             3: f"distance {t.parent_dist[c]!r} to the parent exceeds 2**(level+1) for level {t.level[c]}",
         }[code]
         _fail(f"cover: id {t.ids[c]} under id {t.ids[p]}: {what}")
-    x, a = first_radius_violation(kind, params, pts, t.parent, t.radius)
+    x, a = first_radius_violation(slots, pts, t.parent, t.radius)
     if x >= 0:
         _fail(f"radius: id {t.ids[x]} lies outside the stored radius {t.radius[a]!r} of its ancestor id {t.ids[a]}")
-    sep = separation_violations(kind, params, pts, t.level)
+    sep = separation_violations(slots, pts, t.level)
     bad = np.flatnonzero(sep >= 0)
     if bad.size:
         x = int(bad[0])

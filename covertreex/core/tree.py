@@ -8,11 +8,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
 from covertreex.core._layout_numba import preorder, subtree_end, subtree_min
 from covertreex.core._stack_numba import stack_bound
+
+
+class TreeView(NamedTuple):
+    """The arrays a tree walk reads, as one value the Numba kernels take (fields as in ``PCCTree``)."""
+
+    points: np.ndarray
+    ids: np.ndarray
+    radius: np.ndarray
+    min_id: np.ndarray
+    child_ptr: np.ndarray
+    child_idx: np.ndarray
+    edge_points: np.ndarray
+    edge_radius: np.ndarray
+    edge_parent_dist: np.ndarray
+    edge_ids: np.ndarray
+    edge_size: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +67,12 @@ class PCCTree:
         """Capacity of a depth-first traversal stack of this tree (``stack_bound``), derived once per
         version and never stored in files, so a loaded tree gets it from its own arrays."""
         return int(stack_bound(self.child_ptr, self.child_idx, 0))
+
+    @cached_property
+    def view(self) -> TreeView:
+        """The arrays the walks read, bundled for the kernels."""
+        return TreeView(self.points, self.ids, self.radius, self.min_id, self.child_ptr, self.child_idx,
+                        self.edge_points, self.edge_radius, self.edge_parent_dist, self.edge_ids, self.edge_size)
 
     @staticmethod
     def from_build_arrays(points, ids, level, parent, parent_dist, radius) -> "PCCTree":

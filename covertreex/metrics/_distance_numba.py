@@ -1,9 +1,9 @@
 """Distance kernels shared by every tree algorithm.
 
 One function, ``point_distance``, is called by the builder, the queries and the invariant checker, so
-all of them see bit-identical distances for the same pair of stored rows.  The metric is chosen by an
-integer ``kind`` (a compile-time-cheap branch) and metric parameters travel in a float64 vector, so the
-tree kernels need not be re-written per metric.
+all of them see bit-identical distances for the same pair of stored rows.  The metric arrives as one
+``metrics.base.MetricSlots`` named tuple: its integer ``kind`` picks the branch and its named slots carry
+the parameters, so the tree kernels need not be re-written per metric.
 """
 
 from __future__ import annotations
@@ -43,18 +43,17 @@ def feature_dot(A, i, B, j, start, count):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@nb.njit(cache=True)  # not inlined: keeps the Euclidean hot loops as small as before
-def residual_sqdistance(params, A, i, B, j):
+@nb.njit(cache=True)  # not inlined: the Euclidean hot loops stay small (the residual body is long)
+def residual_sqdistance(metric, A, i, B, j):
     """1 - |rho_ij| for residual feature rows ``[x / lengthscale (D), p (1), V (m)]``.
 
-    rho = (k(x_i, x_j) - V_i . V_j) / sqrt(p_i p_j), |rho| clipped to 1; params = (kernel code,
-    variance, D, m).  A row against itself gives exactly 0 when p = k(x, x) - V . V was computed
+    rho = (k(x_i, x_j) - V_i . V_j) / sqrt(p_i p_j), |rho| clipped to 1; ``metric`` names the kernel,
+    its variance, D and m.  A row against itself gives exactly 0 when p = k(x, x) - V . V was computed
     with ``feature_dot`` (sqrt(p * p) == p in IEEE arithmetic).
     """
-    dim = np.int64(params[2])
-    m = np.int64(params[3])
-    kv = kernel_value(np.int64(params[0]), params[1], scaled_sqdist(A, i, B, j, dim))
-    num = kv - feature_dot(A, i, B, j, dim + 1, m)
+    dim = metric.dim
+    kv = kernel_value(metric.kernel, metric.variance, scaled_sqdist(A, i, B, j, dim))
+    num = kv - feature_dot(A, i, B, j, dim + 1, metric.m)
     rho = abs(num / math.sqrt(A[i, dim] * B[j, dim]))
     if rho > 1.0:
         rho = 1.0
@@ -62,16 +61,16 @@ def residual_sqdistance(params, A, i, B, j):
 
 
 @nb.njit(inline="always", cache=True)
-def point_sqdistance(kind, params, A, i, B, j):
+def point_sqdistance(metric, A, i, B, j):
     """Squared distance between row ``i`` of ``A`` and row ``j`` of ``B`` (float64 arithmetic).
 
     Euclidean: the squared differences are accumulated in float64, in coordinate order.  The
     brute-force oracle uses the same order of operations, so ties are identical.  Residual: see
     ``residual_sqdistance`` (rows are residual feature rows).
     """
-    if kind == RESIDUAL:
+    if metric.kind == RESIDUAL:
         # int64 indices: a literal index (a root at 0) would compile a second residual_sqdistance
-        return residual_sqdistance(params, A, np.int64(i), B, np.int64(j))
+        return residual_sqdistance(metric, A, np.int64(i), B, np.int64(j))
     dim = A.shape[1]
     if dim == 3:  # unrolled, same order of operations as the loop (0 + x == x exactly)
         d0 = np.float64(A[i, 0]) - np.float64(B[j, 0])
@@ -86,9 +85,9 @@ def point_sqdistance(kind, params, A, i, B, j):
 
 
 @nb.njit(inline="always", cache=True)
-def point_distance(kind, params, A, i, B, j):
+def point_distance(metric, A, i, B, j):
     """Distance between row ``i`` of ``A`` and row ``j`` of ``B``: the root of ``point_sqdistance``."""
-    return math.sqrt(point_sqdistance(kind, params, A, i, B, j))
+    return math.sqrt(point_sqdistance(metric, A, i, B, j))
 
 
 # A squared distance s can only give sqrt(s) <= t when s <= t * t * SQ_SLACK (rounding of t * t is

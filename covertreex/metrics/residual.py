@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from covertreex.core.validation import as_points
 from covertreex.kernels.stationary import StationaryKernel
-from covertreex.metrics._distance_numba import RESIDUAL
 from covertreex.metrics._residual_numba import pack_rows
+from covertreex.metrics.base import RESIDUAL, MetricSlots
+from covertreex.validation import as_points
 
 DEFAULT_JITTER = 1e-6
 # user-supplied p may exceed k(x,x) - |V|^2 (e.g. a nugget) but not undercut it beyond rounding
@@ -63,6 +63,10 @@ class Residual:
         ):
             raise ValueError(f"Residual.jitter must be a finite number >= 0, got {self.jitter!r}")
         object.__setattr__(self, "jitter", float(self.jitter))
+
+    @property
+    def coordinate_dtype(self) -> np.dtype:
+        return np.dtype(np.float64)  # the residual metric is computed in float64 throughout
 
     @property
     def inducing_count(self) -> int:
@@ -118,7 +122,7 @@ class Residual:
 
 @dataclass(frozen=True, eq=False)
 class ResidualFactors:
-    """A fitted residual metric: what the tree kernels need (``kind``, ``params``) and the feature maps."""
+    """A fitted residual metric (a ``metrics.base.Metric``): the kernels' slots and the feature maps."""
 
     kernel: StationaryKernel
     dim: int
@@ -126,18 +130,20 @@ class ResidualFactors:
     inducing: np.ndarray | None  # (m, D); None when V and p were supplied by the user
     chol: np.ndarray | None  # lower Cholesky factor of K_mm + jitter * I
     name: str = "residual"
-    kind: int = RESIDUAL
-    params: np.ndarray = field(init=False)
+    engines: tuple[str, ...] = ("tree", "dense")  # query engines that can answer (``Runtime.query_engine``)
+
+    @property
+    def slots(self) -> MetricSlots:
+        return MetricSlots.of(RESIDUAL, self.kernel.code, self.kernel.variance, self.dim, self.m)
 
     @property
     def order_dims(self) -> int:
         """Leading feature columns that are (scaled) coordinates: what the Hilbert batch order reads."""
         return self.dim
 
-    def __post_init__(self) -> None:
-        params = np.array([self.kernel.code, self.kernel.variance, self.dim, self.m], dtype=np.float64)
-        params.setflags(write=False)
-        object.__setattr__(self, "params", params)
+    @property
+    def coordinate_dtype(self) -> np.dtype:
+        return np.dtype(np.float64)  # p = k(x, x) - |V|^2 cancels: everything in float64
 
     def rho_error_bound(self, p_min: float) -> float:
         """Bound on |computed rho - exact rho| for rows with p >= p_min (float64 rounding).
@@ -158,7 +164,7 @@ class ResidualFactors:
         """True when V and p can be computed for new coordinates (inducing points are known)."""
         return self.chol is not None
 
-    def features(self, X: np.ndarray, v_matrix=None, p_diag=None, name: str = "X") -> np.ndarray:
+    def rows(self, X: np.ndarray, v_matrix=None, p_diag=None, name: str = "X") -> np.ndarray:
         """Feature rows for validated float64 coordinates; V and p computed unless supplied."""
         if (v_matrix is None) != (p_diag is None):
             raise ValueError("pass v_matrix and p_diag together (or neither)")

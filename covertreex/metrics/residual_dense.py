@@ -49,9 +49,10 @@ class ScreenRows:
         return ScreenRows(self.coords[start:stop], self.sqrt_p[start:stop], self.v_norm[start:stop])
 
 
-def screen_block(params: np.ndarray, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate 1 - |rho| (len(Fq), len(Fx)) and an upper bound on each entry's error."""
-    code, variance, dim, m = int(params[0]), float(params[1]), int(params[2]), int(params[3])
+def screen_block(metric, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate 1 - |rho| (len(Fq), len(Fx)) and an upper bound on each entry's error
+    (``metric``: the residual metric's ``MetricSlots``)."""
+    code, variance, dim, m = metric.kernel, metric.variance, metric.dim, metric.m
     xq, pq, Vq = split_rows(Fq, dim)
     xx, px, Vx = split_rows(Fx, dim)
     K = kernel_matrix(code, variance, np.ascontiguousarray(xq), np.ascontiguousarray(xx))

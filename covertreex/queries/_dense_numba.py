@@ -13,7 +13,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.metrics._distance_numba import RESIDUAL, point_distance
+from covertreex.metrics._distance_numba import point_distance
 from covertreex.metrics._screen_numba import screen_pair
 from covertreex.queries._knn_numba import offer
 
@@ -65,7 +65,7 @@ def _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, sta
 
 
 @nb.njit(parallel=True, cache=True)
-def dense_block_knn(params, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx, nx, col_stop, G, exclude, k,
+def dense_block_knn(metric, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx, nx, col_stop, G, exclude, k,
                     out_ids, out_dist, evals):
     """Rows ``q_rows[r]`` of Fq against columns 0..col_stop[r]-1 of the block Fx (``G[r, c]`` = V_q . V_x).
 
@@ -76,7 +76,7 @@ def dense_block_knn(params, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx,
     counts the candidate columns screened (each is a distance evaluated; the exact re-check of a few of
     them is not counted again).
     """
-    code, variance = np.int64(params[0]), params[1]
+    code, variance = metric.kernel, metric.variance
     nrows = q_rows.shape[0]
     for r in nb.prange(nrows):
         qi = q_rows[r]
@@ -103,7 +103,7 @@ def dense_block_knn(params, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx,
         best_i = out_ids[r].copy()
         for c in range(stop):
             if lower[c] <= top:
-                d = point_distance(RESIDUAL, params, Fq, qi, Fx, c)
+                d = point_distance(metric, Fq, qi, Fx, c)
                 count = offer(best_d, best_i, k, count, d, first_id + c)
         for j in range(k):
             out_ids[r, j] = best_i[j] if j < count else -1

@@ -16,7 +16,8 @@ import numba as nb
 import numpy as np
 
 from covertreex.core._stack_numba import stack_pop, stack_put, stack_sort_top
-from covertreex.metrics._distance_numba import PRUNE_SLACK, SQ_SLACK, point_distance, point_sqdistance
+from covertreex.core._bounds_numba import beyond
+from covertreex.metrics._distance_numba import SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
 NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
@@ -44,7 +45,7 @@ def offer(best_d, best_i, k, count, d, pid):
 
 
 @nb.njit(inline="always", cache=True)
-def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, lim, best_d, best_i, k, count):
+def scan_range(metric, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, lim, best_d, best_i, k, count):
     """Offer every position in [start, stop) outside [ex_lo, ex_hi), != skip and with id < lim.
 
     Returns (count, distances computed).
@@ -55,7 +56,7 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
     for c in range(start, stop):
         if c == skip or (c >= ex_lo and c < ex_hi) or (limited and ids[c] >= lim):
             continue
-        sc = point_sqdistance(kind, params, queries, q, pts, c)
+        sc = point_sqdistance(metric, queries, q, pts, c)
         scanned += 1
         if sc <= bound:
             count = offer(best_d, best_i, k, count, math.sqrt(sc), ids[c])
@@ -65,18 +66,20 @@ def scan_range(kind, params, queries, q, pts, ids, start, stop, ex_lo, ex_hi, sk
 
 
 @nb.njit(cache=True, _nrt=False)
-def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, radius, min_id, child_ptr,
-               child_idx, edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
-               queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters,
-               leaf_scan, t_start, t_stop):
+def _knn_chunk(keys, nodes, aux, best_d, best_i, metric, slack, view, batch, k, out, leaf_scan, t_start, t_stop):
     """Queries ``t_start .. t_stop-1`` (the serial body of ``knn_kernel``) in a given workspace: a stack
     of ``stack_bound`` entries and two length-k arrays.
 
-    Compiled without reference counting (``_nrt=False``: it allocates nothing).  With it, every array
-    passed to an inlined helper was reference-counted inside the hot loops (1.6x slower than the same
-    code inlined into the parallel loop); inlined into the parallel loop instead, the kernel took ~14 s
-    to compile cold, against ~6 s now (this function ~3.5 s of it).
+    Compiled without reference counting (``_nrt=False``: it allocates nothing): with it, every array
+    passed to a helper is reference-counted inside the hot loops (measured 1.6x slower); inlined into
+    the parallel loop instead, the kernel compiles several times slower.
     """
+    pts, ids, radius, min_id = view.points, view.ids, view.radius, view.min_id
+    child_ptr, child_idx = view.child_ptr, view.child_idx
+    edge_points, edge_radius, edge_parent_dist = view.edge_points, view.edge_radius, view.edge_parent_dist
+    edge_ids, edge_size = view.edge_ids, view.edge_size
+    queries, query_order, out_row, exclude, id_limit = batch
+    out_ids, out_dist, evals, counters = out
     for t in range(t_start, t_stop):
         q = query_order[t]
         skip = exclude[t]
@@ -98,7 +101,7 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
             seed_lo = max(0, skip - k // 2 - SEED_EXTRA)
             seed_hi = min(pts.shape[0], seed_lo + k + 1 + 2 * SEED_EXTRA)
             seed_lo = max(0, seed_hi - k - 1 - 2 * SEED_EXTRA)
-            count, scanned = scan_range(kind, params, queries, q, pts, ids, seed_lo, seed_hi, 0, 0, skip, lim,
+            count, scanned = scan_range(metric, queries, q, pts, ids, seed_lo, seed_hi, 0, 0, skip, lim,
                                         best_d, best_i, k, count)
             n_eval += scanned
             if count == k:
@@ -106,7 +109,7 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
         size = 0
         d0 = 0.0
         if min_id[0] < lim:  # predecessor rows: anything with an id below the limit at all
-            d0 = point_distance(kind, params, queries, q, pts, 0)
+            d0 = point_distance(metric, queries, q, pts, 0)
             n_eval += 1
             # the root, unless the window already had it
             if skip != 0 and (seed_lo > 0 or seed_hi == 0) and ids[0] < lim:
@@ -117,7 +120,7 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
             size = stack_put(keys, nodes, aux, size, d0 - radius[0], 0, d0)
         while size > 0:
             size, lb, p, dp = stack_pop(keys, nodes, aux, size)
-            if lb > tau + slack + PRUNE_SLACK * (dp + radius[p] + tau):
+            if beyond(lb, tau, slack, dp + radius[p]):
                 n_radius += 1
                 continue
             n_visit += 1
@@ -129,10 +132,10 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
                     continue
                 rc = edge_radius[e]
                 dpc = edge_parent_dist[e]
-                if abs(dp - dpc) - rc > tau + slack + PRUNE_SLACK * (dp + dpc + rc + tau):
+                if beyond(abs(dp - dpc) - rc, tau, slack, dp + dpc + rc):
                     n_parent += 1
                     continue
-                dc = point_distance(kind, params, queries, q, edge_points, e)
+                dc = point_distance(metric, queries, q, edge_points, e)
                 n_eval += 1
                 if c != skip and (count < k or dc <= tau) and (c < seed_lo or c >= seed_hi) and edge_ids[e] < lim:
                     count = offer(best_d, best_i, k, count, dc, edge_ids[e])
@@ -140,13 +143,13 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
                         tau = best_d[k - 1]
                 if edge_size[e] == 1:
                     continue
-                if dc - rc > tau + slack + PRUNE_SLACK * (dc + rc + tau):
+                if beyond(dc - rc, tau, slack, dc + rc):
                     n_radius += 1
                     continue
                 if edge_size[e] <= leaf_scan:
                     # a small subtree is one contiguous range (c first): scanning beats bounding it
                     # (positions of the seed window were offered already)
-                    count, scanned = scan_range(kind, params, queries, q, pts, ids, c + 1, c + edge_size[e],
+                    count, scanned = scan_range(metric, queries, q, pts, ids, c + 1, c + edge_size[e],
                                                 seed_lo, seed_hi, skip, lim, best_d, best_i, k, count)
                     n_eval += scanned
                     if count == k:
@@ -169,24 +172,23 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, 
 
 
 @nb.njit(parallel=True, cache=True)
-def knn_kernel(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
-               edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
-               queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters, leaf_scan,
-               stack_size, nchunks):
+def knn_kernel(metric, slack, view, batch, k, out, leaf_scan, stack_size, nchunks):
     """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
 
-    ``slack`` is absolute room added to every pruning bound (the metric's rounding bound; 0 for
-    Euclidean, where the relative ``PRUNE_SLACK`` suffices).  ``edge_*`` arrays hold each child's data in children order (``child_idx``), so scanning a node's
-    children reads contiguous memory.  ``exclude[t]`` is a tree position never reported for query t
-    (-1 for none); only ids below ``id_limit[t]`` are candidates (Vecchia predecessor rows; subtrees
-    whose smallest id reaches the limit are skipped whole).  Rows with fewer than k candidates are
-    padded with id -1 and distance +inf.  ``counters[row]`` receives the traversal counts named by
-    ``COUNTERS``: nodes expanded, subtrees cut by the radius bound d(q, c) - r(c) > tau (at push or
-    pop), children cut by the parent-distance bound without computing d(q, c), and subtrees cut
-    because every id in them is at or above the row's predecessor limit.  ``stack_size`` must be at
-    least ``stack_bound(child_ptr, child_idx, 0)`` (the traversal stack is never grown).
+    ``view``: the tree's arrays (``core.tree.TreeView``); its ``edge_*`` arrays hold each child's data in
+    children order (``child_idx``), so scanning a node's children reads contiguous memory.  ``batch``:
+    ``(queries, query_order, out_row, exclude, id_limit)``; ``exclude[t]`` is a tree position never
+    reported for query t (-1 for none); only ids below ``id_limit[t]`` are candidates (Vecchia
+    predecessor rows; subtrees whose smallest id reaches the limit are skipped whole).  ``out``:
+    ``(ids, distances, evals, counters)``; rows with fewer than k candidates are padded with id -1 and
+    distance +inf.  ``counters[row]`` receives the traversal counts named by ``COUNTERS``: nodes expanded,
+    subtrees cut by the radius bound d(q, c) - r(c) > tau (at push or pop), children cut by the
+    parent-distance bound without computing d(q, c), and subtrees cut because every id in them is at or
+    above the row's predecessor limit.  ``slack`` is absolute room added to every pruning bound (the
+    metric's rounding bound).  ``stack_size`` must be at least ``stack_bound(child_ptr, child_idx, 0)``
+    (the traversal stack is never grown).
     """
-    nq = query_order.shape[0]
+    nq = batch[1].shape[0]
     nchunks = max(1, min(nq, nchunks))
     for chunk in nb.prange(nchunks):
         keys = np.empty(stack_size, dtype=np.float64)
@@ -194,8 +196,6 @@ def knn_kernel(kind, params, slack, pts, ids, radius, min_id, child_ptr, child_i
         aux = np.empty(stack_size, dtype=np.float64)
         best_d = np.empty(k, dtype=np.float64)
         best_i = np.empty(k, dtype=np.int64)
-        _knn_chunk(keys, nodes, aux, best_d, best_i, kind, params, slack, pts, ids, radius, min_id, child_ptr, child_idx,
-                   edge_points, edge_radius, edge_parent_dist, edge_ids, edge_size,
-                   queries, query_order, out_row, exclude, id_limit, k, out_ids, out_dist, evals, counters,
-                   leaf_scan, chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
+        _knn_chunk(keys, nodes, aux, best_d, best_i, metric, slack, view, batch, k, out, leaf_scan,
+                   chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
     return 0

@@ -53,7 +53,7 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
             G = Vq @ Vx[c0:c1].T
             col_stop = np.clip(stop - c0, 0, c1 - c0).astype(np.int64)
             sx_block = sx.span(c0, c1)
-            dense_block_knn(metric.params, gamma, Fq, local, sq_block.coords, sq_block.sqrt_p, sq_block.v_norm,
+            dense_block_knn(metric.slots, gamma, Fq, local, sq_block.coords, sq_block.sqrt_p, sq_block.v_norm,
                             Fx[c0:c1], c0, sx_block.coords, sx_block.sqrt_p, sx_block.v_norm, col_stop, G,
                             exclude[rows], k, ids_b, dist_b, ev_b)
         out_ids[rows], out_dist[rows], evals[rows] = ids_b, dist_b, ev_b

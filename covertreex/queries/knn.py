@@ -23,6 +23,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 # node.  Measured (all-points 10-NN, cKDTree in the same run): 64 is best up to three coordinates, where
 # bounds prune well and distances are cheap; at d=8 (n=32,768) 256 answered ~25% faster than 64.
 LEAF_SCAN_LOW_DIM, LEAF_SCAN_HIGH_DIM, LOW_DIM = 64, 256, 3
+# Queries are split into this many chunks per thread: query costs vary (dense regions, predecessor rows
+# of different lengths), so many small chunks keep both threads busy to the end.
+CHUNKS_PER_THREAD = 16
 
 
 def leaf_scan(kind: int, dim: int) -> int:
@@ -31,17 +34,15 @@ def leaf_scan(kind: int, dim: int) -> int:
 
 
 def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit, k: int, n_out: int) -> KnnResult:
-    queries, query_order, out_row, exclude, id_limit = map(_readonly, (queries, query_order, out_row, exclude, id_limit))
+    batch = tuple(map(_readonly, (queries, query_order, out_row, exclude, id_limit)))
     ids = np.empty((n_out, k), dtype=np.int64)
     dist = np.empty((n_out, k), dtype=np.float64)
     evals = np.zeros(n_out, dtype=np.int64)
     counters = np.zeros((n_out, len(COUNTERS)), dtype=np.int64)
     slack = metric.prune_slack(tree.points, queries)
-    knn_kernel(metric.kind, metric.params, slack, tree.points, tree.ids, tree.radius, tree.min_id, tree.child_ptr,
-               tree.child_idx, tree.edge_points, tree.edge_radius, tree.edge_parent_dist,
-               tree.edge_ids, tree.edge_size, queries, query_order, out_row, exclude, id_limit, k, ids, dist, evals,
-               counters, leaf_scan(metric.kind, tree.points.shape[1]), tree.stack_size,
-               16 * numba.get_num_threads())
+    knn_kernel(metric.slots, slack, tree.view, batch, k, (ids, dist, evals, counters),
+               leaf_scan(metric.slots.kind, tree.points.shape[1]), tree.stack_size,
+               CHUNKS_PER_THREAD * numba.get_num_threads())
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters)
 
 

@@ -11,6 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numba
+
+from covertreex.metrics.base import MetricPolicy
+from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.metrics.residual import Residual
 
 METRICS = ("euclidean", "residual")
@@ -21,7 +25,7 @@ BATCH_ORDERS = ("hilbert", "random", "natural")
 PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
 QUERY_ENGINES = ("auto", "tree", "dense")
 
-_CHOICES = {
+CHOICES = {
     "metric": METRICS,
     "precision": PRECISIONS,
     "conflict_graph": CONFLICT_GRAPHS,
@@ -30,6 +34,14 @@ _CHOICES = {
     "query_engine": QUERY_ENGINES,
 }
 ENV_PREFIX = "COVERTREEX_"
+
+
+def check_choice(name: str, value: Any) -> str:
+    """``value`` must be one of the names ``Runtime.<name>`` allows (the one list of them, ``CHOICES``)."""
+    allowed = CHOICES[name]
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"Runtime.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
 
 
 def _check_int(name: str, value: Any, minimum: int, allow_none: bool) -> None:
@@ -84,13 +96,16 @@ class Runtime:
     query_engine: str = "auto"
 
     def __post_init__(self) -> None:
-        for name, allowed in _CHOICES.items():
-            value = getattr(self, name)
-            if not isinstance(value, str) or value not in allowed:
-                raise ValueError(f"Runtime.{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+        for name in CHOICES:
+            check_choice(name, getattr(self, name))
         _check_int("batch_size", self.batch_size, 1, allow_none=True)
         _check_int("seed", self.seed, 0, allow_none=False)
         _check_int("threads", self.threads, 1, allow_none=True)
+        if self.threads is not None and self.threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(
+                f"Runtime.threads={self.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} threads Numba "
+                "started with (NUMBA_NUM_THREADS)"
+            )
         if not isinstance(self.diagnostics, bool):
             raise TypeError(f"Runtime.diagnostics must be a bool, got {self.diagnostics!r}")
         if self.conflict_graph in ("grid", "kdtree") and self.metric != "euclidean":
@@ -120,6 +135,10 @@ class Runtime:
         if self.metric != "euclidean":
             return "screened"
         return "grid" if dim <= GRID_MAX_DIM else "kdtree"
+
+    def metric_policy(self) -> MetricPolicy:
+        """The metric this runtime names, unfitted: its ``fit(coords)`` gives the tree's ``Metric``."""
+        return EuclideanMetric(self.precision) if self.metric == "euclidean" else self.residual
 
     def describe(self) -> dict[str, Any]:
         """The configuration as a plain dict (JSON-serialisable)."""
@@ -157,7 +176,7 @@ class Runtime:
 
 def _parse_env(key: str, name: str, raw: str) -> Any:
     text = raw.strip()
-    if name in _CHOICES:
+    if name in CHOICES:
         return text.lower()
     if name == "diagnostics":
         lowered = text.lower()

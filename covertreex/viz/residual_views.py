@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from covertreex.baselines.brute_force import brute_force_knn
+from covertreex.reference.brute_force import brute_force_knn
 
 
 def residual_landscape(tree, point_id: int, k: int = 10, compare_euclidean: bool = True,

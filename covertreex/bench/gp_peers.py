@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from covertreex.baselines.peers import Peer
+from covertreex.bench.peers import Peer
 
 # GPBoost's ARD Gaussian is exp(-sum (x/rho)^2); ours is exp(-r^2 / (2 l^2)): rho = sqrt(2) l.
 # Its Matern kernels use the range as our lengthscale (shape = nu).
@@ -34,8 +34,7 @@ _GPBOOST_KERNELS = {"rbf": ("gaussian_ard", None, math.sqrt(2.0)), "matern12": (
 
 @dataclass(frozen=True)
 class GPBoostPeer(Peer):
-    task: str = "predecessor"  # "predecessor" (Euclidean) or "residual predecessor"
-    verifiable: bool = False  # GPBoost does not return its neighbour ids
+    task: str = "predecessor"  # "predecessor" (Euclidean) or "residual predecessor"; ids never readable
 
     @property
     def includes(self) -> str:

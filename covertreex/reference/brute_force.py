@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from covertreex.core.validation import as_ids, as_points, check_k
+from covertreex.validation import as_ids, as_points, check_k
 from covertreex.metrics._pairwise_numba import listed_distances
 from covertreex.metrics.residual import Residual, ResidualFactors
 from covertreex.metrics.residual_dense import screen_block
@@ -129,17 +129,17 @@ def _residual_rows(X, Q, residual, v_matrix, p_diag):
         factors = residual
     else:
         raise TypeError("metric='residual' needs residual= a covertreex.Residual policy or fitted ResidualFactors")
-    rows = factors.features(coords, v_matrix, p_diag)
+    rows = factors.rows(coords, v_matrix, p_diag)
     queries = None
     if Q is not None:
-        queries = factors.features(as_points(Q, "Q", np.float64, dim=factors.dim, allow_empty=True), name="Q")
+        queries = factors.rows(as_points(Q, "Q", np.float64, dim=factors.dim, allow_empty=True), name="Q")
     return factors, rows, queries
 
 
 def _residual_block(factors, Fq, Fx, query_ids, start, predecessor, k):
     """Top-k of a block of residual queries: BLAS screen, then exact scalar distances for every pair
     whose error interval reaches below the k-th smallest upper bound of its row."""
-    approx, err = screen_block(factors.params, Fq, Fx)
+    approx, err = screen_block(factors.slots, Fq, Fx)
     lower = approx - err
     upper = approx + err
     _mask(upper, query_ids, start, predecessor)
@@ -148,6 +148,6 @@ def _residual_block(factors, Fq, Fx, query_ids, start, predecessor, k):
     kth_upper = np.partition(upper, kk - 1, axis=1)[:, kk - 1]
     cand_r, cand_c = np.nonzero((lower <= kth_upper[:, None]) & np.isfinite(lower))
     exact = np.full(approx.shape, np.inf)
-    exact[cand_r, cand_c] = listed_distances(factors.kind, factors.params, Fq, cand_r.astype(np.int64),
+    exact[cand_r, cand_c] = listed_distances(factors.slots, Fq, cand_r.astype(np.int64),
                                              Fx, cand_c.astype(np.int64))
     return select_k_padded(exact, k)

@@ -16,10 +16,10 @@ import numpy as np
 
 import covertreex
 from covertreex.api.tree import CoverTree
-from covertreex.baselines.brute_force import brute_force_knn, euclidean_block
-from covertreex.baselines.gp_peers import gp_peers
-from covertreex.baselines.peers import BruteForce, all_peers
-from covertreex.core.validation import as_points
+from covertreex.reference.brute_force import brute_force_knn, euclidean_block
+from covertreex.bench.gp_peers import gp_peers
+from covertreex.bench.peers import BruteForce, all_peers
+from covertreex.validation import as_points
 from covertreex.runtime.config import Runtime
 from covertreex.runtime.diagnostics import OperationTimer
 
@@ -65,6 +65,7 @@ class EngineResult:
     build_runs: list[float] = field(default_factory=list)
     query_runs: list[float] = field(default_factory=list)
     task: str = "knn all points"
+    precision: str = "float64"  # what the engine computes in (float32 peers are exact only up to its rounding)
 
 
 def check_rows(X: np.ndarray, at: np.ndarray, got: np.ndarray, oracle, owners: np.ndarray | None = None,
@@ -215,7 +216,8 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
         b, q, pk, (pid, _) = _engine_runs(lambda: peer.build(X), lambda ix: peer.query_all(ix, k), workload.repeat,
                                           warmup=lambda: peer.query_all(peer.build(small), min(k, len(small) - 1)))
         recall_p, exact_p = verify(X, k, np.asarray(pid, dtype=np.int64), rows, oracle)
-        results.append(_result(name, peer.version, peer.exact, peer.note, b, q, n, recall_p, exact_p, len(rows), pk))
+        results.append(_result(name, peer.version, peer.exact, peer.note, b, q, n, recall_p, exact_p, len(rows), pk,
+                               precision="float32" if peer.float32 else "float64"))
     if gp_names:
         results += _predecessor_task(X, workload, tree, ours_build=results[0], peers=[peers[p] for p in gp_names],
                                      rows=rows, step=step)
@@ -269,12 +271,12 @@ def _predecessor_task(X, workload: EuclideanWorkload, tree: CoverTree, ours_buil
 
 
 def _result(name, version, exact, note, builds, queries, rows, recall, exact_rows, verified, peak,
-            task: str = "knn all points") -> EngineResult:
+            task: str = "knn all points", precision: str = "float64") -> EngineResult:
     build_s = statistics.median(builds)
     query_s = statistics.median(queries)
     return EngineResult(
         engine=name, version=version, exact=exact, note=note, build_s=build_s, query_s=query_s,
         queries_per_s=rows / query_s if query_s > 0 else float("inf"), query_rows=rows, recall=recall,
         exact_rows=exact_rows, verified_rows=verified, peak_extra_rss_mb=peak / 2**20,
-        build_runs=builds, query_runs=queries, task=task,
+        build_runs=builds, query_runs=queries, task=task, precision=precision,
     )

@@ -1,4 +1,4 @@
-"""The residual-metric benchmark (the earlier covertreex's headline workload), verified in the same run.
+"""The residual-metric benchmark (N(0, I) points, RBF l=1, m=512, k=50 by default), verified in the same run.
 
 X ~ N(0, I_D) from ``default_rng(seed)``, an RBF/Matern kernel, m inducing points, k neighbours.  Three
 tasks: ``query_count`` random query ids (``default_rng(seed + 1)``), the all-points k-NN, and the
@@ -15,10 +15,10 @@ import numpy as np
 
 import covertreex
 from covertreex.api.tree import CoverTree
-from covertreex.baselines.brute_force import brute_force_knn
-from covertreex.baselines.gp_peers import gp_peers
-from covertreex.baselines.peers import _drop_self, all_peers
-from covertreex.baselines.suite import given_points, machine_info
+from covertreex.reference.brute_force import brute_force_knn
+from covertreex.bench.gp_peers import gp_peers
+from covertreex.bench.peers import drop_self, all_peers
+from covertreex.bench.euclidean import given_points, machine_info
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
@@ -94,7 +94,7 @@ def _check(ids, dist, oracle) -> tuple[float, float]:
 
 RESIDUAL_PEERS = ("brute-force", "scipy-cKDTree", "gpboost-vif")
 PEER_NOTES = {
-    "brute-force": "covertreex.baselines.brute_force_knn (BLAS screen + exact re-check): the oracle",
+    "brute-force": "covertreex.reference.brute_force_knn (BLAS screen + exact re-check): the oracle",
     "scipy-cKDTree": "Euclidean k-NN of the coordinates as a proxy for residual neighbours (what is often used "
                      "instead): cKDTree build + query; recall measured against the residual oracle",
 }
@@ -240,4 +240,4 @@ def _proxy_knn(peer, X: np.ndarray, qids: np.ndarray, k: int) -> tuple[np.ndarra
     """The k Euclidean nearest other points of ``X[qids]`` (cKDTree built on all of X)."""
     index = peer.build(X)
     dist, ids = index.query(X[qids], k=k + 1, workers=-1)
-    return _drop_self(ids.astype(np.int64), dist, k, owners=qids)
+    return drop_self(ids.astype(np.int64), dist, k, owners=qids)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from covertreex.core.validation import as_points, check_k
+from covertreex.validation import as_points, check_k
 
 
 def _level_for(d: float) -> float:

@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from covertreex.baselines.brute_force import brute_force_knn
+from covertreex.reference.brute_force import brute_force_knn
 
 
 def _package_version(dist: str) -> str | None:
@@ -25,7 +25,7 @@ def _package_version(dist: str) -> str | None:
         return None
 
 
-def _drop_self(ids: np.ndarray, dist: np.ndarray, k: int, owners: np.ndarray | None = None):
+def drop_self(ids: np.ndarray, dist: np.ndarray, k: int, owners: np.ndarray | None = None):
     """From k+1 neighbours of each point (itself usually among them) keep the k others.
 
     Row r belongs to point ``owners[r]`` (default: row r is point r)."""
@@ -43,7 +43,7 @@ class Peer:
     distribution: str  # the PyPI name whose version is reported
     exact: bool = True
     note: str = ""
-    float32: bool = False  # computes in float32: exact up to float32 rounding of the distances
+    float32: bool = False  # computes in float32: exact up to float32 rounding (the table says so)
 
     def available(self) -> bool:
         return _package_version(self.distribution) is not None
@@ -62,7 +62,7 @@ class ScipyCKDTree(Peer):
 
     def query_all(self, index, k):
         dist, ids = index.query(index.data, k=k + 1, workers=-1)
-        return _drop_self(ids.reshape(-1, k + 1), dist.reshape(-1, k + 1), k)
+        return drop_self(ids.reshape(-1, k + 1), dist.reshape(-1, k + 1), k)
 
 
 class SklearnKDTree(Peer):
@@ -117,7 +117,7 @@ class FaissFlat(Peer):
     def query_all(self, index, k):
         flat, data = index
         sq, ids = flat.search(data, k + 1)
-        return _drop_self(ids.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float64), k)
+        return drop_self(ids.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float64), k)
 
 
 class Hnswlib(Peer):
@@ -150,12 +150,12 @@ class Hnswlib(Peer):
         graph, data = index
         graph.set_ef(max(2 * (k + 1), self.EF_MIN))
         ids, sq = graph.knn_query(data, k=k + 1, num_threads=-1)  # hnswlib reports squared L2
-        return _drop_self(ids.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float64), k)
+        return drop_self(ids.astype(np.int64), np.sqrt(np.maximum(sq, 0.0)).astype(np.float64), k)
 
 
 class BruteForce(Peer):
     def __init__(self):
-        super().__init__("brute-force", "numpy", note="covertreex.baselines.brute_force_knn (NumPy, blocked)")
+        super().__init__("brute-force", "numpy", note="covertreex.reference.brute_force_knn (NumPy, blocked)")
 
     def build(self, X):
         return X

@@ -1,6 +1,6 @@
 """Reference implementations: the brute-force oracle and a readable sequential cover tree."""
 
-from covertreex.baselines.brute_force import brute_force_knn
-from covertreex.baselines.sequential import SequentialCoverTree
+from covertreex.reference.brute_force import brute_force_knn
+from covertreex.reference.sequential import SequentialCoverTree
 
 __all__ = ["SequentialCoverTree", "brute_force_knn"]

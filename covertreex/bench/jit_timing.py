@@ -15,14 +15,14 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 
-from covertreex.baselines.jit_probe import PROBE_K, PROBE_POINTS
+from covertreex.bench.jit_probe import PROBE_K, PROBE_POINTS
 
 METRICS = ("euclidean", "residual")
 
 
 def _run_probe(metric: str, dim: int, env: Mapping[str, str], cache_dir: str) -> dict[str, float]:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "covertreex.baselines.jit_probe", metric, str(dim)],
+    done = subprocess.run([sys.executable, "-m", "covertreex.bench.jit_probe", metric, str(dim)],
                           env={**env, "NUMBA_CACHE_DIR": cache_dir}, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if done.returncode != 0:

@@ -1,6 +1,6 @@
 """The child process of ``covertreex bench jit``: times the first calls made by a fresh interpreter.
 
-Run as ``python -m covertreex.baselines.jit_probe METRIC DIM``; prints one JSON object of phase ->
+Run as ``python -m covertreex.bench.jit_probe METRIC DIM``; prints one JSON object of phase ->
 seconds (interpreter start and imports are the parent's wall time minus these).  Whether the seconds
 are compilation (cold) or cache loading (warm) depends only on the Numba cache directory the parent
 gives it.

@@ -1,4 +1,6 @@
-"""Reading point files (.npy, .csv, .parquet) and writing neighbour files (.npy, .parquet) for the CLI.
+"""Reading point files (.npy, .csv, .parquet) and writing neighbour files (.npy, .parquet).
+
+The CLI and the widgets share it.
 
 Points come back as they are stored (validation is the tree's job, which names the argument);
 a CSV may have one header row; parquet columns must all be numeric.  Neighbours are written as

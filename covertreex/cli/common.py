@@ -1,0 +1,49 @@
+"""What the ``covertreex`` commands share: the console, common options, a progress line, saving JSON."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from covertreex.telemetry.artifacts import artifact_path, new_run_id
+
+ThreadsOption = Annotated[int | None, typer.Option(min=1, help="Numba threads (default: Numba's).")]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the JSON here (default: artifacts/).")]
+ArtifactsOption = Annotated[Path, typer.Option(help="Artifacts root directory.")]
+
+
+def new_console() -> Console:
+    """A rich console: the terminal's width, or 160 columns when output is captured."""
+    return Console(width=None if Console().is_terminal else 160)
+
+
+def save_result(console: Console, result: dict, kind: str, json_path: Path | None, artifacts: Path) -> None:
+    """Give the result a run id and write it as JSON (``--json`` or artifacts/benchmarks/)."""
+    run_id = new_run_id({"workload": result["workload"], "runtime": result["runtime"]})
+    result["run_id"] = run_id
+    path = json_path or artifact_path(artifacts, "benchmarks", kind, run_id, "json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {path}")
+
+
+@contextmanager
+def progress_steps(console: Console, title: str):
+    """A live progress line (spinner, step count, elapsed time) for multi-step runs; yields ``step(msg)``."""
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("step {task.completed:.0f}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(title, total=None)
+
+        def step(message: str) -> None:
+            bar.update(task, description=f"{title}: {message}", advance=1)
+
+        yield step
+
+
