@@ -24,7 +24,20 @@ _FIELDS = [f.name for f in dataclasses.fields(PCCTree)]
 
 
 def save_tree(tree: CoverTree, path: str | Path) -> Path:
-    """Write ``tree`` (fitted, Euclidean) to ``path`` (``.npz``); returns the path written."""
+    """Write a fitted Euclidean tree to one ``.npz`` file (also ``covertreex.save_tree``).
+
+    Parameters
+    ----------
+    tree : CoverTree
+        A fitted tree with ``metric="euclidean"``.
+    path : str or Path
+        Where to write; must end in ``.npz``.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     if not isinstance(tree, CoverTree):
         raise TypeError(f"tree must be a CoverTree, got {type(tree).__name__}")
     if tree.runtime.metric != "euclidean":
@@ -40,7 +53,18 @@ def save_tree(tree: CoverTree, path: str | Path) -> Path:
 
 
 def load_tree(path: str | Path) -> CoverTree:
-    """Read a tree written by ``save_tree``."""
+    """Read a tree written by ``save_tree`` (also ``covertreex.load_tree``); never unpickles.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npz`` file written by ``save_tree``.
+
+    Returns
+    -------
+    CoverTree
+        The fitted tree, with the Runtime it was built with.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no tree file at {str(path)!r}")

@@ -206,15 +206,34 @@ class CoverTree:
             predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None, telemetry=None):
         """Exact k nearest neighbours, rows sorted by (distance, id).
 
-        With ``Q`` (q, d): the k nearest tree points of each query row (residual trees compute V and
-        p for ``Q`` from the fitted inducing points, or take ``v_matrix``/``p_diag``).  Without ``Q``:
-        every tree point's k nearest *other* points, row i for point id i (like scikit-learn's
-        ``kneighbors()``), or only the points ``query_ids`` (row r for id ``query_ids[r]``).
-        ``predecessor=True`` (no ``Q``): Vecchia conditioning sets, only ids j < i are candidates;
-        rows with fewer than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
-        ``engine`` overrides ``Runtime.query_engine`` for this call ("auto", "tree", "dense");
-        ``telemetry``, a ``TelemetryWriter``, receives one query event.
-        Returns ``ids`` (int64) or ``(ids, distances)`` (float64).
+        Parameters
+        ----------
+        Q : array_like, shape (q, d), optional
+            Query coordinates: each row's k nearest tree points.  Residual trees compute V and p for
+            ``Q`` from the fitted inducing points (or take ``v_matrix``/``p_diag``).  Without ``Q``:
+            every tree point's k nearest *other* points, row i for point id i (like scikit-learn's
+            ``kneighbors()``).
+        k : int
+            Neighbours per row, 1 <= k <= the candidates there are.
+        return_distances : bool
+            Also return the distances.
+        query_ids : array_like of int, optional
+            Without ``Q``: only these tree points (row r for id ``query_ids[r]``).
+        predecessor : bool
+            Without ``Q``: Vecchia conditioning sets, only ids j < i are candidates; rows with fewer
+            than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
+        v_matrix, p_diag : array_like, optional
+            Residual trees: V (q, m) and p (q,) of ``Q``.
+        engine : {"auto", "tree", "dense"}, optional
+            Overrides ``Runtime.query_engine`` for this call (all engines give identical answers).
+        telemetry : TelemetryWriter, optional
+            Receives one query event.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (rows, k)
+        distances : ndarray of float64, shape (rows, k)
+            Only with ``return_distances=True``.
         """
         result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, v_matrix=v_matrix,
                                  p_diag=p_diag, engine=engine, telemetry=telemetry)
@@ -222,8 +241,14 @@ class CoverTree:
 
     def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False,
                    v_matrix=None, p_diag=None, engine: str | None = None, telemetry=None) -> KnnResult:
-        """Like ``knn`` but returns a ``KnnResult`` that also counts distance evaluations per query
-        and names the engine that answered."""
+        """Like ``knn`` (same parameters) but returns a ``KnnResult``.
+
+        Returns
+        -------
+        KnnResult
+            ``ids``, ``distances``, distance evaluations and traversal counters per query, and the
+            name of the engine that answered.
+        """
         tree = self._fitted()
         engine = self._engine(engine)
         if not isinstance(predecessor, bool):
@@ -260,12 +285,38 @@ class CoverTree:
         return engine if len(offered) > 1 else offered[0]
 
     def nearest(self, Q, return_distances: bool = False, *, v_matrix=None, p_diag=None):
-        """The nearest tree point of each query row: ids (q,) [and distances (q,)]."""
+        """The nearest tree point of each query row.
+
+        Parameters
+        ----------
+        Q : array_like, shape (q, d)
+            Query coordinates.
+        return_distances : bool
+            Also return the distances.
+        v_matrix, p_diag : array_like, optional
+            Residual trees: V and p of ``Q``.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (q,)
+        distances : ndarray of float64, shape (q,)
+            Only with ``return_distances=True``.
+        """
         ids, dist = self.knn(Q, k=1, return_distances=True, v_matrix=v_matrix, p_diag=p_diag)
         return (ids[:, 0], dist[:, 0]) if return_distances else ids[:, 0]
 
     def distances(self, ids_a, ids_b=None) -> np.ndarray:
-        """(len(ids_a), len(ids_b)) distances between tree points by id, with the kernels' own arithmetic."""
+        """Distances between tree points by id, with the kernels' own arithmetic (bit-identical to searches).
+
+        Parameters
+        ----------
+        ids_a, ids_b : array_like of int
+            Point ids; ``ids_b`` defaults to ``ids_a``.
+
+        Returns
+        -------
+        ndarray of float64, shape (len(ids_a), len(ids_b))
+        """
         tree = self._fitted()
         a = tree.position_of[as_ids(ids_a, "ids_a", tree.num_points)]
         b = a if ids_b is None else tree.position_of[as_ids(ids_b, "ids_b", tree.num_points)]
