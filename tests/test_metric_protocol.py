@@ -46,6 +46,21 @@ def test_trees_hold_coordinates_the_same_way(trees):
     np.testing.assert_array_equal(got, want)
 
 
+def test_fit_keeps_its_own_coordinates():
+    """A tree's points never alias the caller's array (float64 input is not copied by validation)."""
+    X = np.random.default_rng(6).standard_normal((200, 2))
+    policy = Residual(Matern32(1.0, 0.7), inducing=16)
+    for runtime in (Runtime(), Runtime(metric="residual", residual=policy)):
+        tree = CoverTree(runtime).fit(X)
+        assert not np.shares_memory(tree.points, X)
+        before = tree.knn(k=3)
+        X_saved = X.copy()
+        X += 5.0
+        np.testing.assert_array_equal(tree.points, X_saved)
+        np.testing.assert_array_equal(tree.knn(k=3), before)
+        X -= 5.0
+
+
 def test_engines_come_from_the_metric(trees):
     _, euclid, resid = trees
     assert euclid.metric.engines == ("tree",) and resid.metric.engines == ("tree", "dense")

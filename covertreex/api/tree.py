@@ -69,8 +69,8 @@ class CoverTree:
         self._runtime = runtime
         if _tree is not None and _metric is None:  # bare arrays (a loaded file): a metric fitted to nothing
             _metric = runtime.metric_policy()
-            if runtime.metric != "euclidean":
-                raise ValueError("a residual tree needs its fitted factors: build it with fit()")
+            if not isinstance(_metric, Metric):  # a policy that learns from the data (residual factors)
+                raise ValueError(f"a {runtime.metric} tree needs its fitted metric: build it with fit()")
         if _tree is not None and _coords is None:  # the rows are the coordinates
             _coords = _tree.points[_tree.position_of]
             _coords.setflags(write=False)
@@ -157,6 +157,8 @@ class CoverTree:
         """
         policy = self._runtime.metric_policy()
         coords = as_points(X, "X", policy.coordinate_dtype)
+        if isinstance(X, np.ndarray) and np.shares_memory(coords, X):
+            coords = coords.copy()  # the tree keeps its coordinates: the caller's array stays the caller's
         metric = policy.fit(coords, v_matrix, p_diag)
         return self._build(None, metric.rows(coords, v_matrix, p_diag), metric, coords, telemetry)
 

@@ -22,6 +22,8 @@ from covertreex.metrics.base import RESIDUAL, MetricSlots
 from covertreex.validation import as_points
 
 DEFAULT_JITTER = 1e-6
+# p = k(x, x) - |V|^2 cancels catastrophically: coordinates, factors and distances are all float64
+RESIDUAL_DTYPE = np.dtype(np.float64)
 # user-supplied p may exceed k(x,x) - |V|^2 (e.g. a nugget) but not undercut it beyond rounding
 P_UNDERCUT_TOL = 1e-9
 
@@ -66,7 +68,7 @@ class Residual:
 
     @property
     def coordinate_dtype(self) -> np.dtype:
-        return np.dtype(np.float64)  # the residual metric is computed in float64 throughout
+        return RESIDUAL_DTYPE
 
     @property
     def inducing_count(self) -> int:
@@ -143,7 +145,7 @@ class ResidualFactors:
 
     @property
     def coordinate_dtype(self) -> np.dtype:
-        return np.dtype(np.float64)  # p = k(x, x) - |V|^2 cancels: everything in float64
+        return RESIDUAL_DTYPE
 
     def rho_error_bound(self, p_min: float) -> float:
         """Bound on |computed rho - exact rho| for rows with p >= p_min (float64 rounding).
