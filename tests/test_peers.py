@@ -32,7 +32,7 @@ def test_peer_matches_oracle_and_leaves_input_alone(name):
         np.testing.assert_allclose(dist, true, rtol=1e-5, atol=1e-6)
         assert np.mean(true <= od[:, -1:] * (1 + 1e-6)) > 0.9
         return
-    if peer.float32:  # exact search in float32: true distances within float32 rounding of the oracle's
+    if peer.precision == "float32":  # exact search in float32: true distances within float32 rounding of the oracle's
         np.testing.assert_allclose(dist, od, rtol=1e-5, atol=1e-6)
         assert np.all(true <= od[:, -1:] * (1 + 1e-5)) and np.all(ids != np.arange(1500)[:, None])
         return
@@ -41,7 +41,7 @@ def test_peer_matches_oracle_and_leaves_input_alone(name):
 
 
 def test_check_rows_counts_only_valid_neighbours():
-    from covertreex.bench.euclidean import check_rows
+    from covertreex.bench.euclidean import check_euclidean as check_rows
 
     X = np.random.default_rng(8).standard_normal((300, 2))
     rows = np.arange(40, 60)

@@ -62,12 +62,35 @@ def test_build_and_query_events_round_trip(tmp_path):
     assert queries.loc[0, "pruned_subtree_id"] == 0 and queries.loc[2, "pruned_subtree_id"] > 0
     assert queries.loc[0, "visited_max"] == result.counter("nodes_visited").max()
     table = summarize(frame)
-    assert set(table["schema_id"]) == set(SCHEMAS) - {"covertreex.operation"}  # no operation timer here
+    # no operation timer here; a Euclidean fit has no engine to plan
+    assert set(table["schema_id"]) == set(SCHEMAS) - {"covertreex.operation", "covertreex.fit.plan"}
     assert table.set_index("schema_id").loc["covertreex.query", "total_queries"] == 3000 + 1 + 3000
 
 
 NO_TRAVERSAL = {f"visited_{s}": None for s in ("mean", "p95", "max")} | {
     f"pruned_{b}": None for b in ("radius", "parent", "subtree_id")}
+
+
+def test_residual_fit_reports_its_engine_plan(tmp_path):
+    from covertreex import Residual
+    from covertreex.kernels import RBF
+
+    X = np.random.default_rng(4).standard_normal((600, 2))
+    path = tmp_path / "plan.jsonl"
+    plans = {}
+    with TelemetryWriter(path, Runtime()) as writer:
+        for engine in ("dense", "tree", "auto"):
+            rt = Runtime(metric="residual", residual=Residual(RBF(1.0, 1.0), inducing=16), query_engine=engine)
+            plans[engine] = CoverTree(rt).fit(X, telemetry=writer)
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    for e in events:
+        validate(e)
+    plan = [e for e in events if e["schema_id"] == "covertreex.fit.plan"]
+    assert [e["tree"] for e in plan] == [False, True, plans["auto"].has_tree]
+    assert "query_engine='dense'" in plan[0]["reason"] and plan[0]["skippable"] is None
+    assert 0.0 <= plan[2]["skippable"] <= 1.0 and plan[2]["kth_distance"] > 0  # the probe ran
+    assert plans["auto"].describe()["plan"]["probe"]["skippable"] == plan[2]["skippable"]
+    assert not plans["dense"].has_tree and plans["tree"].has_tree
 
 
 def test_traversal_counters_are_consistent():

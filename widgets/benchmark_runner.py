@@ -47,18 +47,11 @@ def available_peers(metric: str) -> list[str]:
 
 
 def table_rows(result: dict) -> list[dict]:
-    """One row per engine and task, in the same columns for both benchmarks (``ratio``: peer time over ours)."""
-    if result["schema"] == "covertreex.bench.euclidean":
-        return [{"task": r["task"], "engine": r["engine"], "build_s": r["build_s"], "query_s": r["query_s"],
-                 "queries_per_s": r["queries_per_s"], "recall": r["recall"], "exact": r["exact"],
-                 "ratio": r["covertreex_speedup_total"]} for r in result["engines"]]
-    rows = [{"task": t["task"], "engine": f"covertreex ({t['engine']})", "build_s": result["build_s"],
-             "query_s": t["seconds"], "queries_per_s": t["queries_per_s"], "recall": t["recall"], "exact": True,
-             "ratio": 1.0} for t in result["tasks"]]
-    rows += [{"task": p["task"], "engine": p["engine"], "build_s": None, "query_s": p["seconds"],
-              "queries_per_s": p["queries_per_s"], "recall": p["recall"], "exact": p["engine"] == "brute-force",
-              "ratio": p["ratio"]} for p in result["peers"]]
-    return rows
+    """One row per engine and task, in the same columns for both benchmarks (``ratio``: the row's
+    end-to-end seconds over covertreex's on the same task)."""
+    return [{"task": r["task"], "engine": r["engine"], "build_s": r["build_s"] if r["build_runs"] else None,
+             "query_s": r["query_s"], "queries_per_s": r["queries_per_s"], "recall": r["recall"],
+             "exact": r["exact"], "ratio": r["ratio_total"]} for r in result["rows"]]
 
 
 def run_benchmark(settings: BenchmarkSettings, runtime: Runtime, progress=None,
@@ -80,7 +73,8 @@ def run_benchmark(settings: BenchmarkSettings, runtime: Runtime, progress=None,
             n=n, dim=dim, k=settings.k, inducing=res.inducing_count if res else min(settings.inducing, n),
             kernel=res.kernel.name if res else "rbf", variance=res.kernel.variance if res else 1.0,
             lengthscale=res.kernel.lengthscale if res else 1.0, seed=settings.seed, repeat=settings.repeat,
-            query_count=min(1024, n), verify_rows=min(256, n))
+            query_count=min(1024, n), verify_rows=min(256, n), all_points=("knn", "predecessor"),
+            engines=("dense", "tree"))
         base = runtime if runtime.metric == "residual" else runtime.with_updates(conflict_graph="auto")
         run = lambda writer: run_residual(workload, base, progress, tuple(settings.peers), X=X,  # noqa: E731
                                           telemetry=writer)

@@ -8,6 +8,7 @@ point ever inserted has id i.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from contextlib import contextmanager
 
@@ -21,11 +22,12 @@ from covertreex.core.tree import PCCTree
 from covertreex.validation import as_ids, as_points, check_k
 from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.base import Metric
-from covertreex.queries.knn import knn_points, knn_self
+from covertreex.queries.knn import dense_points, dense_self, knn_points, knn_self
+from covertreex.queries.plan import EnginePlan, plan_fit
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
-from covertreex.telemetry.events import emit_build, emit_query
+from covertreex.telemetry.events import emit_build, emit_plan, emit_query
 
 
 @contextmanager
@@ -61,7 +63,8 @@ class CoverTree:
 
     def __init__(self, runtime: Runtime | None = None, *, _tree: PCCTree | None = None,
                  _build_stats: tuple[RoundStats, ...] = (), _build_operation: OperationStats | None = None,
-                 _metric: Metric | None = None, _coords: np.ndarray | None = None):
+                 _metric: Metric | None = None, _coords: np.ndarray | None = None, _rows: np.ndarray | None = None,
+                 _plan: EnginePlan | None = None):
         if runtime is None:
             runtime = Runtime()
         if not isinstance(runtime, Runtime):
@@ -71,13 +74,20 @@ class CoverTree:
             _metric = runtime.metric_policy()
             if not isinstance(_metric, Metric):  # a policy that learns from the data (residual factors)
                 raise ValueError(f"a {runtime.metric} tree needs its fitted metric: build it with fit()")
-        if _tree is not None and _coords is None:  # the rows are the coordinates
-            _coords = _tree.points[_tree.position_of]
-            _coords.setflags(write=False)
-        # a fitted tree holds its fitted metric and its coordinates in id order, whatever the metric
+        if _tree is not None and _rows is None:
+            _rows = _tree.points[_tree.position_of]
+            _rows.setflags(write=False)
+        if _rows is not None and _coords is None:  # the rows are the coordinates
+            _coords = _rows
+        # a fitted tree holds its fitted metric, its coordinates and its feature rows in id order
+        # (what every engine reads), whatever the metric; the cover tree itself only where the plan
+        # says a search will use it, or once a tree search asks for it
         self._metric = _metric
         self._coords = _coords
+        self._rows = _rows
         self._tree = _tree
+        self._plan = _plan or (EnginePlan(True, "built from tree arrays") if _tree is not None else None)
+        self._tree_lock = threading.Lock()
         self._build_stats = _build_stats
         self._build_operation = _build_operation
 
@@ -88,11 +98,11 @@ class CoverTree:
 
     @property
     def is_fitted(self) -> bool:
-        return self._tree is not None
+        return self._rows is not None
 
     @property
     def num_points(self) -> int:
-        return self._fitted().num_points
+        return int(self._fitted().shape[0])
 
     @property
     def dimension(self) -> int:
@@ -107,8 +117,24 @@ class CoverTree:
 
     @property
     def arrays(self) -> PCCTree:
-        """The immutable flat arrays of this version (read-only numpy arrays)."""
-        return self._fitted()
+        """The immutable flat arrays of this version's cover tree (read-only numpy arrays); built here
+        when the fit did not need it (see ``describe()["plan"]``)."""
+        return self._search_tree()
+
+    @property
+    def has_tree(self) -> bool:
+        """Whether this version's cover tree is built (a residual fit skips it when only the dense
+        engine will search)."""
+        return self._tree is not None
+
+    def describe(self) -> dict:
+        """Points, dimension, metric, whether the cover tree is built, and the fit's engine plan (the
+        decision, its reason and the probe's figures)."""
+        out = {"fitted": self.is_fitted, "metric": self._runtime.metric, "query_engine": self._runtime.query_engine}
+        if self.is_fitted:
+            out.update(num_points=self.num_points, dimension=self.dimension, tree_built=self.has_tree,
+                       plan=self._plan.describe())
+        return out
 
     @property
     def points(self) -> np.ndarray:
@@ -132,9 +158,19 @@ class CoverTree:
         return f"CoverTree(num_points={self.num_points}, dimension={self.dimension}, metric={self._runtime.metric!r})"
 
     # -- building ---------------------------------------------------------------------------
-    def _fitted(self) -> PCCTree:
-        if self._tree is None:
+    def _fitted(self) -> np.ndarray:
+        """The feature rows in id order; ``RuntimeError`` when this object is not fitted."""
+        if self._rows is None:
             raise RuntimeError("this CoverTree is not fitted: use the tree returned by CoverTree(...).fit(X)")
+        return self._rows
+
+    def _search_tree(self) -> PCCTree:
+        """The cover tree of this version, built now (once) when the fit skipped it."""
+        rows = self._fitted()
+        with self._tree_lock:
+            if self._tree is None:
+                with _threads(self._runtime.threads):
+                    self._tree, _ = insert_points(None, rows, self._runtime, self._metric)
         return self._tree
 
     def fit(self, X, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
@@ -160,7 +196,13 @@ class CoverTree:
         if isinstance(X, np.ndarray) and np.shares_memory(coords, X):
             coords = coords.copy()  # the tree keeps its coordinates: the caller's array stays the caller's
         metric = policy.fit(coords, v_matrix, p_diag)
-        return self._build(None, metric.rows(coords, v_matrix, p_diag), metric, coords, telemetry)
+        rows = metric.rows(coords, v_matrix, p_diag)
+        plan = plan_fit(self._runtime.query_engine, metric.engines, rows, metric, self._runtime.seed)
+        if telemetry is not None and len(metric.engines) > 1:  # a decision was made: say which and why
+            emit_plan(telemetry, plan, rows.shape[0], self._runtime.metric)
+        if not plan.tree:
+            return self._version(None, rows, metric, coords, plan)
+        return self._build(None, rows, metric, coords, plan, telemetry)
 
     def insert(self, Y, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
         """Return a new tree with the rows of ``Y`` added (ids n, n+1, ...); this tree is unchanged.
@@ -179,13 +221,27 @@ class CoverTree:
         CoverTree
             A new version holding the old and the new points.
         """
-        tree = self._fitted()
+        old = self._fitted()
         coords = as_points(Y, "Y", self._metric.coordinate_dtype, dim=self.dimension)
         rows = self._metric.rows(coords, v_matrix, p_diag, name="Y")
-        return self._build(tree, rows, self._metric, np.concatenate([self._coords, coords]), telemetry)
+        all_coords = np.concatenate([self._coords, coords])
+        if self._tree is None:  # no tree to grow: the new version keeps the plan and its rows
+            return self._version(None, np.concatenate([old, rows]), self._metric, all_coords, self._plan)
+        return self._build(self._tree, rows, self._metric, all_coords, self._plan, telemetry)
+
+    def _version(self, tree: PCCTree | None, rows: np.ndarray, metric: Metric, coords: np.ndarray,
+                 plan: EnginePlan, stats=(), operation: OperationStats | None = None) -> CoverTree:
+        """A new fitted version; rows (id order) and coordinates read-only views."""
+        if tree is not None:
+            rows = tree.points[tree.position_of]
+        rows, coords = rows.view(), coords.view()
+        rows.setflags(write=False)
+        coords.setflags(write=False)
+        return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=operation,
+                         _metric=metric, _coords=coords, _rows=rows, _plan=plan)
 
     def _build(self, base: PCCTree | None, rows: np.ndarray, metric: Metric, coords: np.ndarray,
-               telemetry=None) -> CoverTree:
+               plan: EnginePlan, telemetry=None) -> CoverTree:
         start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
             tree, stats = insert_points(base, rows, self._runtime, metric)
@@ -193,10 +249,7 @@ class CoverTree:
             emit_build(telemetry, "fit" if base is None else "insert", stats, time.perf_counter() - start,
                        0 if base is None else base.num_points, rows.shape[0], self._runtime.metric,
                        coords.shape[1])
-        coords = coords.view()
-        coords.setflags(write=False)
-        return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=op.stats,
-                         _metric=metric, _coords=coords)
+        return self._version(tree, rows, metric, coords, plan, stats, op.stats)
 
     def _query_rows(self, Q, v_matrix, p_diag) -> np.ndarray:
         """Validated query rows in the tree's layout (coordinates, or residual feature rows)."""
@@ -251,28 +304,36 @@ class CoverTree:
             ``ids``, ``distances``, distance evaluations and traversal counters per query, and the
             name of the engine that answered.
         """
-        tree = self._fitted()
+        rows, n = self._fitted(), self.num_points
         engine = self._engine(engine)
         if not isinstance(predecessor, bool):
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
+        if engine == "auto" and self._tree is None:
+            engine = "dense"  # the fit's plan found that a tree would not pay (a tree search builds it)
         if Q is None:
             if v_matrix is not None or p_diag is not None:
                 raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
-            ids = None if query_ids is None else as_ids(query_ids, "query_ids", tree.num_points)
-            k = check_k(k, tree.num_points - 1, "the number of other points in the tree")
-            run = lambda: knn_self(tree, self._metric, k, ids, predecessor, engine)  # noqa: E731
+            ids = None if query_ids is None else as_ids(query_ids, "query_ids", n)
+            k = check_k(k, n - 1, "the number of other points in the tree")
+            if engine == "dense":
+                run = lambda: dense_self(rows, self._metric, k, ids, predecessor)  # noqa: E731
+            else:
+                run = lambda: knn_self(self._search_tree(), self._metric, k, ids, predecessor, engine)  # noqa: E731
         else:
             if query_ids is not None or predecessor:
                 raise ValueError("query_ids and predecessor select tree points: pass them without Q")
             queries = self._query_rows(Q, v_matrix, p_diag)
-            k = check_k(k, tree.num_points, "the number of points in the tree")
-            run = lambda: knn_points(tree, self._metric, queries, k, engine)  # noqa: E731
+            k = check_k(k, n, "the number of points in the tree")
+            if engine == "dense":
+                run = lambda: dense_points(rows, self._metric, queries, k)  # noqa: E731
+            else:
+                run = lambda: knn_points(self._search_tree(), self._metric, queries, k, engine)  # noqa: E731
         start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
             result = run()
         if telemetry is not None:
             mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
-            emit_query(telemetry, mode, result, k, tree.num_points, time.perf_counter() - start)
+            emit_query(telemetry, mode, result, k, n, time.perf_counter() - start)
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
     def _engine(self, override: str | None) -> str:
@@ -319,12 +380,12 @@ class CoverTree:
         -------
         ndarray of float64, shape (len(ids_a), len(ids_b))
         """
-        tree = self._fitted()
-        a = tree.position_of[as_ids(ids_a, "ids_a", tree.num_points)]
-        b = a if ids_b is None else tree.position_of[as_ids(ids_b, "ids_b", tree.num_points)]
-        return pairwise_distances(self._metric.slots, tree.points, a, tree.points, b)
+        rows = self._fitted()
+        a = as_ids(ids_a, "ids_a", self.num_points)
+        b = a if ids_b is None else as_ids(ids_b, "ids_b", self.num_points)
+        return pairwise_distances(self._metric.slots, rows, a, rows, b)
 
     # -- diagnostics ------------------------------------------------------------------------
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` describing the first violated invariant (O(n^2) distances)."""
-        check_tree(self._fitted(), self._metric)
+        check_tree(self._search_tree(), self._metric)

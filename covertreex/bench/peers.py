@@ -43,7 +43,7 @@ class Peer:
     distribution: str  # the PyPI name whose version is reported
     exact: bool = True
     note: str = ""
-    float32: bool = False  # computes in float32: exact up to float32 rounding (the table says so)
+    precision: str = "float64"  # what it computes in: float32 peers are exact up to float32 rounding
 
     def available(self) -> bool:
         return _package_version(self.distribution) is not None
@@ -105,7 +105,7 @@ class FaissFlat(Peer):
 
     def __init__(self):
         super().__init__("faiss-flat", "faiss-cpu", note="IndexFlatL2, float32 (FAISS's only precision), OpenMP",
-                         float32=True)
+                         precision="float32")
 
     def build(self, X):
         faiss = importlib.import_module("faiss")
@@ -128,7 +128,7 @@ class Hnswlib(Peer):
     def __init__(self):
         super().__init__("hnswlib", "chroma-hnswlib", exact=False,
                          note=f"HNSW M={self.M} ef_construction={self.EF_CONSTRUCTION} ef=max(2(k+1), "
-                              f"{self.EF_MIN}), float32; approximate", float32=True)
+                              f"{self.EF_MIN}), float32; approximate", precision="float32")
 
     def available(self) -> bool:
         return super().available() or _package_version("hnswlib") is not None

@@ -9,15 +9,14 @@ before anything else, so compile or cache-load time never lands in a measured ru
 from __future__ import annotations
 
 import statistics
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from covertreex.algo.types import PHASES
 from covertreex.api.tree import CoverTree
+from covertreex.bench.harness import timed, warm_up
 from covertreex.runtime.config import Runtime
-from covertreex.runtime.diagnostics import OperationTimer
 from covertreex.telemetry.events import emit_operation, emit_query
 
 
@@ -29,15 +28,6 @@ def _check_sizes(sizes, dims, k: int, repeat: int) -> None:
         raise ValueError(f"every size must exceed k={k}, got {min(sizes)}")
     if min(dims) < 1 or repeat < 1 or k < 1:
         raise ValueError("dims, k and repeat must be >= 1")
-
-
-def warm_up(runtime: Runtime, dims, k: int) -> float:
-    """Seconds of the first fit + query per dimension (compilation or Numba cache load)."""
-    start = time.perf_counter()
-    for dim in dims:
-        X = np.random.default_rng(123).standard_normal((512, dim))
-        CoverTree(runtime).fit(X).knn(k=min(k, 511))
-    return time.perf_counter() - start
 
 
 @dataclass(frozen=True)
@@ -62,19 +52,17 @@ def run_size(runtime: Runtime, n: int, dim: int, k: int, repeat: int, seed: int,
     X = np.random.default_rng(seed).standard_normal((n, dim))
     runs = []
     for _ in range(repeat):
-        with OperationTimer("build") as tb:
-            tree = CoverTree(runtime).fit(X, telemetry=writer)
-        start = time.perf_counter()
-        with OperationTimer("query") as tq:
-            result = tree.knn_result(k=k)
-        seconds = time.perf_counter() - start
+        build = timed(lambda: CoverTree(runtime).fit(X, telemetry=writer), 1, "build")
+        tree, tb = build.out, build.stats[0]
+        query = timed(lambda: tree.knn_result(k=k), 1, "query")
+        result, tq = query.out, query.stats[0]
         if writer is not None:
-            emit_query(writer, "self", result, k, n, seconds)
-            emit_operation(writer, tb.stats, n, dim)
-            emit_operation(writer, tq.stats, n, dim)
+            emit_query(writer, "self", result, k, n, tq.wall_s)
+            emit_operation(writer, tb, n, dim)
+            emit_operation(writer, tq, n, dim)
         phases = {p: sum(getattr(s, f"seconds_{p}") for s in tree.build_stats) for p in PHASES}
-        runs.append((tb.stats, tq.stats, phases, len(tree.build_stats), result))
-        del tree
+        runs.append((tb, tq, phases, len(tree.build_stats), result))
+        del tree, build
     builds = [r[0].wall_s for r in runs]
     keep = sorted(range(repeat), key=lambda i: builds[i])[repeat // 2]
     tb, tq, phases, rounds, result = runs[keep]
@@ -90,7 +78,7 @@ def sweep(runtime: Runtime, sizes, dims, k: int = 10, repeat: int = 3, seed: int
     _check_sizes(sizes, dims, k, repeat)
     step = progress or (lambda message: None)
     step("JIT warm-up")
-    jit_s = warm_up(runtime, dims, k)
+    jit_s = sum(warm_up(runtime, dim, k) for dim in dims)
     runs = []
     for dim in dims:
         for n in sizes:

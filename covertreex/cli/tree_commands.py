@@ -13,7 +13,7 @@ from rich.table import Table
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.api.tree import CoverTree
 from covertreex.reference.brute_force import brute_force_knn
-from covertreex.bench.euclidean import check_rows
+from covertreex.bench.euclidean import check_euclidean
 from covertreex.cli.common import ThreadsOption, new_console
 from covertreex.io import POINT_SUFFIXES, check_output, read_points, write_neighbours
 from covertreex.runtime.config import Runtime
@@ -122,12 +122,12 @@ def query(
 
 
 def _recall(tree: CoverTree, Q, k: int, predecessor: bool, result, verify_rows: int) -> float:
-    """Recall against brute force (``check_rows``) on a seeded sample of rows."""
+    """Recall against brute force (``check_euclidean``) on a seeded sample of rows."""
     n_rows = result.ids.shape[0]
     rows = np.sort(np.random.default_rng(0).choice(n_rows, min(verify_rows, n_rows), replace=False))
     X = tree.points
     if Q is None:
         oracle = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor)
-        return check_rows(X, X[rows], result.ids[rows], oracle, owners=rows, predecessor=predecessor)[0]
+        return check_euclidean(X, X[rows], result.ids[rows], oracle, owners=rows, predecessor=predecessor)[0]
     at = np.asarray(Q, dtype=X.dtype)[rows]
-    return check_rows(X, at, result.ids[rows], brute_force_knn(X, at, k=k))[0]
+    return check_euclidean(X, at, result.ids[rows], brute_force_knn(X, at, k=k))[0]

@@ -84,8 +84,22 @@ def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str =
         return evals, float(tree.num_points)
 
     if m and _pick(engine, tree, pilot) == "dense":
-        return dense_knn(rows_by_id(tree), metric, queries, rows, none, free, k)
+        return dense_points(rows_by_id(tree), metric, queries, k)
     return _run(tree, metric, queries, rows, rows, none, free, k, m)
+
+
+def dense_points(rows: np.ndarray, metric, queries: np.ndarray, k: int) -> KnnResult:
+    """The dense engine's ``knn_points``: ``rows`` are the feature rows in id order."""
+    m = queries.shape[0]
+    return dense_knn(rows, metric, queries, np.arange(m, dtype=np.int64), np.full(m, -1, dtype=np.int64),
+                     np.full(m, NO_LIMIT), k)
+
+
+def dense_self(rows: np.ndarray, metric, k: int, query_ids: np.ndarray | None = None,
+               predecessor: bool = False) -> KnnResult:
+    """The dense engine's ``knn_self``: ``rows`` are the feature rows in id order."""
+    ids = np.arange(rows.shape[0], dtype=np.int64) if query_ids is None else query_ids.astype(np.int64)
+    return dense_knn(rows, metric, rows, ids, ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT), k)
 
 
 def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
@@ -113,10 +127,5 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
         return evals, float(columns)
 
     if positions.shape[0] and _pick(engine, tree, pilot) == "dense":
-        ids = tree.ids[positions]
-        by_row = np.empty_like(ids)
-        by_row[rows] = ids  # query id of each output row
-        rows_in_id_order = rows_by_id(tree)  # columns and query rows alike
-        return dense_knn(rows_in_id_order, metric, rows_in_id_order, by_row, by_row,
-                         by_row if predecessor else limit, k)
+        return dense_self(rows_by_id(tree), metric, k, query_ids, predecessor)
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])

@@ -32,6 +32,13 @@ def _spread(prefix: str, values: np.ndarray | None) -> dict:
             f"{prefix}_max": int(values.max())}
 
 
+def emit_plan(writer, plan, points: int, metric: str) -> None:
+    """One ``covertreex.fit.plan`` event: whether the fit builds the cover tree, and why."""
+    probe = plan.probe or {}
+    writer.emit("covertreex.fit.plan", metric=metric, points=points, tree=plan.tree, reason=plan.reason,
+                skippable=probe.get("skippable"), kth_distance=probe.get("kth_distance"))
+
+
 def emit_query(writer, mode: str, result, k: int, tree_size: int, seconds: float, recall: float | None = None) -> None:
     """One ``covertreex.query`` event: sizes, time, distance evaluations and nodes visited per query
     (mean/p95/max) and the subtrees each bound pruned (totals; None for the dense engine)."""

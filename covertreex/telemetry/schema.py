@@ -55,6 +55,14 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "metric": str,
         "dimension": int,
     }),
+    "covertreex.fit.plan": (1, {
+        "metric": str,
+        "points": int,
+        "tree": bool,  # whether the fit builds the cover tree
+        "reason": str,  # the decision in words (the requested engine, or the probe's finding)
+        "skippable": _OPT_FLOAT,  # probe: fraction of points a tree search could skip (None: no probe ran)
+        "kth_distance": _OPT_FLOAT,  # probe: median k-th neighbour distance of the sampled points
+    }),
     "covertreex.query": (2, {
         "mode": str,  # "points", "self" or "predecessor"
         "engine": str,

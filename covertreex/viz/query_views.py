@@ -42,7 +42,7 @@ def _number(value) -> bool:
 
 def recall_vs_speed(engines) -> go.Figure:
     """Queries per second (log) against recall, one marker per engine row of a benchmark table
-    (``run_euclidean(...)["engines"]`` or a DataFrame of it); rows without a recall are left out."""
+    (``run_euclidean(...)["rows"]`` or a DataFrame of it); rows without a recall are left out."""
     rows = engines.to_dict("records") if hasattr(engines, "to_dict") else list(engines)
     rows = [r for r in rows if _number(r.get("recall")) and _number(r.get("queries_per_s"))]
     if not rows:
