@@ -295,6 +295,88 @@ def test_dense_engine_merges_row_and_column_blocks(monkeypatch):
     assert cases[0][0].distance_evaluations.tolist() == [1499] * 1500  # every other point screened once
 
 
+def test_dense_engine_candidate_buffer_overflow_is_exact(monkeypatch):
+    """Many exact ties (duplicated points: |rho| = 1, distance 0) and a candidate buffer barely larger
+    than k: the buffer is compacted and re-checked exactly many times; results stay the oracle's."""
+    from covertreex.queries import dense
+
+    monkeypatch.setattr(dense, "MIN_CANDIDATES", 1)
+    monkeypatch.setattr(dense, "CANDIDATES_PER_K", 2)
+    X = np.repeat(make_data("gaussian", 60, 2, seed=4), 12, axis=0)  # each point 12 times
+    X = X[np.random.default_rng(0).permutation(X.shape[0])]
+    policy = Residual(Matern32(1.0, 0.6), inducing=24)
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)
+    for kw in ({}, {"predecessor": True}):
+        assert_same(tree.knn(k=17, return_distances=True, **kw),
+                    brute_force_knn(X, k=17, metric="residual", residual=policy, **kw))
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 3])
+def test_screen_kernel_error_is_within_its_bound(code):
+    """The dense screen's vectorised kernel against the scalar kernel every exact path uses: its
+    stated bound must hold everywhere (a looser kernel would let the screen drop true neighbours)."""
+    from covertreex.kernels._approx_numba import KERNEL_ABS_ERR, KERNEL_REL_ERR, fill_kernel
+    from covertreex.kernels._kernels_numba import kernel_matrix
+
+    rng = np.random.default_rng(code)
+    r2 = np.concatenate([[0.0, 1e-300, 5e-324], rng.uniform(0, 1e-6, 2000), rng.uniform(0, 4, 20000),
+                         rng.uniform(0, 12000, 20000), [2500.0, 2499.999, 1e30]])
+    variance = 2.5
+    got = np.empty_like(r2)
+    fill_kernel(code, variance, r2, got, r2.shape[0])
+    # the scalar kernel at the same squared distances: points (sqrt(r2), 0) against the origin
+    exact = kernel_matrix(code, variance, np.c_[np.sqrt(r2), np.zeros_like(r2)], np.zeros((1, 2)))[:, 0]
+    exact_r2 = (np.sqrt(r2)) ** 2  # kernel_matrix saw the rounded square of the root
+    got_same = np.empty_like(r2)
+    fill_kernel(code, variance, exact_r2, got_same, r2.shape[0])
+    err = np.abs(got_same - exact)
+    assert np.all(err <= KERNEL_REL_ERR * np.abs(exact) + KERNEL_ABS_ERR * variance)
+    assert np.all(np.isfinite(got)) and np.all(got >= 0) and got[0] == pytest.approx(variance, rel=1e-15)
+
+
+def test_dense_fit_builds_no_tree_until_a_tree_search_asks():
+    X = make_data("gaussian", 900, 3, seed=5)
+    policy = Residual(RBF(1.0, 1.0), inducing=32)
+    dense_tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)
+    assert not dense_tree.has_tree and dense_tree.describe()["plan"]["tree"] is False
+    oracle = brute_force_knn(X, k=7, predecessor=True, metric="residual", residual=policy)
+    assert_same(dense_tree.knn(k=7, predecessor=True, return_distances=True), oracle)
+    np.testing.assert_array_equal(dense_tree.distances([300], oracle[0][300])[0], oracle[1][300])
+    assert not dense_tree.has_tree  # the dense engine and distances read the rows only
+    grown = dense_tree.insert(X[:5] + 0.25)
+    assert not grown.has_tree and grown.num_points == 905 and dense_tree.num_points == 900
+    both = np.concatenate([X, X[:5] + 0.25])
+    assert_same(grown.knn(k=7, return_distances=True),
+                brute_force_knn(both, k=7, metric="residual", residual=grown.metric))
+    # a tree search builds this version's tree once, on demand; answers agree with the oracle
+    assert_same(grown.knn(k=7, return_distances=True, engine="tree"),
+                brute_force_knn(both, k=7, metric="residual", residual=grown.metric))
+    assert grown.has_tree and not dense_tree.has_tree
+    grown.check_invariants()
+
+
+def test_auto_plan_probes_and_says_why():
+    from covertreex.queries.plan import prune_probe
+
+    rng = np.random.default_rng(6)
+    clusters = np.repeat(rng.uniform(0, 100, (40, 2)), 100, axis=0) + 0.05 * rng.standard_normal((4000, 2))
+    spread = make_data("gaussian", 4000, 2, seed=6)
+    local = Residual(Matern32(1.0, 1.0), inducing=16)  # tight clusters far apart: a tree prunes whole clusters
+    smooth = Residual(RBF(1.0, 2.0), inducing=64)  # long lengthscale, tiny p: no bound prunes
+    plans = {}
+    for name, X, pol in (("local", clusters, local), ("smooth", spread, smooth)):
+        tree = CoverTree(Runtime(metric="residual", residual=pol)).fit(X)
+        plans[name] = tree.describe()["plan"]
+        assert plans[name]["reason"].startswith("auto:") and 0.0 <= plans[name]["probe"]["skippable"] <= 1.0
+        assert tree.has_tree is plans[name]["tree"]
+        factors = pol.fit(X)
+        assert prune_probe(factors.rows(X), tree.runtime, factors, seed=0)["points"] == 2048
+    assert plans["smooth"]["tree"] is False and "dense scan is cheaper" in plans["smooth"]["reason"]
+    assert plans["local"]["probe"]["skippable"] > plans["smooth"]["probe"]["skippable"], plans
+    small = CoverTree(Runtime(metric="residual", residual=Residual(RBF(), inducing=8))).fit(spread[:50])
+    assert small.describe()["plan"]["tree"] is False and "would scan them all" in small.describe()["plan"]["reason"]
+
+
 def test_engine_choice_is_validated():
     with pytest.raises(ValueError, match="query_engine='dense' is for metric='residual'"):
         Runtime(query_engine="dense")

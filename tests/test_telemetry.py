@@ -88,7 +88,7 @@ def test_residual_fit_reports_its_engine_plan(tmp_path):
     plan = [e for e in events if e["schema_id"] == "covertreex.fit.plan"]
     assert [e["tree"] for e in plan] == [False, True, plans["auto"].has_tree]
     assert "query_engine='dense'" in plan[0]["reason"] and plan[0]["skippable"] is None
-    assert 0.0 <= plan[2]["skippable"] <= 1.0 and plan[2]["kth_distance"] > 0  # the probe ran
+    assert 0.0 <= plan[2]["skippable"] <= 1.0 and plan[2]["probe_points"] == 600  # the probe ran
     assert plans["auto"].describe()["plan"]["probe"]["skippable"] == plan[2]["skippable"]
     assert not plans["dense"].has_tree and plans["tree"].has_tree
 

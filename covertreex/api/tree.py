@@ -197,7 +197,7 @@ class CoverTree:
             coords = coords.copy()  # the tree keeps its coordinates: the caller's array stays the caller's
         metric = policy.fit(coords, v_matrix, p_diag)
         rows = metric.rows(coords, v_matrix, p_diag)
-        plan = plan_fit(self._runtime.query_engine, metric.engines, rows, metric, self._runtime.seed)
+        plan = plan_fit(self._runtime, metric.engines, rows, metric)
         if telemetry is not None and len(metric.engines) > 1:  # a decision was made: say which and why
             emit_plan(telemetry, plan, rows.shape[0], self._runtime.metric)
         if not plan.tree:

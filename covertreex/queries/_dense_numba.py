@@ -1,47 +1,68 @@
-"""Fused selection for the blocked dense residual search (one pass per row after a BLAS block).
+"""Screen and exact re-check of the blocked dense residual search (see ``queries.dense``).
 
-For each query row and allowed column, the BLAS value of V_q . V_x gives 1 - |rho| up to a rigorous
-bound (see ``metrics.residual_dense``).  Pass 1 keeps the k smallest upper bounds; pass 2 recomputes,
-with the scalar kernel every other path uses, each column whose lower bound does not exceed the k-th
-upper bound, and keeps the top k by (distance, id).  The result is therefore exactly the tree's.
+Per query row r and column c the screen forms, from the BLAS block G ~ V_r . V_c and an approximate
+kernel value, a = |k - G| and the column's upper bound ``up = (a + E) / sqrt(p_c)`` on
+|rho| sqrt(p_r), where E bounds |a - the scalar path's |k - V_r . V_c|| for every pair.  It keeps the
+k largest lower bounds ``(a - E) / sqrt(p_c)`` in a min-heap; their smallest gives the row's threshold
+(in rho units, relaxed by ``RHO_REL`` and ``RHO_ABS`` for the scalar path's own roundings and capped at
+1 where the distance clamps to 0).  A column whose upper bound reaches the threshold is a candidate;
+every true top-k column is one, because k columns already have |rho| at least the threshold.  The
+re-check computes candidates with ``point_distance``, the kernel every search and the oracle use, and
+keeps the top k by (distance, id): the result is exactly the tree search's.
+
+The per-pair work is straight-line loops the compiler vectorises (squared distance, approximate
+kernel, bound); only columns that pass the threshold, a few per row once the heap is full, branch.
+The kernels run serially and release the GIL: ``queries.dense`` runs one row block per thread.
 """
 
 from __future__ import annotations
 
-import math
-
 import numba as nb
 import numpy as np
 
+from covertreex.kernels._approx_numba import fill_kernel
 from covertreex.metrics._distance_numba import point_distance
-from covertreex.metrics._screen_numba import screen_pair
 from covertreex.queries._knn_numba import offer
+
+RHO_REL = 1e-13  # relative rounding of |rho| = |num| / sqrt(p_r p_c) against (a +- E) u_r u_c
+RHO_ABS = 1e-14  # |rho| values this close map to the same rounded distance: never cut between them
+CHUNK = 512  # columns per vectorised pass (three arrays of this length stay in L1)
+GROUP = 32  # a chunk with a candidate is searched group by group: only groups holding one are scanned
 
 
 @nb.njit(inline="always", cache=True)
-def _heap_push_max(heap, size, k, value):
-    """Keep the k smallest values in a max-heap ``heap[:size]``; returns the new size."""
+def _threshold(hmin, ur):
+    """A column's upper bound (units of ``up``) must reach this to hold a top-k candidate."""
+    t = hmin * ur * (1.0 - RHO_REL)
+    if t > 1.0:
+        t = 1.0  # |rho| >= 1 clamps to distance 0: every such column ties there
+    return (t - RHO_ABS) / (ur * (1.0 + RHO_REL))
+
+
+@nb.njit(inline="always", cache=True)
+def _heap_offer(heap, size, k, value):
+    """Keep the k largest values in the min-heap ``heap[:size]``; returns the new size."""
     if size < k:
         pos = size
         size += 1
         while pos > 0:
             parent = (pos - 1) // 2
-            if heap[parent] >= value:
+            if heap[parent] <= value:
                 break
             heap[pos] = heap[parent]
             pos = parent
         heap[pos] = value
         return size
-    if value >= heap[0]:
+    if value <= heap[0]:
         return size
     pos = 0
     while True:
         child = 2 * pos + 1
         if child >= size:
             break
-        if child + 1 < size and heap[child + 1] > heap[child]:
+        if child + 1 < size and heap[child + 1] < heap[child]:
             child += 1
-        if heap[child] <= value:
+        if heap[child] >= value:
             break
         heap[pos] = heap[child]
         pos = child
@@ -49,64 +70,106 @@ def _heap_push_max(heap, size, k, value):
     return size
 
 
-@nb.njit(inline="always", cache=True)
-def _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, start, stop, lower, heap, size, k, top):
-    """Screen columns [start, stop): their lower bounds into ``lower``; upper bounds below ``top`` (the
-    bound so far) into the max-heap of the k smallest.  Returns (size, top)."""
-    for c in range(start, stop):
-        approx, err = screen_pair(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, c, G[r, c])
-        lower[c] = approx - err
-        upper = approx + err
-        if upper < top:
-            size = _heap_push_max(heap, size, k, upper)
-            if size == k:
-                top = heap[0]
-    return size, top
+@nb.njit(cache=True)
+def _flush(metric, Fq, qi, Fx, cand_id, cand_up, count, thr, best_d, best_i, best_n, k):
+    """Candidate buffer full: drop the ones below the threshold; if still half full, re-check them all
+    exactly into the row's best list.  Returns (candidates kept, best count)."""
+    kept = 0
+    for j in range(count):
+        if cand_up[j] >= thr:
+            cand_id[kept] = cand_id[j]
+            cand_up[kept] = cand_up[j]
+            kept += 1
+    if 2 * kept <= cand_id.shape[0]:
+        return kept, best_n
+    for j in range(kept):
+        best_n = offer(best_d, best_i, k, best_n, point_distance(metric, Fq, qi, Fx, cand_id[j]), cand_id[j])
+    return 0, best_n
 
 
-@nb.njit(parallel=True, cache=True)
-def dense_block_knn(metric, gamma, Fq, q_rows, Cq, sq, nq, Fx, first_id, Cx, sx, nx, col_stop, G, exclude, k,
-                    out_ids, out_dist, evals):
-    """Rows ``q_rows[r]`` of Fq against columns 0..col_stop[r]-1 of the block Fx (``G[r, c]`` = V_q . V_x).
+@nb.njit(nogil=True, cache=True)
+def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclude, G, k,
+                 heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n):
+    """Screen rows r (query ``q_rows[r]`` of Fq) against columns ``c0 .. c0 + col_stop[r] - 1``.
 
-    Column c is id ``first_id + c``.  ``Cq, sq, nq`` / ``Cx, sx, nx``: the screen's compact rows of Fq /
-    Fx (``residual_dense.ScreenRows``).  ``exclude[r]``: an id never reported (the query itself, or -1);
-    ``col_stop`` already ends each row at its id limit.  Results merge into ``out_ids/out_dist[r]``
-    (sorted by (distance, id), -1/+inf padded), so a row can be fed block after block.  ``evals[r]``
-    counts the candidate columns screened (each is a distance evaluated; the exact re-check of a few of
-    them is not counted again).
+    ``Cq`` (rows, D): the rows' scaled coordinates, ``uq``: their 1/sqrt(p); ``Xt`` (D, n): all
+    columns' scaled coordinates transposed, ``ux``: their 1/sqrt(p); ``G[r, c]`` ~ V_q . V_(c0 + c);
+    ``exclude[r]``: an id never reported (the query itself, or -1).  The per-row state (heap, threshold,
+    candidate buffer, exact best list) carries over from block to block.
     """
-    code, variance = metric.kernel, metric.variance
-    nrows = q_rows.shape[0]
-    for r in nb.prange(nrows):
-        qi = q_rows[r]
+    code, variance, dim = metric.kernel, metric.variance, metric.dim
+    two_e = 2.0 * E
+    for r in range(q_rows.shape[0]):
         stop = col_stop[r]
-        lower = np.empty(stop, dtype=np.float64)
-        heap = np.empty(k, dtype=np.float64)
-        # the k-th best exact distance so far bounds this block too (in squared units): only upper
-        # bounds below it enter the heap
-        kth = out_dist[r, k - 1]
-        top = kth * kth * (1.0 + 1e-12) if math.isfinite(kth) else np.inf
-        ex = exclude[r] - first_id
-        if ex < 0 or ex >= stop:
-            ex = stop
-        size, top = _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, 0, ex, lower, heap,
-                                    0, k, top)
-        if ex < stop:
-            lower[ex] = np.inf
-            size, top = _screen_columns(code, variance, gamma, Cq, sq, nq, qi, Cx, sx, nx, G, r, ex + 1, stop,
-                                        lower, heap, size, k, top)
-        count = np.int64(0)
-        while count < k and out_ids[r, count] >= 0:
-            count += 1
-        best_d = out_dist[r].copy()
-        best_i = out_ids[r].copy()
-        for c in range(stop):
-            if lower[c] <= top:
-                d = point_distance(metric, Fq, qi, Fx, c)
-                count = offer(best_d, best_i, k, count, d, first_id + c)
-        for j in range(k):
-            out_ids[r, j] = best_i[j] if j < count else -1
-            out_dist[r, j] = best_d[j] if j < count else np.inf
-        evals[r] += stop - (1 if ex < stop else 0)
+        if stop <= 0:
+            continue
+        qi = q_rows[r]
+        ur = uq[r]
+        ex = exclude[r] - c0
+        r2 = np.empty(CHUNK, dtype=np.float64)
+        val = np.empty(CHUNK, dtype=np.float64)
+        hn, t, cn, bn = heap_n[r], thr[r], cand_n[r], best_n[r]
+        for s in range(0, stop, CHUNK):
+            n = min(CHUNK, stop - s)
+            lo, hi = c0 + s, c0 + s + n
+            # squared scaled distances in the scalar kernel's order (0 + x * x is exact); 1-D slices
+            # let the loops vectorise
+            xs, xd = Xt[0, lo:hi], Cq[r, 0]
+            for c in range(n):
+                diff = xd - xs[c]
+                r2[c] = diff * diff
+            for d in range(1, dim):
+                xs, xd = Xt[d, lo:hi], Cq[r, d]
+                for c in range(n):
+                    diff = xd - xs[c]
+                    r2[c] += diff * diff
+            fill_kernel(code, variance, r2, val, n)
+            g, u = G[r, s:s + n], ux[lo:hi]
+            hit = False
+            for c in range(n):
+                up = (abs(val[c] - g[c]) + E) * u[c]
+                val[c] = up
+                hit |= up >= t
+            if not hit:  # the common case once the heap is full: no branch per column
+                continue
+            for g0 in range(0, n, GROUP):  # find the groups holding a candidate, scan only those
+                g1 = min(n, g0 + GROUP)
+                hit = False
+                for c in range(g0, g1):
+                    hit |= val[c] >= t
+                if not hit:
+                    continue
+                for c in range(g0, g1):
+                    up = val[c]
+                    if up < t or s + c == ex:
+                        continue
+                    col = c0 + s + c
+                    if cn == cand_id.shape[1]:
+                        cn, bn = _flush(metric, Fq, qi, Fx, cand_id[r], cand_up[r], cn, t, best_d[r], best_i[r],
+                                        bn, k)
+                    cand_id[r, cn] = col
+                    cand_up[r, cn] = up
+                    cn += 1
+                    hn = _heap_offer(heap[r], hn, k, up - two_e * ux[col])
+                    if hn == k:
+                        t = _threshold(heap[r, 0], ur)
+        heap_n[r], thr[r], cand_n[r], best_n[r] = hn, t, cn, bn
+    return 0
+
+
+@nb.njit(nogil=True, cache=True)
+def finish_rows(metric, Fq, q_rows, Fx, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n, k):
+    """Exact re-check of each row's candidates that still reach its final threshold; the rows of
+    ``best_d/best_i`` end sorted by (distance, id), padded with +inf / -1."""
+    for r in range(q_rows.shape[0]):
+        qi = q_rows[r]
+        bn = best_n[r]
+        for j in range(cand_n[r]):
+            if cand_up[r, j] >= thr[r]:
+                col = cand_id[r, j]
+                bn = offer(best_d[r], best_i[r], k, bn, point_distance(metric, Fq, qi, Fx, col), col)
+        for j in range(bn, k):
+            best_d[r, j] = np.inf
+            best_i[r, j] = -1
+        best_n[r] = bn
     return 0

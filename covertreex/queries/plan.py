@@ -1,13 +1,11 @@
 """Whether a fit builds the cover tree: only when a query engine that reads it is chosen or will pay.
 
 The dense residual engine reads the feature rows in id order and nothing else, so a residual ``fit``
-under ``query_engine="dense"`` stops after the factors.  Under ``"auto"`` a probe decides before any
-tree is built: the exact distances of a few sampled points to every point (one small BLAS block)
-show how much of the data a tree search could skip.  A subtree of radius r at distance D from a
-query is pruned only when D - r exceeds the query's k-th distance; with ``PROBE_K`` neighbours and
-subtrees the size of a leaf scan, the fraction of points beyond (k-th distance + leaf diameter) is
-what a tree search could skip.  The tree is built when its estimated cost (evaluations skipped or not,
-build included) undercuts the dense scan of every point.  Decision, reason and probe figures are kept
+under ``query_engine="dense"`` stops after the factors.  Under ``"auto"`` a probe decides before the
+full tree is built: a small tree over a seeded sample, searched at the full data's neighbour scale,
+shows what fraction of the points a tree search skips.  The tree is built when its estimated cost
+(the evaluations it still makes, at tree rates, build included) undercuts the dense scan of every
+point at dense rates.  Decision, reason and probe figures are kept
 on the tree (``CoverTree.describe()``) and sent to telemetry.
 """
 
@@ -17,11 +15,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from covertreex.metrics.residual_dense import screen_block
-from covertreex.queries.knn import LEAF_SCAN_LOW_DIM, TREE_NS, TREE_NS_PER_FEATURE, DENSE_NS, DENSE_NS_PER_FEATURE
+from covertreex.algo.insert import insert_points
+from covertreex.queries.knn import (DENSE_NS, DENSE_NS_PER_FEATURE, LEAF_SCAN_LOW_DIM, TREE_NS, TREE_NS_PER_FEATURE,
+                                    knn_self)
 
-PROBE_QUERIES = 16  # sampled points whose distances to all points the probe computes
-PROBE_K = 32  # neighbours the probe assumes (a typical Vecchia conditioning set)
+PROBE_POINTS = 2048  # the probe's tree is built over this many sampled points
+PROBE_QUERIES = 32  # searches run on it
+PROBE_K = 32  # neighbours the probe assumes in the full data (a typical Vecchia conditioning set)
 PROBE_MIN_POINTS = 4 * LEAF_SCAN_LOW_DIM  # below this a tree search scans everything anyway
 # A tree search costs its evaluations at tree rates, and building the tree costs about as much again.
 BUILD_FACTOR = 2.0
@@ -39,8 +39,9 @@ class EnginePlan:
         return asdict(self)
 
 
-def plan_fit(requested: str, engines: tuple[str, ...], rows: np.ndarray, metric, seed: int) -> EnginePlan:
-    """The plan of a fit under ``Runtime.query_engine = requested`` for a metric offering ``engines``."""
+def plan_fit(runtime, engines: tuple[str, ...], rows: np.ndarray, metric) -> EnginePlan:
+    """The plan of a fit under ``runtime.query_engine`` for a metric offering ``engines``."""
+    requested, seed = runtime.query_engine, runtime.seed
     if "dense" not in engines:
         return EnginePlan(True, f"metric {metric.name!r} is searched by the tree only")
     if requested == "tree":
@@ -50,7 +51,7 @@ def plan_fit(requested: str, engines: tuple[str, ...], rows: np.ndarray, metric,
     n = rows.shape[0]
     if n < PROBE_MIN_POINTS:
         return EnginePlan(False, f"{n} points: a tree search would scan them all (auto)")
-    probe = prune_probe(rows, metric, seed)
+    probe = prune_probe(rows, runtime, metric, seed)
     features = rows.shape[1]
     tree_ns = BUILD_FACTOR * (1.0 - probe["skippable"]) * (TREE_NS + TREE_NS_PER_FEATURE * features)
     dense_ns = DENSE_NS + DENSE_NS_PER_FEATURE * features
@@ -62,19 +63,18 @@ def plan_fit(requested: str, engines: tuple[str, ...], rows: np.ndarray, metric,
                              "the dense scan is cheaper", probe)
 
 
-def prune_probe(rows: np.ndarray, metric, seed: int) -> dict:
-    """Distances of ``PROBE_QUERIES`` seeded points to all points: the median k-th distance, the median
-    leaf diameter (twice the distance to the ``LEAF_SCAN_LOW_DIM``-th nearest point) and the mean
-    fraction of points farther than their sum (what pruning could skip)."""
+def prune_probe(rows: np.ndarray, runtime, metric, seed: int) -> dict:
+    """A tree search on a seeded sample: build a cover tree over ``PROBE_POINTS`` of the rows, run
+    ``PROBE_QUERIES`` of its points' searches with k scaled to the sample (the same neighbour
+    distance scale as ``PROBE_K`` in the full data) and measure the fraction of the sample they did not
+    evaluate.  Pruning improves with more points, so the figure errs towards the dense engine."""
     n = rows.shape[0]
-    sample = np.sort(np.random.default_rng(seed).choice(n, min(n, PROBE_QUERIES), replace=False))
-    sq, err = screen_block(metric.slots, rows[sample], rows)
-    d = np.sqrt(np.maximum(sq - err, 0.0))  # lower bounds: the probe never overstates what pruning skips
-    d[np.arange(sample.shape[0]), sample] = np.inf  # the point itself
-    k, leaf = min(PROBE_K, n - 1), min(LEAF_SCAN_LOW_DIM, n - 1)
-    part = np.partition(d, (k - 1, leaf - 1), axis=1)
-    kth, leaf_d = part[:, k - 1], 2.0 * part[:, leaf - 1]
-    reach = kth + np.median(leaf_d)
-    skippable = float(np.mean(((d > reach[:, None]).sum(axis=1) - 1) / (n - 1)))  # less the point itself
-    return {"queries": int(sample.shape[0]), "k": int(k), "kth_distance": float(np.median(kth)),
-            "leaf_diameter": float(np.median(leaf_d)), "skippable": skippable}
+    size = min(n, PROBE_POINTS)
+    sample = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    tree, _ = insert_points(None, np.ascontiguousarray(rows[sample]), runtime, metric)
+    k = max(1, min(size - 1, round(PROBE_K * size / n)))
+    queries = np.unique(np.linspace(0, size - 1, min(size, PROBE_QUERIES)).astype(np.int64))
+    evals = knn_self(tree, metric, k, queries, engine="tree").distance_evaluations
+    evaluated = min(1.0, float(evals.mean()) / (size - 1))  # a search may evaluate a point more than once
+    return {"points": int(size), "queries": int(queries.shape[0]), "k": int(k), "evaluated": evaluated,
+            "skippable": 1.0 - evaluated}

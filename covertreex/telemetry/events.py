@@ -36,7 +36,7 @@ def emit_plan(writer, plan, points: int, metric: str) -> None:
     """One ``covertreex.fit.plan`` event: whether the fit builds the cover tree, and why."""
     probe = plan.probe or {}
     writer.emit("covertreex.fit.plan", metric=metric, points=points, tree=plan.tree, reason=plan.reason,
-                skippable=probe.get("skippable"), kth_distance=probe.get("kth_distance"))
+                skippable=probe.get("skippable"), probe_points=probe.get("points"))
 
 
 def emit_query(writer, mode: str, result, k: int, tree_size: int, seconds: float, recall: float | None = None) -> None:

@@ -61,7 +61,7 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "tree": bool,  # whether the fit builds the cover tree
         "reason": str,  # the decision in words (the requested engine, or the probe's finding)
         "skippable": _OPT_FLOAT,  # probe: fraction of points a tree search could skip (None: no probe ran)
-        "kth_distance": _OPT_FLOAT,  # probe: median k-th neighbour distance of the sampled points
+        "probe_points": _OPT_INT,  # probe: points of the sampled tree it searched
     }),
     "covertreex.query": (2, {
         "mode": str,  # "points", "self" or "predecessor"
