@@ -311,6 +311,30 @@ def test_dense_engine_candidate_buffer_overflow_is_exact(monkeypatch):
                     brute_force_knn(X, k=17, metric="residual", residual=policy, **kw))
 
 
+def test_dense_engine_stays_exact_under_the_worst_blas_error(monkeypatch):
+    """BLAS may return V_q . V_x off by up to gamma_m |V_q| |V_x| in any direction; with p ~ 1e-9 that
+    moves |rho| by ~1e-4, enough to reorder neighbours.  G perturbed by the full allowance, in a
+    seeded random direction per entry, must leave the answers exactly the oracle's."""
+    from covertreex.metrics.residual_dense import screen_gamma
+    from covertreex.queries import dense
+
+    def worst_gram(Vq, Vx):
+        G = Vq @ Vx.T
+        bound = screen_gamma(Vq.shape[1]) / 2 * np.multiply.outer(np.linalg.norm(Vq, axis=1),
+                                                                   np.linalg.norm(Vx, axis=1))
+        sign = np.random.default_rng(G.shape[0] * 7919 + G.shape[1]).choice([-1.0, 1.0], G.shape)
+        return G + sign * bound
+
+    monkeypatch.setattr(dense, "block_gram", worst_gram)
+    X = make_data("uniform", 900, 2, seed=19)
+    policy = Residual(RBF(1.0, 0.5), inducing=X[::9].copy(), jitter=1e-10)  # p ~ 1e-10 near inducing points
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)
+    assert np.quantile(tree.metric.rows(X)[:, 2], 0.1) < 1e-8
+    for kw in ({}, {"predecessor": True}):
+        assert_same(tree.knn(k=25, return_distances=True, **kw),
+                    brute_force_knn(X, k=25, metric="residual", residual=policy, **kw))
+
+
 @pytest.mark.parametrize("code", [0, 1, 2, 3])
 def test_screen_kernel_error_is_within_its_bound(code):
     """The dense screen's vectorised kernel against the scalar kernel every exact path uses: its

@@ -37,6 +37,11 @@ def rows_by_id(tree) -> np.ndarray:
     return tree.points[tree.position_of]
 
 
+def block_gram(Vq: np.ndarray, Vx: np.ndarray) -> np.ndarray:
+    """G = Vq Vx^T by BLAS (in any summation order: the screen's bound allows for it)."""
+    return Vq @ Vx.T
+
+
 def pair_error(metric, vmax_q: float, vmax_x: float) -> float:
     """E: a bound on |a - |k - V_q . V_x|| for every pair, where a is the screen's |k~ - G| and the
     second the scalar path's: both dot products within gamma_m |V_q| |V_x| of the exact one, the
@@ -89,7 +94,7 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
         best_n = np.zeros(b, dtype=np.int64)
         for c0 in range(0, int(stop.max(initial=0)), COL_BLOCK):
             c1 = min(n, c0 + COL_BLOCK)
-            G = Vq @ Vx[c0:c1].T
+            G = block_gram(Vq, Vx[c0:c1])
             col_stop = np.clip(stop - c0, 0, c1 - c0).astype(np.int64)
             screen_block(slots, E, queries, qr, Cq, uq, Fx, Xt, ux, c0, col_stop, exclude[rows], G, k,
                          heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n)
