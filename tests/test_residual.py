@@ -394,7 +394,7 @@ def test_auto_plan_probes_and_says_why():
         assert plans[name]["reason"].startswith("auto:") and 0.0 <= plans[name]["probe"]["skippable"] <= 1.0
         assert tree.has_tree is plans[name]["tree"]
         factors = pol.fit(X)
-        assert prune_probe(factors.rows(X), tree.runtime, factors, seed=0)["points"] == 2048
+        assert prune_probe(factors.rows(X), tree.runtime, factors, seed=0)["points"] == 1024
     assert plans["smooth"]["tree"] is False and "dense scan is cheaper" in plans["smooth"]["reason"]
     assert plans["local"]["probe"]["skippable"] > plans["smooth"]["probe"]["skippable"], plans
     small = CoverTree(Runtime(metric="residual", residual=Residual(RBF(), inducing=8))).fit(spread[:50])
