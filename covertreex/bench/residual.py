@@ -37,7 +37,6 @@ from covertreex.metrics.residual import Residual
 from covertreex.reference.brute_force import brute_force_knn
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
 
-TASKS = ("knn query ids", "knn all points", "predecessor all points")
 ALL_POINTS = {"knn": "knn all points", "predecessor": "predecessor all points"}
 
 
@@ -183,12 +182,13 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
         brute = timed(lambda: brute_force_knn(X, k=k, rows=vrows, metric="residual", residual=factors,
                                               predecessor=pred), 1)
         oracles[task] = (vrows, brute, pred)
-    last = {}
+    first_tree = None  # the peers' rows are checked with the first engine's tree (same rows for every engine)
     for engine in workload.engines:
         rt = runtime.with_updates(query_engine=engine)
         step(f"covertreex ({engine}): fit")
         fit = timed(lambda: CoverTree(rt).fit(X, telemetry=telemetry), workload.repeat)
-        tree = last[engine] = fit.out
+        tree = fit.out
+        first_tree = first_tree or tree
         for task, (check, _, pred) in oracles.items():
             step(f"covertreex ({engine}): {task}")
             if task == "knn query ids":
@@ -208,7 +208,7 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
                                   exact, len(check), max(fit.peak_mb, run.peak_mb),
                                   evals_per_query=float(run.out.distance_evaluations.mean()),
                                   flops=task_flops(task, n, m, answered)))
-    tree = next(iter(last.values()))
+    tree = first_tree
     if "brute-force" in peer_names:
         for task, (check, brute, _) in oracles.items():
             answered = len(qids) if task == "knn query ids" else n

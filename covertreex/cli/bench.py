@@ -164,9 +164,9 @@ def bench_residual(
              "variance": variance, "query_count": queries, "repeat": repeat, "verify_rows": verify_rows,
              "seed": seed}
     try:
-        base = WORKLOADS.get(workload, ResidualWorkload()) if workload != "custom" else ResidualWorkload()
         if workload not in (*WORKLOADS, "custom"):
             raise ValueError(f"--workload must be one of {', '.join(WORKLOADS)}, custom; got {workload!r}")
+        base = WORKLOADS.get(workload, ResidualWorkload())  # custom: the defaults, changed by the options
         chosen = dataclasses.replace(base, **{key: val for key, val in given.items() if val is not None},
                                      all_points=_names(all_points), all_points_repeat=all_points_repeat,
                                      engines=_names(engines))

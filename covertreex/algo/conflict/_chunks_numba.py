@@ -60,9 +60,9 @@ def compact_chunks(counts, starts, limits, buf_idx, buf_dist):
 @nb.njit(inline="always", cache=True)
 def pair_within(metric, pts, lo, i, j, r, pos, cnt, limit, out_idx, out_dist):
     """The exact neighbour test of the one-pass fills: y=j is x=i's neighbour when d(x, y) < R(x).  Writes the
-    pair at ``pos + cnt`` while below ``limit``; returns the new count.  (Called by the k-d tree strategy; the
-    grid writes the same test out in its loop (a call measured ~10% slower there), and dense/segmented
-    their counting variants.)"""
+    pair at ``pos + cnt`` while below ``limit``; returns the new count.  (Called by the k-d tree, dense and
+    segmented strategies — the last two count with ``limit`` 0, then fill; the grid writes the same test out
+    in its loop, where a call measured ~10% slower.)"""
     if j == i:
         return cnt
     d = point_distance(metric, pts, lo + i, pts, lo + j)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.algo.conflict._chunks_numba import offsets
-from covertreex.metrics._distance_numba import point_distance
+from covertreex.algo.conflict._chunks_numba import offsets, pair_within
 
 
 @nb.njit(parallel=True, cache=True)
@@ -15,16 +14,10 @@ def _dense_pass(metric, pts, lo, hi, reach, ptr, out_idx, out_dist, fill):
     counts = np.zeros(b, dtype=np.int64)
     for i in nb.prange(b):
         pos = ptr[i] if fill else 0
+        limit = out_idx.shape[0] if fill else 0  # the counting pass writes nothing
         cnt = 0
         for j in range(b):
-            if j == i:
-                continue
-            d = point_distance(metric, pts, lo + i, pts, lo + j)
-            if d < reach[i]:
-                if fill:
-                    out_idx[pos + cnt] = j
-                    out_dist[pos + cnt] = d
-                cnt += 1
+            cnt = pair_within(metric, pts, lo, i, j, reach[i], pos, cnt, limit, out_idx, out_dist)
         counts[i] = cnt
     return counts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.algo.conflict._chunks_numba import offsets
+from covertreex.algo.conflict._chunks_numba import offsets, pair_within
 from covertreex.metrics._distance_numba import PRUNE_SLACK, point_distance
 
 # Segmented (any metric): sort the batch by distance to a first pivot; |d(x,p) - d(y,p)| <= d(x,y)
@@ -29,6 +29,7 @@ def _segmented_pass(metric, slack, pts, lo, hi, reach, keys, order, sorted0, ptr
     counts = np.zeros(b, dtype=np.int64)
     for i in nb.prange(b):
         pos = ptr[i] if fill else 0
+        limit = out_idx.shape[0] if fill else 0  # the counting pass writes nothing
         cnt = 0
         r = reach[i]
         k0 = keys[i, 0]
@@ -44,14 +45,8 @@ def _segmented_pass(metric, slack, pts, lo, hi, reach, keys, order, sorted0, ptr
                 if abs(keys[i, p] - keys[j, p]) > margin + PRUNE_SLACK * keys[i, p]:
                     near = False
                     break
-            if not near:
-                continue
-            d = point_distance(metric, pts, lo + i, pts, lo + j)
-            if d < r:
-                if fill:
-                    out_idx[pos + cnt] = j
-                    out_dist[pos + cnt] = d
-                cnt += 1
+            if near:
+                cnt = pair_within(metric, pts, lo, i, j, r, pos, cnt, limit, out_idx, out_dist)
         counts[i] = cnt
     return counts
 
