@@ -274,11 +274,13 @@ def test_dense_engine_handles_tiny_p_and_k_near_n():
 
 def test_dense_engine_merges_row_and_column_blocks(monkeypatch):
     """Small blocks: every row meets several column blocks, its own id (excluded) falls inside one of
-    them and predecessor limits cut blocks in the middle; results must still be the oracle's."""
+    them and predecessor limits cut blocks in the middle; all-points rows are screened from both sides
+    of each block pair; results must still be the oracle's."""
     from covertreex.queries import dense
 
     monkeypatch.setattr(dense, "COL_BLOCK", 257)
     monkeypatch.setattr(dense, "ROW_BLOCK", 100)
+    monkeypatch.setattr(dense, "PAIR_BLOCK", 97)  # all-points: 16 blocks, 136 pairs, a short last block
     X = np.concatenate([make_data("gaussian", 1300, 3, seed=21), make_data("duplicates", 200, 3, seed=2)])
     policy = Residual(RBF(1.0, 0.7), inducing=48)
     tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.core._stack_numba import stack_bound, stack_pop, stack_put, stack_sort_top
 from covertreex.core._levels_numba import can_parent, level_score
-from covertreex.core._bounds_numba import beyond
+from covertreex.core._stack_numba import stack_bound
+from covertreex.core._walk_numba import COUNT_EVALS, NUM_COUNTS, WalkRule, make_walk
 from covertreex.metrics._distance_numba import point_distance
 
 
@@ -45,87 +45,109 @@ def root_score_needed(metric, pts, root, lo, hi):
     return top
 
 
+# The parent-search rule of the tree walk (``BuildView`` trees): a child may parent x only when
+# d(x, c) <= edge_reach (2**level); no point of its subtree can when the radius bound exceeds
+# edge_subtree_reach.  ``ctx``: a one-element array holding the best parent found (ties: lower position).
+@nb.njit(inline="always", cache=True)
+def _parent_skip(tree, ctx, c):
+    return False
+
+
+@nb.njit(inline="always", cache=True)
+def _parent_reach(tree, e, tau):
+    return min(tau, tree.edge_reach[e])
+
+
+@nb.njit(inline="always", cache=True)
+def _parent_visit(tree, ctx, e, c, dc, tau):
+    if dc <= tree.edge_reach[e] and (dc < tau or (dc == tau and c < ctx[0])):
+        ctx[0] = c
+        return dc
+    return tau
+
+
+@nb.njit(inline="always", cache=True)
+def _parent_internal(tree, e):
+    return tree.edge_internal[e]
+
+
+@nb.njit(inline="always", cache=True)
+def _parent_subtree_reach(tree, e, tau):
+    return min(tau, tree.edge_subtree_reach[e])
+
+
+@nb.njit(inline="always", cache=True)
+def _parent_descend(tree, ctx, metric, q_pts, q, e, c, tau):
+    return True, tau, 0
+
+
+PARENT_RULE = WalkRule(_parent_skip, _parent_reach, _parent_visit, _parent_internal, _parent_subtree_reach,
+                       _parent_descend)
+_parent_walk = make_walk(PARENT_RULE)
+
+
 @nb.njit(cache=True, _nrt=False)
-def _parents_chunk(keys, nodes, aux, metric, slack, pts, level, parent, radius, child_ptr, child_idx, edges,
-                   root, lo, t_start, t_stop, out_p, out_d, out_evals):
+def _parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, parent, tree, root, lo, t_start,
+                   t_stop, out_p, out_d, out_evals):
     """Batch points ``lo + t_start .. lo + t_stop - 1`` of ``find_tree_parents`` in a given stack
-    (``stack_bound`` entries).  Compiled without reference counting, as ``queries._knn_numba._knn_chunk``
-    (it allocates nothing): inlined into the parallel loop it took ~5 s to compile cold.
+    (``stack_bound`` entries), a one-element ``best`` array and ``NUM_COUNTS`` counters.  Compiled
+    without reference counting, as ``queries._knn_numba._knn_chunk`` (it allocates nothing): inlined
+    into the parallel loop it took ~5 s to compile cold.
     """
-    e_pts, e_scale, e_radius, e_dparent = edges.points, edges.reach, edges.radius, edges.parent_dist
-    e_internal, e_scale_sub = edges.internal, edges.subtree_reach
     prev = -1
     for t in range(t_start, t_stop):
         x = lo + t
+        for j in range(NUM_COUNTS):
+            counts[j] = 0
         d0 = point_distance(metric, pts, x, pts, root)
-        n_eval = 1
+        counts[COUNT_EVALS] += 1
         best_d = np.inf
-        best_p = -1
+        best[0] = -1
         if can_parent(level[root], d0):
             best_d = d0
-            best_p = root
+            best[0] = root
         # The previous point of the round (its neighbour along the Hilbert curve) usually has an
         # admissible parent near x too: a small best_d before the exact search.
         a = prev
         while a > 0:  # walk up from there to the first node that may take x
             dq = point_distance(metric, pts, x, pts, a)
-            n_eval += 1
+            counts[COUNT_EVALS] += 1
             if can_parent(level[a], dq):
                 if dq < best_d:
                     best_d = dq
-                    best_p = a
+                    best[0] = a
                 break
             a = parent[a]
-        size = stack_put(keys, nodes, aux, 0, d0 - radius[root], root, d0)
-        while size > 0:
-            size, lb, p, dp = stack_pop(keys, nodes, aux, size)
-            if beyond(lb, best_d, slack, dp + radius[p]):
-                continue
-            start = size
-            for e in range(child_ptr[p], child_ptr[p + 1]):
-                rc = e_radius[e]
-                sc = e_scale[e]
-                dpc = e_dparent[e]
-                lim = min(best_d, sc)
-                if beyond(abs(dp - dpc) - rc, lim, slack, dp + dpc + rc):
-                    continue
-                c = child_idx[e]
-                dc = point_distance(metric, pts, x, e_pts, e)
-                n_eval += 1
-                if dc <= sc and (dc < best_d or (dc == best_d and c < best_p)):
-                    best_d = dc
-                    best_p = c
-                if e_internal[e]:
-                    lim = min(best_d, e_scale_sub[e])
-                    if not beyond(dc - rc, lim, slack, dc + rc):
-                        size = stack_put(keys, nodes, aux, size, dc - rc, c, dc)
-            stack_sort_top(keys, nodes, aux, start, size)
-        out_p[t] = best_p
+        best_d = _parent_walk(tree, best, metric, pts, x, slack, keys, nodes, aux, root, d0, best_d, counts)
+        out_p[t] = best[0]
         out_d[t] = best_d
-        prev = best_p
-        out_evals[t] = n_eval
+        prev = best[0]
+        out_evals[t] = counts[COUNT_EVALS]
 
 
 @nb.njit(parallel=True, cache=True)
-def find_tree_parents(metric, slack, pts, level, parent, radius, child_ptr, child_idx, edges, root, lo, hi, nchunks):
+def find_tree_parents(metric, slack, pts, level, parent, tree, root, lo, hi, nchunks):
     """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
 
-    The previous point's parent (or its first ancestor that may take x) gives a first candidate; a depth-first search then skips a subtree
-    only when no point in it can be both nearer than the current best and allowed as a parent
-    (``slack``: the metric's absolute rounding room, added to every bound).
+    ``tree``: the growing tree's ``BuildView``.  The previous point's parent (or its first ancestor that
+    may take x) gives a first candidate; the walk then skips a subtree only when no point in it can be
+    both nearer than the current best and allowed as a parent (``slack``: the metric's absolute
+    rounding room, added to every bound).
     """
     b = hi - lo
     out_p = np.empty(b, dtype=np.int64)
     out_d = np.empty(b, dtype=np.float64)
     out_evals = np.empty(b, dtype=np.int64)
     nchunks = max(1, min(b, nchunks))
-    stack_size = stack_bound(child_ptr, child_idx, root)
+    stack_size = stack_bound(tree.child_ptr, tree.child_idx, root)
     for chunk in nb.prange(nchunks):
         keys = np.empty(stack_size, dtype=np.float64)
         nodes = np.empty(stack_size, dtype=np.int64)
         aux = np.empty(stack_size, dtype=np.float64)
-        _parents_chunk(keys, nodes, aux, metric, slack, pts, level, parent, radius, child_ptr, child_idx, edges,
-                       root, lo, chunk * b // nchunks, (chunk + 1) * b // nchunks, out_p, out_d, out_evals)
+        best = np.empty(1, dtype=np.int64)
+        counts = np.empty(NUM_COUNTS, dtype=np.int64)
+        _parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, parent, tree, root, lo,
+                       chunk * b // nchunks, (chunk + 1) * b // nchunks, out_p, out_d, out_evals)
     return out_p, out_d, out_evals
 
 

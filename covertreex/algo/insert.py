@@ -41,26 +41,31 @@ def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
     )
 
 
-class ChildEdges(NamedTuple):
-    """Per child of the growing tree, in children (CSR) order: copies that make a node's children
-    contiguous in memory for the parent search (the query side's ``TreeView.edge_*`` counterpart)."""
+class BuildView(NamedTuple):
+    """The growing tree as the parent search's walk reads it (``core._walk_numba``): children CSR and,
+    per child in CSR order, copies that make a node's children contiguous in memory (the query side's
+    ``TreeView`` counterpart)."""
 
-    points: np.ndarray
-    reach: np.ndarray  # 2**level: how far the child may be from a point it parents (-1: a duplicate, never)
-    radius: np.ndarray
-    parent_dist: np.ndarray
-    internal: np.ndarray  # the child has children of its own
-    subtree_reach: np.ndarray  # 2**(level-1): the farthest any point of the child's subtree may parent
+    radius: np.ndarray  # per node
+    child_ptr: np.ndarray
+    child_idx: np.ndarray
+    edge_points: np.ndarray
+    edge_reach: np.ndarray  # 2**level: how far the child may be from a point it parents (-1: a duplicate, never)
+    edge_radius: np.ndarray
+    edge_parent_dist: np.ndarray
+    edge_internal: np.ndarray  # the child has children of its own
+    edge_subtree_reach: np.ndarray  # 2**(level-1): the farthest any point of the child's subtree may parent
 
 
-def child_edges(pts, level, radius, dparent, child_ptr, child_idx, n) -> ChildEdges:
-    """``ChildEdges`` of the first ``n`` nodes."""
+def build_view(pts, level, parent, radius, dparent, n) -> BuildView:
+    """``BuildView`` of the first ``n`` nodes."""
+    child_ptr, child_idx = children_csr(parent, n)
     kids = child_idx[: child_ptr[n]]
     lv = level[kids]
     finite = lv > DUP_LEVEL
     scale = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)
-    return ChildEdges(np.ascontiguousarray(pts[kids]), scale, radius[kids], dparent[kids],
-                      child_ptr[kids + 1] > child_ptr[kids], np.where(finite, 0.5 * scale, -1.0))
+    return BuildView(radius, child_ptr, child_idx, np.ascontiguousarray(pts[kids]), scale, radius[kids],
+                     dparent[kids], child_ptr[kids + 1] > child_ptr[kids], np.where(finite, 0.5 * scale, -1.0))
 
 
 def _level_scopes(new_level: np.ndarray, degree: np.ndarray) -> tuple[LevelScope, ...]:
@@ -109,11 +114,9 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
             ids[lo:hi] = ids[lo:hi][local]
         t1 = time.perf_counter()
         level[0] = max(level[0], root_score_needed(slots, pts, 0, lo, hi))
-        child_ptr, child_idx = children_csr(parent, cur)
-        edges = child_edges(pts, level, radius, dparent, child_ptr, child_idx, cur)
+        view = build_view(pts, level, parent, radius, dparent, cur)
         slack = metric.prune_slack(pts[:hi])
-        best_p, best_d, search_evals = find_tree_parents(slots, slack, pts, level, parent, radius, child_ptr,
-                                                         child_idx, edges, 0, lo, hi,
+        best_p, best_d, search_evals = find_tree_parents(slots, slack, pts, level, parent, view, 0, lo, hi,
                                                          CHUNKS_PER_THREAD * numba.get_num_threads())
         t2 = time.perf_counter()
         nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(slots, pts, lo, hi, best_d, 0, slack)

@@ -71,9 +71,9 @@ def _heap_offer(heap, size, k, value):
 
 
 @nb.njit(cache=True)
-def _flush(metric, Fq, qi, Fx, cand_id, cand_up, count, thr, best_d, best_i, best_n, k):
+def _flush(metric, Fq, qi, Fx, cand_id, cand_up, count, thr, best_d, best_i):
     """Candidate buffer full: drop the ones below the threshold; if still half full, re-check them all
-    exactly into the row's best list.  Returns (candidates kept, best count)."""
+    exactly into the row's best list.  Returns the candidates kept."""
     kept = 0
     for j in range(count):
         if cand_up[j] >= thr:
@@ -81,15 +81,15 @@ def _flush(metric, Fq, qi, Fx, cand_id, cand_up, count, thr, best_d, best_i, bes
             cand_up[kept] = cand_up[j]
             kept += 1
     if 2 * kept <= cand_id.shape[0]:
-        return kept, best_n
+        return kept
     for j in range(kept):
-        best_n = offer(best_d, best_i, k, best_n, point_distance(metric, Fq, qi, Fx, cand_id[j]), cand_id[j])
-    return 0, best_n
+        offer(best_d, best_i, point_distance(metric, Fq, qi, Fx, cand_id[j]), cand_id[j])
+    return 0
 
 
 @nb.njit(nogil=True, cache=True)
 def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclude, G, k,
-                 heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n):
+                 heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i):
     """Screen rows r (query ``q_rows[r]`` of Fq) against columns ``c0 .. c0 + col_stop[r] - 1``.
 
     ``Cq`` (rows, D): the rows' scaled coordinates, ``uq``: their 1/sqrt(p); ``Xt`` (D, n): all
@@ -108,7 +108,7 @@ def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclud
         ex = exclude[r] - c0
         r2 = np.empty(CHUNK, dtype=np.float64)
         val = np.empty(CHUNK, dtype=np.float64)
-        hn, t, cn, bn = heap_n[r], thr[r], cand_n[r], best_n[r]
+        hn, t, cn = heap_n[r], thr[r], cand_n[r]
         for s in range(0, stop, CHUNK):
             n = min(CHUNK, stop - s)
             lo, hi = c0 + s, c0 + s + n
@@ -145,31 +145,26 @@ def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclud
                         continue
                     col = c0 + s + c
                     if cn == cand_id.shape[1]:
-                        cn, bn = _flush(metric, Fq, qi, Fx, cand_id[r], cand_up[r], cn, t, best_d[r], best_i[r],
-                                        bn, k)
+                        cn = _flush(metric, Fq, qi, Fx, cand_id[r], cand_up[r], cn, t, best_d[r], best_i[r])
                     cand_id[r, cn] = col
                     cand_up[r, cn] = up
                     cn += 1
                     hn = _heap_offer(heap[r], hn, k, up - two_e * ux[col])
                     if hn == k:
                         t = _threshold(heap[r, 0], ur)
-        heap_n[r], thr[r], cand_n[r], best_n[r] = hn, t, cn, bn
+        heap_n[r], thr[r], cand_n[r] = hn, t, cn
     return 0
 
 
 @nb.njit(nogil=True, cache=True)
-def finish_rows(metric, Fq, q_rows, Fx, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n, k):
-    """Exact re-check of each row's candidates that still reach its final threshold; the rows of
-    ``best_d/best_i`` end sorted by (distance, id), padded with +inf / -1."""
+def finish_rows(metric, Fq, q_rows, Fx, thr, cand_id, cand_up, cand_n, best_d, best_i):
+    """Exact re-check of each row's candidates that still reach its final threshold into ``best_d/best_i``
+    (filled with +inf / -1 before the first block): rows end sorted by (distance, id), padded with
+    +inf / -1."""
     for r in range(q_rows.shape[0]):
         qi = q_rows[r]
-        bn = best_n[r]
         for j in range(cand_n[r]):
             if cand_up[r, j] >= thr[r]:
                 col = cand_id[r, j]
-                bn = offer(best_d[r], best_i[r], k, bn, point_distance(metric, Fq, qi, Fx, col), col)
-        for j in range(bn, k):
-            best_d[r, j] = np.inf
-            best_i[r, j] = -1
-        best_n[r] = bn
+                offer(best_d[r], best_i[r], point_distance(metric, Fq, qi, Fx, col), col)
     return 0

@@ -12,7 +12,9 @@ block multiplies only the columns below its last row (half the flops of the full
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -25,6 +27,9 @@ from covertreex.queries.types import KnnResult
 
 ROW_BLOCK = 128  # query rows per BLAS block: G is ROW_BLOCK x COL_BLOCK float64 (4 MB per thread)
 COL_BLOCK = 4096
+# all-points k-NN: square blocks of rows (= columns) multiplied once per pair; G is 4 MB, and its
+# transposed copy (for the second block's rows) costs ~10% of the block's GEMM
+PAIR_BLOCK = 512
 # candidate buffer per row, as a multiple of k: once the heap is full only columns near the threshold
 # enter, so the buffer rarely fills; when it does, it is compacted or re-checked exactly
 CANDIDATES_PER_K = 8
@@ -52,65 +57,148 @@ def pair_error(metric, vmax_q: float, vmax_x: float) -> float:
             + (KERNEL_REL_ERR + KERNEL_ABS_ERR) * metric.variance)
 
 
+class RowState(NamedTuple):
+    """Per query row, what the screen carries from block to block: the heap of the k best lower bounds
+    and its threshold, the candidate buffer and the exact best list."""
+
+    heap: np.ndarray
+    heap_n: np.ndarray
+    thr: np.ndarray
+    cand_id: np.ndarray
+    cand_up: np.ndarray
+    cand_n: np.ndarray
+    best_d: np.ndarray
+    best_i: np.ndarray
+
+    @staticmethod
+    def empty(rows: int, k: int) -> "RowState":
+        cap = max(MIN_CANDIDATES, CANDIDATES_PER_K * k)
+        return RowState(np.empty((rows, k)), np.zeros(rows, dtype=np.int64), np.full(rows, -np.inf),
+                        np.empty((rows, cap), dtype=np.int64), np.empty((rows, cap)),
+                        np.zeros(rows, dtype=np.int64), np.full((rows, k), np.inf),
+                        np.full((rows, k), -1, dtype=np.int64))
+
+    def rows(self, lo: int, hi: int) -> "RowState":
+        """The state of rows lo .. hi-1 (views)."""
+        return RowState(*(a[lo:hi] for a in self))
+
+
+class Columns(NamedTuple):
+    """The candidate side of the search: feature rows in id order and what the screen reads of them."""
+
+    F: np.ndarray
+    coords: np.ndarray  # scaled coordinates (n, D)
+    coords_t: np.ndarray  # the same transposed, contiguous (D, n)
+    u: np.ndarray  # 1/sqrt(p)
+    V: np.ndarray
+    v_max: float  # largest |V| row norm
+
+    @staticmethod
+    def of(F: np.ndarray, dim: int) -> "Columns":
+        xx, px, V = split_rows(F, dim)
+        v_max = float(np.sqrt(np.einsum("ij,ij->i", V, V)).max(initial=0.0))
+        return Columns(F, xx, np.ascontiguousarray(xx.T), 1.0 / np.sqrt(px), V, v_max)
+
+
+def _screen(slots, E, queries, q_rows, Cq, uq, cols: Columns, c0, col_stop, exclude, G, k, state: RowState):
+    screen_block(slots, E, queries, q_rows, Cq, uq, cols.F, cols.coords_t, cols.u, c0, col_stop, exclude, G, k,
+                 *state)
+
+
+def _finish(slots, queries, q_rows, cols: Columns, state: RowState):
+    finish_rows(slots, queries, q_rows, cols.F, state.thr, state.cand_id, state.cand_up, state.cand_n,
+                state.best_d, state.best_i)
+
+
+def _in_parallel(work, items) -> None:
+    """``work(item)`` for every item, one per thread at a time, each with a single-threaded BLAS: BLAS
+    threads that spin between calls would otherwise take the cores the screen runs on."""
+    workers = numba.get_num_threads()
+    with threadpool_limits(limits=1, user_api="blas"):
+        if workers == 1 or len(items) == 1:
+            for item in items:
+                work(item)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(work, items))
+
+
 def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, exclude: np.ndarray,
               id_limit: np.ndarray, k: int) -> KnnResult:
     """k nearest rows of ``Fx`` (feature rows in id order) for each ``queries[q_rows[r]]``; ids
     ``exclude[r]`` and ids >= ``id_limit[r]`` are not candidates.  Rows come back in ``q_rows`` order."""
     slots = metric.slots
-    dim = slots.dim
-    xx, px, Vx = split_rows(Fx, dim)
-    xq, pq, Vq_all = split_rows(queries, dim)
-    Xt = np.ascontiguousarray(xx.T)
-    ux = 1.0 / np.sqrt(px)
+    cols = Columns.of(Fx, slots.dim)
+    xq, pq, Vq_all = split_rows(queries, slots.dim)
     uq_all = 1.0 / np.sqrt(pq)
-    vnorm_x = np.sqrt(np.einsum("ij,ij->i", Vx, Vx))
-    vmax_x = float(vnorm_x.max(initial=0.0))
-    vmax_q = vmax_x if queries is Fx else float(np.sqrt(np.einsum("ij,ij->i", Vq_all, Vq_all)).max(initial=0.0))
-    E = pair_error(slots, vmax_q, vmax_x)
+    vmax_q = cols.v_max if queries is Fx else float(np.sqrt(np.einsum("ij,ij->i", Vq_all, Vq_all)).max(initial=0.0))
+    E = pair_error(slots, vmax_q, cols.v_max)
     nq, n = q_rows.shape[0], Fx.shape[0]
     out_ids = np.full((nq, k), -1, dtype=np.int64)
     out_dist = np.full((nq, k), np.inf)
     evals = np.zeros(nq, dtype=np.int64)
     stop_all = np.minimum(id_limit, n)
     order = np.argsort(stop_all, kind="stable")  # rows with similar limits share column blocks
-    cap = max(MIN_CANDIDATES, CANDIDATES_PER_K * k)
 
     def row_block(start: int) -> None:
         rows = order[start:start + ROW_BLOCK]
-        b = rows.shape[0]
         qr = q_rows[rows]
         Vq = Vq_all[qr]  # gathered once per row block, reused by every column block
         Cq = np.ascontiguousarray(xq[qr])
         uq = uq_all[qr]
         stop = stop_all[rows]
-        heap = np.empty((b, k))
-        heap_n = np.zeros(b, dtype=np.int64)
-        thr = np.full(b, -np.inf)
-        cand_id = np.empty((b, cap), dtype=np.int64)
-        cand_up = np.empty((b, cap))
-        cand_n = np.zeros(b, dtype=np.int64)
-        best_d = np.empty((b, k))
-        best_i = np.empty((b, k), dtype=np.int64)
-        best_n = np.zeros(b, dtype=np.int64)
+        state = RowState.empty(rows.shape[0], k)
         for c0 in range(0, int(stop.max(initial=0)), COL_BLOCK):
             c1 = min(n, c0 + COL_BLOCK)
-            G = block_gram(Vq, Vx[c0:c1])
+            G = block_gram(Vq, cols.V[c0:c1])
             col_stop = np.clip(stop - c0, 0, c1 - c0).astype(np.int64)
-            screen_block(slots, E, queries, qr, Cq, uq, Fx, Xt, ux, c0, col_stop, exclude[rows], G, k,
-                         heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n)
-        finish_rows(slots, queries, qr, Fx, thr, cand_id, cand_up, cand_n, best_d, best_i, best_n, k)
-        out_ids[rows], out_dist[rows] = best_i, best_d
+            _screen(slots, E, queries, qr, Cq, uq, cols, c0, col_stop, exclude[rows], G, k, state)
+        _finish(slots, queries, qr, cols, state)
+        out_ids[rows], out_dist[rows] = state.best_i, state.best_d
         evals[rows] = stop - ((exclude[rows] >= 0) & (exclude[rows] < stop))
 
-    # one row block per thread at a time, each with a single-threaded GEMM: BLAS threads that spin
-    # between calls would otherwise take the cores the screen runs on
-    starts = range(0, nq, ROW_BLOCK)
-    workers = numba.get_num_threads()
-    with threadpool_limits(limits=1, user_api="blas"):
-        if workers == 1 or len(starts) == 1:
-            for start in starts:
-                row_block(start)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(row_block, starts))
+    _in_parallel(row_block, range(0, nq, ROW_BLOCK))
     return KnnResult(ids=out_ids, distances=out_dist, distance_evaluations=evals, engine="dense")
+
+
+def block_pairs(blocks: int) -> list[tuple[int, int]]:
+    """Every block pair (I, J), I <= J, ordered so that neighbouring pairs share no block (the two
+    threads then rarely wait for the same rows): by offset J - I, then alternating runs of I."""
+    pairs = [(i, i + d) for d in range(blocks) for i in range(blocks - d)]
+    return sorted(pairs, key=lambda p: (p[1] - p[0], (p[0] // max(1, p[1] - p[0])) % 2, p[0]))
+
+
+def dense_all_points(Fx: np.ndarray, metric, k: int) -> KnnResult:
+    """The k nearest other rows of every row of ``Fx`` (feature rows in id order), each block pair
+    multiplied once: G = V_I V_J^T screens the rows of block I against the columns of J and, transposed,
+    the rows of J against the columns of I (half the flops of ``dense_knn`` over all rows).  Rows of a
+    block are screened under that block's lock, so pairs run in parallel in any order; the answers do
+    not depend on the order (exact re-check, ties by id)."""
+    slots = metric.slots
+    cols = Columns.of(Fx, slots.dim)
+    E = pair_error(slots, cols.v_max, cols.v_max)
+    n = Fx.shape[0]
+    ids = np.arange(n, dtype=np.int64)
+    coords = np.ascontiguousarray(cols.coords)
+    state = RowState.empty(n, k)
+    bounds = [(s, min(n, s + PAIR_BLOCK)) for s in range(0, n, PAIR_BLOCK)]
+    locks = [threading.Lock() for _ in bounds]
+
+    def screen_rows(I: int, J: int, G: np.ndarray) -> None:
+        (i0, i1), (j0, j1) = bounds[I], bounds[J]
+        with locks[I]:
+            _screen(slots, E, Fx, ids[i0:i1], coords[i0:i1], cols.u[i0:i1], cols, j0,
+                    np.full(i1 - i0, j1 - j0, dtype=np.int64), ids[i0:i1], G, k, state.rows(i0, i1))
+
+    def pair(p: tuple[int, int]) -> None:
+        I, J = p
+        (i0, i1), (j0, j1) = bounds[I], bounds[J]
+        G = block_gram(cols.V[i0:i1], cols.V[j0:j1])
+        screen_rows(I, J, G)
+        if I != J:
+            screen_rows(J, I, np.ascontiguousarray(G.T))
+
+    _in_parallel(pair, block_pairs(len(bounds)))
+    _finish(slots, Fx, ids, cols, state)
+    return KnnResult(ids=state.best_i, distances=state.best_d,
+                     distance_evaluations=np.full(n, n - 1, dtype=np.int64), engine="dense")

@@ -8,7 +8,7 @@ import numpy as np
 from covertreex.core.tree import PCCTree
 from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_kernel
-from covertreex.queries.dense import dense_knn, rows_by_id
+from covertreex.queries.dense import dense_all_points, dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
 
 
@@ -98,6 +98,8 @@ def dense_points(rows: np.ndarray, metric, queries: np.ndarray, k: int) -> KnnRe
 def dense_self(rows: np.ndarray, metric, k: int, query_ids: np.ndarray | None = None,
                predecessor: bool = False) -> KnnResult:
     """The dense engine's ``knn_self``: ``rows`` are the feature rows in id order."""
+    if query_ids is None and not predecessor:
+        return dense_all_points(rows, metric, k)
     ids = np.arange(rows.shape[0], dtype=np.int64) if query_ids is None else query_ids.astype(np.int64)
     return dense_knn(rows, metric, rows, ids, ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT), k)
 
