@@ -168,3 +168,71 @@ def finish_rows(metric, Fq, q_rows, Fx, thr, cand_id, cand_up, cand_n, best_d, b
                 col = cand_id[r, j]
                 offer(best_d[r], best_i[r], point_distance(metric, Fq, qi, Fx, col), col)
     return 0
+
+
+@nb.njit(inline="always", cache=True)
+def _take(metric, F, row, col, up, low, ux, k, heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i):
+    """Column ``col`` reached row ``row``'s threshold: buffer it (flushing a full buffer) and offer its
+    lower bound to the row's heap (state arrays indexed by row id)."""
+    cn = cand_n[row]
+    if cn == cand_id.shape[1]:
+        cn = _flush(metric, F, row, F, cand_id[row], cand_up[row], cn, thr[row], best_d[row], best_i[row])
+    cand_id[row, cn] = col
+    cand_up[row, cn] = up
+    cand_n[row] = cn + 1
+    hn = _heap_offer(heap[row], heap_n[row], k, low)
+    heap_n[row] = hn
+    if hn == k:
+        thr[row] = _threshold(heap[row, 0], ux[row])
+
+
+@nb.njit(nogil=True, cache=True)
+def screen_pair(metric, E, F, Xt, ux, i0, j0, G, k, heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i):
+    """Both directions of an off-diagonal block pair of the all-points search: rows ``i0 .. i0 + G.shape[0]
+    - 1`` against columns ``j0 .. j0 + G.shape[1] - 1`` and those columns, as rows, against the first
+    rows (the blocks do not overlap, so no id meets itself).  ``G[i - i0, j - j0]`` ~ V_i . V_j; each
+    entry's kernel value and |k - G| are computed once and bound both rows.  The state arrays are
+    indexed by row id (all rows of ``F``, which holds the feature rows in id order)."""
+    code, variance, dim = metric.kernel, metric.variance, metric.dim
+    two_e = 2.0 * E
+    ni, nj = G.shape
+    r2 = np.empty(CHUNK, dtype=np.float64)
+    val = np.empty(CHUNK, dtype=np.float64)
+    for r in range(ni):
+        i = i0 + r
+        ui = ux[i]
+        for s in range(0, nj, CHUNK):
+            n = min(CHUNK, nj - s)
+            lo, hi = j0 + s, j0 + s + n
+            xs, xd = Xt[0, lo:hi], Xt[0, i]
+            for c in range(n):
+                diff = xd - xs[c]
+                r2[c] = diff * diff
+            for d in range(1, dim):
+                xs, xd = Xt[d, lo:hi], Xt[d, i]
+                for c in range(n):
+                    diff = xd - xs[c]
+                    r2[c] += diff * diff
+            fill_kernel(code, variance, r2, val, n)
+            g, u, tj = G[r, s:s + n], ux[lo:hi], thr[lo:hi]
+            ti = thr[i]
+            hit_i = False
+            hit_j = False
+            for c in range(n):
+                a = abs(val[c] - g[c]) + E
+                val[c] = a
+                hit_i |= a * u[c] >= ti
+                hit_j |= a * ui >= tj[c]
+            if hit_i:  # row i: the columns whose bound reaches its threshold (which may tighten)
+                for c in range(n):
+                    up = val[c] * u[c]
+                    if up >= thr[i]:
+                        _take(metric, F, i, lo + c, up, up - two_e * u[c], ux, k, heap, heap_n, thr, cand_id,
+                              cand_up, cand_n, best_d, best_i)
+            if hit_j:  # rows j: column i, for the rows it reaches
+                for c in range(n):
+                    up = val[c] * ui
+                    if up >= thr[lo + c]:
+                        _take(metric, F, lo + c, i, up, up - two_e * ui, ux, k, heap, heap_n, thr, cand_id,
+                              cand_up, cand_n, best_d, best_i)
+    return 0

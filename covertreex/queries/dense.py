@@ -22,13 +22,12 @@ from threadpoolctl import threadpool_limits
 
 from covertreex.kernels._approx_numba import KERNEL_ABS_ERR, KERNEL_REL_ERR
 from covertreex.metrics.residual_dense import screen_gamma, split_rows
-from covertreex.queries._dense_numba import finish_rows, screen_block
+from covertreex.queries._dense_numba import finish_rows, screen_block, screen_pair
 from covertreex.queries.types import KnnResult
 
 ROW_BLOCK = 128  # query rows per BLAS block: G is ROW_BLOCK x COL_BLOCK float64 (4 MB per thread)
 COL_BLOCK = 4096
-# all-points k-NN: square blocks of rows (= columns) multiplied once per pair; G is 4 MB, and its
-# transposed copy (for the second block's rows) costs ~10% of the block's GEMM
+# all-points k-NN: square blocks of rows (= columns) multiplied and screened once per pair (G: 2 MB)
 PAIR_BLOCK = 512
 # candidate buffer per row, as a multiple of k: once the heap is full only columns near the threshold
 # enter, so the buffer rarely fills; when it does, it is compacted or re-checked exactly
@@ -170,10 +169,10 @@ def block_pairs(blocks: int) -> list[tuple[int, int]]:
 
 def dense_all_points(Fx: np.ndarray, metric, k: int) -> KnnResult:
     """The k nearest other rows of every row of ``Fx`` (feature rows in id order), each block pair
-    multiplied once: G = V_I V_J^T screens the rows of block I against the columns of J and, transposed,
-    the rows of J against the columns of I (half the flops of ``dense_knn`` over all rows).  Rows of a
-    block are screened under that block's lock, so pairs run in parallel in any order; the answers do
-    not depend on the order (exact re-check, ties by id)."""
+    multiplied and screened once: G = V_I V_J^T bounds the rows of block I against the columns of J and
+    the rows of J against the columns of I in one pass (half the flops and kernel values of
+    ``dense_knn`` over all rows).  A pair holds both blocks' locks (taken in block order), so pairs run
+    in parallel in any order; the answers do not depend on the order (exact re-check, ties by id)."""
     slots = metric.slots
     cols = Columns.of(Fx, slots.dim)
     E = pair_error(slots, cols.v_max, cols.v_max)
@@ -184,19 +183,17 @@ def dense_all_points(Fx: np.ndarray, metric, k: int) -> KnnResult:
     bounds = [(s, min(n, s + PAIR_BLOCK)) for s in range(0, n, PAIR_BLOCK)]
     locks = [threading.Lock() for _ in bounds]
 
-    def screen_rows(I: int, J: int, G: np.ndarray) -> None:
-        (i0, i1), (j0, j1) = bounds[I], bounds[J]
-        with locks[I]:
-            _screen(slots, E, Fx, ids[i0:i1], coords[i0:i1], cols.u[i0:i1], cols, j0,
-                    np.full(i1 - i0, j1 - j0, dtype=np.int64), ids[i0:i1], G, k, state.rows(i0, i1))
-
     def pair(p: tuple[int, int]) -> None:
         I, J = p
         (i0, i1), (j0, j1) = bounds[I], bounds[J]
         G = block_gram(cols.V[i0:i1], cols.V[j0:j1])
-        screen_rows(I, J, G)
-        if I != J:
-            screen_rows(J, I, np.ascontiguousarray(G.T))
+        if I == J:  # the diagonal block: its rows against its columns, the row itself excluded
+            with locks[I]:
+                _screen(slots, E, Fx, ids[i0:i1], coords[i0:i1], cols.u[i0:i1], cols, j0,
+                        np.full(i1 - i0, j1 - j0, dtype=np.int64), ids[i0:i1], G, k, state.rows(i0, i1))
+            return
+        with locks[I], locks[J]:
+            screen_pair(slots, E, Fx, cols.coords_t, cols.u, i0, j0, G, k, *state)
 
     _in_parallel(pair, block_pairs(len(bounds)))
     _finish(slots, Fx, ids, cols, state)
