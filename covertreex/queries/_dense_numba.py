@@ -70,6 +70,21 @@ def _heap_offer(heap, size, k, value):
     return size
 
 
+@nb.njit(inline="always", cache=True)
+def _squared_distances(Xt, lo, hi, point, dim, r2):
+    """r2[c] = |point - column lo + c|^2 over the scaled coordinates, in the scalar kernel's order
+    (0 + x * x is exact); 1-D slices of ``Xt`` (D, n) let the loops vectorise."""
+    xs, xd = Xt[0, lo:hi], point[0]
+    for c in range(hi - lo):
+        diff = xd - xs[c]
+        r2[c] = diff * diff
+    for d in range(1, dim):
+        xs, xd = Xt[d, lo:hi], point[d]
+        for c in range(hi - lo):
+            diff = xd - xs[c]
+            r2[c] += diff * diff
+
+
 @nb.njit(cache=True)
 def _flush(metric, Fq, qi, Fx, cand_id, cand_up, count, thr, best_d, best_i):
     """Candidate buffer full: drop the ones below the threshold; if still half full, re-check them all
@@ -112,17 +127,7 @@ def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclud
         for s in range(0, stop, CHUNK):
             n = min(CHUNK, stop - s)
             lo, hi = c0 + s, c0 + s + n
-            # squared scaled distances in the scalar kernel's order (0 + x * x is exact); 1-D slices
-            # let the loops vectorise
-            xs, xd = Xt[0, lo:hi], Cq[r, 0]
-            for c in range(n):
-                diff = xd - xs[c]
-                r2[c] = diff * diff
-            for d in range(1, dim):
-                xs, xd = Xt[d, lo:hi], Cq[r, d]
-                for c in range(n):
-                    diff = xd - xs[c]
-                    r2[c] += diff * diff
+            _squared_distances(Xt, lo, hi, Cq[r], dim, r2)
             fill_kernel(code, variance, r2, val, n)
             g, u = G[r, s:s + n], ux[lo:hi]
             hit = False
@@ -204,15 +209,7 @@ def screen_pair(metric, E, F, Xt, ux, i0, j0, G, k, heap, heap_n, thr, cand_id, 
         for s in range(0, nj, CHUNK):
             n = min(CHUNK, nj - s)
             lo, hi = j0 + s, j0 + s + n
-            xs, xd = Xt[0, lo:hi], Xt[0, i]
-            for c in range(n):
-                diff = xd - xs[c]
-                r2[c] = diff * diff
-            for d in range(1, dim):
-                xs, xd = Xt[d, lo:hi], Xt[d, i]
-                for c in range(n):
-                    diff = xd - xs[c]
-                    r2[c] += diff * diff
+            _squared_distances(Xt, lo, hi, Xt[:, i], dim, r2)
             fill_kernel(code, variance, r2, val, n)
             g, u, tj = G[r, s:s + n], ux[lo:hi], thr[lo:hi]
             ti = thr[i]
