@@ -413,3 +413,15 @@ def test_engine_choice_is_validated():
         tree.knn(k=1, engine="dense")
     with pytest.raises(ValueError, match="engine must be"):
         tree.knn(k=1, engine="fast")
+
+
+def test_feature_rows_do_not_depend_on_the_batch():
+    """A point's feature row (V by one fixed-shape product per chunk) is the same bits alone, in a
+    small group, at any offset of a batch and in the full fit: inserts and the oracle agree with fits."""
+    X = make_data("gaussian", 1100, 3, seed=31)
+    factors = Residual(Matern32(1.0, 0.6), inducing=70).fit(X)
+    full = factors.rows(X)
+    pick = np.random.default_rng(5).choice(X.shape[0], 40, replace=False)
+    np.testing.assert_array_equal(np.vstack([factors.rows(X[[i]]) for i in pick]), full[pick])
+    np.testing.assert_array_equal(factors.rows(X[pick]), full[pick])
+    np.testing.assert_array_equal(factors.rows(X[3:700]), full[3:700])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,6 +27,8 @@ DEFAULT_JITTER = 1e-6
 RESIDUAL_DTYPE = np.dtype(np.float64)
 # user-supplied p may exceed k(x,x) - |V|^2 (e.g. a nugget) but not undercut it beyond rounding
 P_UNDERCUT_TOL = 1e-9
+# points per feature product (V rows): 256 keeps the GEMM near its peak and wastes at most 255 columns
+FEATURE_CHUNK = 256
 
 
 def _readonly_copy(a: np.ndarray) -> np.ndarray:
@@ -178,7 +181,7 @@ class ResidualFactors:
             )
         scaled = self.kernel.scale(X)
         Kum = self.kernel(self.inducing, X)
-        V = np.ascontiguousarray(np.linalg.solve(self.chol, Kum).T) if X.shape[0] else np.empty((0, self.m))
+        V = self._v_rows(Kum)
         rows, resid = pack_rows(self.kernel.code, self.kernel.variance, scaled, V, np.empty(0))
         bad = np.flatnonzero(~(resid > 0))
         if bad.size:
@@ -187,6 +190,26 @@ class ResidualFactors:
                 "(numerically singular): increase Residual.jitter"
             )
         return rows
+
+    @cached_property
+    def _chol_inverse(self) -> np.ndarray:
+        """L^-1 (lower triangular), formed once: V = (L^-1 K_um)^T is then one GEMM per chunk."""
+        return np.linalg.solve(self.chol, np.eye(self.m))
+
+    def _v_rows(self, Kum: np.ndarray) -> np.ndarray:
+        """V = (L^-1 K_um)^T, in products of one fixed shape (FEATURE_CHUNK columns, the last chunk
+        zero-padded): a point's row is the same bits whichever points share its call (a fit, an
+        insert of one point, the oracle), because BLAS computes each column of a product of a given
+        shape by the same sequence of operations."""
+        n = Kum.shape[1]
+        V = np.empty((n, self.m))
+        chunk = np.zeros((self.m, FEATURE_CHUNK))
+        for s in range(0, n, FEATURE_CHUNK):
+            e = min(n, s + FEATURE_CHUNK)
+            chunk[:, : e - s] = Kum[:, s:e]
+            chunk[:, e - s:] = 0.0
+            V[s:e] = (self._chol_inverse @ chunk)[:, : e - s].T
+        return V
 
     def check_factors(self, X: np.ndarray, v_matrix, p_diag) -> np.ndarray:
         """Validate a user's V (n, m) and p (n,) and return the feature rows."""
