@@ -36,7 +36,7 @@ class ScreenedConflictGraph:
         screen = ScreenRows.of(F, metric.dim)
         gamma = screen_gamma(metric.m)
         limit = np.where(np.isfinite(reach), reach * reach * (1.0 + SCREEN_SLACK), np.inf)
-        rows, cols = [], []
+        rows, cols, dists = [], [], []
         for start in range(0, b, BLOCK_ROWS):
             stop = min(b, start + BLOCK_ROWS)
             G = V[start:stop] @ V[start:].T
@@ -46,13 +46,16 @@ class ScreenedConflictGraph:
             flags = screen_within(metric, gamma, sq.coords, sq.sqrt_p, sq.v_norm, sx.coords, sx.sqrt_p, sx.v_norm,
                                   G, limit[start:stop], limit[start:], first_col)
             x, y = flagged_pairs(flags, start)
-            rows.append(x)
-            cols.append(y)
+            # the exact test per block: when the screen cannot separate (distances near 1) nearly every
+            # pair is flagged, and holding all flagged pairs of a round took O(b^2) memory
+            d = listed_distances(metric, pts, x + lo, pts, y + lo)
+            keep = d < reach[x]
+            rows.append(x[keep])
+            cols.append(y[keep])
+            dists.append(d[keep])
         rows = np.concatenate(rows)
         cols = np.concatenate(cols)
-        dist = listed_distances(metric, pts, rows + lo, pts, cols + lo)
-        keep = dist < reach[rows]
-        rows, cols, dist = rows[keep], cols[keep], dist[keep]
+        dist = np.concatenate(dists)
         order = np.lexsort((cols, rows))
         ptr = np.zeros(b + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=b), out=ptr[1:])
