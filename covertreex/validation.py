@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 _EXACT_INT_LIMIT = {np.dtype(np.float64): 2**53, np.dtype(np.float32): 2**24}
+_F64 = np.finfo(np.float64)
+# Points spread over less than this (largest max - min over the columns), but not all equal, cannot be
+# told apart by float64 squared distances: their differences square below the smallest normal number.
+SMALLEST_SPREAD = math.sqrt(_F64.tiny) / _F64.eps
 
 
-def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_empty: bool = False) -> np.ndarray:
+def coordinate_limit(dim: int) -> float:
+    """Largest |coordinate| the engine accepts in ``dim`` columns: any two such points have a squared
+    distance d (2 M)^2 <= DBL_MAX / 4, so no distance or pruning sum overflows."""
+    return math.sqrt(_F64.max / (16.0 * dim))
+
+
+def spread_underflows(arr: np.ndarray) -> bool:
+    """True when the points are not all equal but spread over less than ``SMALLEST_SPREAD``."""
+    if not arr.size:
+        return False
+    spread = float((arr.max(axis=0).astype(np.float64) - arr.min(axis=0)).max())
+    return 0.0 < spread < SMALLEST_SPREAD
+
+
+def check_scale(arr: np.ndarray, name: str, what: str = "coordinates", underflow: bool = False) -> None:
+    """Reject coordinates whose squared distances would overflow; with ``underflow`` (data that sets
+    the scale: a fit's points) also points spread too little for squared distances to tell them apart."""
+    if not arr.size:
+        return
+    top = float(np.abs(arr).max())
+    limit = coordinate_limit(arr.shape[1])
+    if top > limit:
+        raise ValueError(f"{name} has {what} up to {top:.3g} in magnitude; with {arr.shape[1]} columns the "
+                         f"supported range is |x| <= {limit:.3g} (squared distances would overflow): rescale the data")
+    if underflow and spread_underflows(arr):
+        raise ValueError(f"{name}'s points differ by less than {SMALLEST_SPREAD:.3g} in every column but are not "
+                         "all equal; squared distances at that scale underflow to zero: rescale the data")
+
+
+def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_empty: bool = False,
+              defines_scale: bool = False) -> np.ndarray:
     """Validate a (n, d) array of finite real numbers and return it as C-contiguous ``dtype``.
+
+    Coordinates must lie within ``coordinate_limit(d)``; ``defines_scale`` (the points a tree or an
+    oracle is built on) also refuses points that differ but spread over less than ``SMALLEST_SPREAD``.
 
     Integers are accepted only when ``dtype`` represents them exactly; float64 data stored at
     ``float32`` precision is rounded, which is what ``Runtime(precision="float32")`` asks for.
@@ -39,6 +77,7 @@ def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_e
     if target == np.float32 and arr.dtype == np.float64 and arr.size and np.abs(arr).max() > np.finfo(np.float32).max:
         raise ValueError(f"{name} has values beyond the float32 range")
     out = np.ascontiguousarray(arr, dtype=target)
+    check_scale(out, name, underflow=defines_scale)
     return out
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from covertreex import CoverTree, Runtime
+from covertreex import CoverTree, Residual, Runtime
+from covertreex.kernels import Matern32
 from covertreex.reference import brute_force_knn
 
 
@@ -111,3 +112,54 @@ def test_more_threads_than_numba_has_is_an_error():
         Runtime(threads=too_many)
     tree = CoverTree(Runtime(threads=1)).fit(np.random.default_rng(2).standard_normal((300, 2)))
     np.testing.assert_array_equal(tree.knn(k=3), brute_force_knn(tree.points, k=3, return_distances=False))
+
+
+# -- numeric range --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dim", [1, 3, 8])
+def test_coordinates_at_the_supported_limit_answer_exactly(dim):
+    """Points spread over the whole accepted range (extremes included): fit, all-points, predecessor
+    and new-point queries all equal the oracle, and the tree's invariants hold."""
+    from covertreex.validation import coordinate_limit
+
+    limit = coordinate_limit(dim)
+    rng = np.random.default_rng(dim)
+    X = rng.uniform(-1.0, 1.0, (800, dim)) * limit
+    X[0], X[1] = limit, -limit
+    Q = rng.uniform(-1.0, 1.0, (20, dim)) * limit
+    tree = CoverTree(Runtime(seed=0)).fit(X)
+    tree.check_invariants()
+    np.testing.assert_array_equal(tree.knn(k=5), brute_force_knn(X, k=5)[0])
+    np.testing.assert_array_equal(tree.knn(k=4, predecessor=True), brute_force_knn(X, k=4, predecessor=True)[0])
+    np.testing.assert_array_equal(tree.knn(Q, k=3), brute_force_knn(X, Q, k=3)[0])
+
+
+@pytest.mark.parametrize("scale", [1e160, 1e200, 1e300])
+def test_coordinates_whose_squared_distances_overflow_are_refused(scale):
+    X = np.random.default_rng(0).standard_normal((50, 3)) * scale
+    with pytest.raises(ValueError, match=r"X has coordinates up to .* supported range is \|x\| <= 1.94e\+153"):
+        CoverTree(Runtime()).fit(X)
+    tree = CoverTree(Runtime()).fit(X / scale)
+    with pytest.raises(ValueError, match="Q has coordinates up to"):
+        tree.knn(X, k=1)
+    with pytest.raises(ValueError, match="Y has coordinates up to"):
+        tree.insert(X)
+
+
+def test_points_spread_too_little_are_refused_and_small_scales_work():
+
+    X = np.random.default_rng(1).standard_normal((300, 2))
+    with pytest.raises(ValueError, match="X's points differ by less than 6.72e-139 in every column"):
+        CoverTree(Runtime()).fit(X * 1e-200)
+    with pytest.raises(ValueError, match="differ by less than"):
+        brute_force_knn(X * 1e-200, k=1)
+    dup = np.full((5, 2), 3e-300)  # all equal: nothing to tell apart, accepted
+    np.testing.assert_array_equal(CoverTree(Runtime()).fit(dup).knn(k=2), brute_force_knn(dup, k=2)[0])
+    small = X * 1e-130  # the smallest scales accepted keep every distance distinct and exact
+    np.testing.assert_array_equal(CoverTree(Runtime()).fit(small).knn(k=6), brute_force_knn(X, k=6)[0])
+
+
+def test_residual_refuses_coordinates_that_overflow_after_the_lengthscale():
+    X = np.random.default_rng(2).standard_normal((60, 2)) * 1e150
+    policy = Residual(Matern32(1.0, 1e-6), inducing=10)
+    with pytest.raises(ValueError, match=r"coordinates / lengthscale up to"):
+        CoverTree(Runtime(metric="residual", residual=policy)).fit(X)

@@ -192,7 +192,7 @@ class CoverTree:
             A new fitted tree; this object is unchanged.
         """
         policy = self._runtime.metric_policy()
-        coords = as_points(X, "X", policy.coordinate_dtype)
+        coords = as_points(X, "X", policy.coordinate_dtype, defines_scale=True)
         if isinstance(X, np.ndarray) and np.shares_memory(coords, X):
             coords = coords.copy()  # the tree keeps its coordinates: the caller's array stays the caller's
         metric = policy.fit(coords, v_matrix, p_diag)

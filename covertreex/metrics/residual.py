@@ -20,7 +20,7 @@ import numpy as np
 from covertreex.kernels.stationary import StationaryKernel
 from covertreex.metrics._residual_numba import pack_rows
 from covertreex.metrics.base import RESIDUAL, MetricSlots
-from covertreex.validation import as_points
+from covertreex.validation import as_points, check_scale
 
 DEFAULT_JITTER = 1e-6
 # p = k(x, x) - |V|^2 cancels catastrophically: coordinates, factors and distances are all float64
@@ -180,6 +180,7 @@ class ResidualFactors:
                 f"this tree was fitted with precomputed v_matrix/p_diag: pass v_matrix= and p_diag= for {name} too"
             )
         scaled = self.kernel.scale(X)
+        check_scale(scaled, name, "coordinates / lengthscale")
         Kum = self.kernel(self.inducing, X)
         V = self._v_rows(Kum)
         rows, resid = pack_rows(self.kernel.code, self.kernel.variance, scaled, V, np.empty(0))

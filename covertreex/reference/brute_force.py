@@ -89,7 +89,7 @@ def brute_force_knn(X, Q=None, k: int = 1, *, return_distances: bool = True, row
         if residual is not None or v_matrix is not None or p_diag is not None:
             raise ValueError("residual, v_matrix and p_diag are only used with metric='residual'")
         dtype = np.asarray(X).dtype if np.asarray(X).dtype in (np.float32, np.float64) else np.float64
-        X = as_points(X, "X", dtype)
+        X = as_points(X, "X", dtype, defines_scale=True)
         queries = None if Q is None else as_points(Q, "Q", X.dtype, dim=X.shape[1], allow_empty=True)
         factors = None
     n = X.shape[0]
@@ -122,10 +122,10 @@ def brute_force_knn(X, Q=None, k: int = 1, *, return_distances: bool = True, row
 def _residual_rows(X, Q, residual, v_matrix, p_diag):
     """Fitted factors and feature rows of X (and of Q) for the residual oracle."""
     if isinstance(residual, Residual):
-        coords = as_points(X, "X", np.float64)
+        coords = as_points(X, "X", np.float64, defines_scale=True)
         factors = residual.fit(coords, v_matrix, p_diag)
     elif isinstance(residual, ResidualFactors):
-        coords = as_points(X, "X", np.float64, dim=residual.dim)
+        coords = as_points(X, "X", np.float64, dim=residual.dim, defines_scale=True)
         factors = residual
     else:
         raise TypeError("metric='residual' needs residual= a covertreex.Residual policy or fitted ResidualFactors")

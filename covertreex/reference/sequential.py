@@ -27,7 +27,7 @@ def _level_for(d: float) -> float:
 
 class SequentialCoverTree:
     def __init__(self, X):
-        self.points = as_points(X, "X", np.float64)
+        self.points = as_points(X, "X", np.float64, defines_scale=True)
         n = self.points.shape[0]
         self.level = [math.inf] + [0.0] * (n - 1)  # the root has no upper level
         self.parent = [-1] * n
