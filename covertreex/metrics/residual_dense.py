@@ -29,6 +29,11 @@ def split_rows(F: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return F[:, :dim], F[:, dim], F[:, dim + 1:]
 
 
+def v_norms(V: np.ndarray) -> np.ndarray:
+    """|V_i| of every row."""
+    return np.sqrt(np.einsum("ij,ij->i", V, V))
+
+
 @dataclass(frozen=True)
 class ScreenRows:
     """What the screen reads per row, as contiguous arrays: scaled coordinates, sqrt(p) and |V|."""
@@ -40,7 +45,7 @@ class ScreenRows:
     @staticmethod
     def of(F: np.ndarray, dim: int) -> "ScreenRows":
         x, p, V = split_rows(F, dim)
-        return ScreenRows(np.ascontiguousarray(x), np.sqrt(p), np.sqrt(np.einsum("ij,ij->i", V, V)))
+        return ScreenRows(np.ascontiguousarray(x), np.sqrt(p), v_norms(V))
 
     def take(self, rows: np.ndarray) -> "ScreenRows":
         return ScreenRows(self.coords[rows], self.sqrt_p[rows], self.v_norm[rows])

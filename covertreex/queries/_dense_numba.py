@@ -102,6 +102,23 @@ def _flush(metric, Fq, qi, Fx, cand_id, cand_up, count, thr, best_d, best_i):
     return 0
 
 
+@nb.njit(inline="always", cache=True)
+def _take(metric, Fq, qi, Fx, r, col, up, low, ur, k, heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i):
+    """Column ``col`` reached the threshold of state row ``r`` (query ``qi`` of Fq, 1/sqrt(p) ``ur``):
+    buffer it with its upper bound ``up`` (flushing a full buffer) and offer its lower bound ``low``
+    to the row's heap, tightening the threshold once the heap holds k."""
+    cn = cand_n[r]
+    if cn == cand_id.shape[1]:
+        cn = _flush(metric, Fq, qi, Fx, cand_id[r], cand_up[r], cn, thr[r], best_d[r], best_i[r])
+    cand_id[r, cn] = col
+    cand_up[r, cn] = up
+    cand_n[r] = cn + 1
+    hn = _heap_offer(heap[r], heap_n[r], k, low)
+    heap_n[r] = hn
+    if hn == k:
+        thr[r] = _threshold(heap[r, 0], ur)
+
+
 @nb.njit(nogil=True, cache=True)
 def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclude, G, k,
                  heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i):
@@ -123,7 +140,7 @@ def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclud
         ex = exclude[r] - c0
         r2 = np.empty(CHUNK, dtype=np.float64)
         val = np.empty(CHUNK, dtype=np.float64)
-        hn, t, cn = heap_n[r], thr[r], cand_n[r]
+        t = thr[r]
         for s in range(0, stop, CHUNK):
             n = min(CHUNK, stop - s)
             lo, hi = c0 + s, c0 + s + n
@@ -149,15 +166,9 @@ def screen_block(metric, E, Fq, q_rows, Cq, uq, Fx, Xt, ux, c0, col_stop, exclud
                     if up < t or s + c == ex:
                         continue
                     col = c0 + s + c
-                    if cn == cand_id.shape[1]:
-                        cn = _flush(metric, Fq, qi, Fx, cand_id[r], cand_up[r], cn, t, best_d[r], best_i[r])
-                    cand_id[r, cn] = col
-                    cand_up[r, cn] = up
-                    cn += 1
-                    hn = _heap_offer(heap[r], hn, k, up - two_e * ux[col])
-                    if hn == k:
-                        t = _threshold(heap[r, 0], ur)
-        heap_n[r], thr[r], cand_n[r] = hn, t, cn
+                    _take(metric, Fq, qi, Fx, r, col, up, up - two_e * ux[col], ur, k, heap, heap_n, thr,
+                          cand_id, cand_up, cand_n, best_d, best_i)
+                    t = thr[r]
     return 0
 
 
@@ -173,22 +184,6 @@ def finish_rows(metric, Fq, q_rows, Fx, thr, cand_id, cand_up, cand_n, best_d, b
                 col = cand_id[r, j]
                 offer(best_d[r], best_i[r], point_distance(metric, Fq, qi, Fx, col), col)
     return 0
-
-
-@nb.njit(inline="always", cache=True)
-def _take(metric, F, row, col, up, low, ux, k, heap, heap_n, thr, cand_id, cand_up, cand_n, best_d, best_i):
-    """Column ``col`` reached row ``row``'s threshold: buffer it (flushing a full buffer) and offer its
-    lower bound to the row's heap (state arrays indexed by row id)."""
-    cn = cand_n[row]
-    if cn == cand_id.shape[1]:
-        cn = _flush(metric, F, row, F, cand_id[row], cand_up[row], cn, thr[row], best_d[row], best_i[row])
-    cand_id[row, cn] = col
-    cand_up[row, cn] = up
-    cand_n[row] = cn + 1
-    hn = _heap_offer(heap[row], heap_n[row], k, low)
-    heap_n[row] = hn
-    if hn == k:
-        thr[row] = _threshold(heap[row, 0], ux[row])
 
 
 @nb.njit(nogil=True, cache=True)
@@ -224,12 +219,12 @@ def screen_pair(metric, E, F, Xt, ux, i0, j0, G, k, heap, heap_n, thr, cand_id, 
                 for c in range(n):
                     up = val[c] * u[c]
                     if up >= thr[i]:
-                        _take(metric, F, i, lo + c, up, up - two_e * u[c], ux, k, heap, heap_n, thr, cand_id,
-                              cand_up, cand_n, best_d, best_i)
+                        _take(metric, F, i, F, i, lo + c, up, up - two_e * u[c], ui, k, heap, heap_n, thr,
+                              cand_id, cand_up, cand_n, best_d, best_i)
             if hit_j:  # rows j: column i, for the rows it reaches
                 for c in range(n):
                     up = val[c] * ui
                     if up >= thr[lo + c]:
-                        _take(metric, F, lo + c, i, up, up - two_e * ui, ux, k, heap, heap_n, thr, cand_id,
-                              cand_up, cand_n, best_d, best_i)
+                        _take(metric, F, lo + c, F, lo + c, i, up, up - two_e * ui, u[c], k, heap, heap_n, thr,
+                              cand_id, cand_up, cand_n, best_d, best_i)
     return 0

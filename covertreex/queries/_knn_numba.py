@@ -17,7 +17,8 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.core._walk_numba import COUNT_EVALS, COUNT_PARENT, COUNT_RADIUS, COUNT_SKIPPED, COUNT_VISITED, NUM_COUNTS, WalkRule, make_walk
+from covertreex.core._walk_numba import (COUNT_EVALS, COUNT_PARENT, COUNT_RADIUS, COUNT_SKIPPED, COUNT_VISITED,
+                                         NUM_COUNTS, WalkRule, make_walk)
 from covertreex.metrics._distance_numba import SQ_SLACK, point_distance, point_sqdistance
 
 SEED_EXTRA = 16
@@ -33,7 +34,8 @@ def offer(best_d, best_i, d, pid):
     pos = best_d.shape[0] - 1
     if d > best_d[pos] or (d == best_d[pos] and best_i[pos] >= 0 and pid > best_i[pos]):
         return
-    while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and (best_i[pos - 1] < 0 or best_i[pos - 1] > pid))):
+    while pos > 0 and (best_d[pos - 1] > d
+                       or (best_d[pos - 1] == d and (best_i[pos - 1] < 0 or best_i[pos - 1] > pid))):
         best_d[pos] = best_d[pos - 1]
         best_i[pos] = best_i[pos - 1]
         pos -= 1

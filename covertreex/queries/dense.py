@@ -21,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from covertreex.kernels._approx_numba import KERNEL_ABS_ERR, KERNEL_REL_ERR
-from covertreex.metrics.residual_dense import screen_gamma, split_rows
+from covertreex.metrics.residual_dense import screen_gamma, split_rows, v_norms
 from covertreex.queries._dense_numba import finish_rows, screen_block, screen_pair
 from covertreex.queries.types import KnnResult
 
@@ -44,6 +44,10 @@ def rows_by_id(tree) -> np.ndarray:
 def block_gram(Vq: np.ndarray, Vx: np.ndarray) -> np.ndarray:
     """G = Vq Vx^T by BLAS (in any summation order: the screen's bound allows for it)."""
     return Vq @ Vx.T
+
+
+def _largest_norm(V: np.ndarray) -> float:
+    return float(v_norms(V).max(initial=0.0))
 
 
 def pair_error(metric, vmax_q: float, vmax_x: float) -> float:
@@ -95,8 +99,7 @@ class Columns(NamedTuple):
     @staticmethod
     def of(F: np.ndarray, dim: int) -> "Columns":
         xx, px, V = split_rows(F, dim)
-        v_max = float(np.sqrt(np.einsum("ij,ij->i", V, V)).max(initial=0.0))
-        return Columns(F, xx, np.ascontiguousarray(xx.T), 1.0 / np.sqrt(px), V, v_max)
+        return Columns(F, xx, np.ascontiguousarray(xx.T), 1.0 / np.sqrt(px), V, _largest_norm(V))
 
 
 def _screen(slots, E, queries, q_rows, Cq, uq, cols: Columns, c0, col_stop, exclude, G, k, state: RowState):
@@ -130,7 +133,7 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
     cols = Columns.of(Fx, slots.dim)
     xq, pq, Vq_all = split_rows(queries, slots.dim)
     uq_all = 1.0 / np.sqrt(pq)
-    vmax_q = cols.v_max if queries is Fx else float(np.sqrt(np.einsum("ij,ij->i", Vq_all, Vq_all)).max(initial=0.0))
+    vmax_q = cols.v_max if queries is Fx else _largest_norm(Vq_all)
     E = pair_error(slots, vmax_q, cols.v_max)
     nq, n = q_rows.shape[0], Fx.shape[0]
     out_ids = np.full((nq, k), -1, dtype=np.int64)
