@@ -1,5 +1,5 @@
-"""Calibration statistics (conformal budgets, proxy ranks, Clopper–Pearson) and the exact re-rank of
-candidate lists — the pieces a calibrated candidate search is built from."""
+"""Calibration statistics (conformal budgets, proxy ranks, Clopper–Pearson) — the pieces a calibrated
+candidate budget is built from."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import make_data
 
-from covertreex import CoverTree, Residual, Runtime
-from covertreex.kernels import Matern32
-from covertreex.queries._rerank_numba import rerank
-from covertreex.queries.calibration import beta_cdf, clopper_pearson, conformal_budget, worst_proxy_ranks
-from covertreex.reference import brute_force_knn
+from covertreex.gates.calibration import beta_cdf, clopper_pearson, conformal_budget, worst_proxy_ranks
 
 
 def test_conformal_budget_is_the_documented_order_statistic():
@@ -74,25 +69,3 @@ def test_clopper_pearson_agrees_with_scipy():
         a = 1 - conf
         assert lo == pytest.approx(stats.beta.ppf(a / 2, x, n - x + 1), rel=1e-9)
         assert hi == pytest.approx(stats.beta.ppf(1 - a / 2, x + 1, n - x), rel=1e-9)
-
-
-@pytest.mark.parametrize("shape", ["gaussian", "duplicates"])
-def test_rerank_is_the_exact_top_k_of_its_candidates(shape):
-    X = make_data(shape, 600, 3, seed=8)
-    policy = Residual(Matern32(1.0, 0.5), inducing=40)
-    tree = CoverTree(Runtime(metric="residual", residual=policy)).fit(X)
-    F, metric = tree._rows, tree.metric
-    rows = np.arange(0, 600, 7, dtype=np.int64)
-    exact_ids, exact_d = brute_force_knn(X, k=600 - 1, rows=rows, metric="residual", residual=policy)
-    rng = np.random.default_rng(2)
-    cands = np.stack([rng.permutation(600)[:150] for _ in rows]).astype(np.int64)
-    cands[:, -5:] = -1  # unused slots
-    k = 12
-    ids = np.empty((rows.size, k), dtype=np.int64)
-    dist = np.empty((rows.size, k))
-    rerank(metric.slots, F, F, rows, cands, rows, k, ids, dist)
-    for r in range(rows.size):
-        allowed = set(cands[r][cands[r] >= 0].tolist()) - {int(rows[r])}
-        keep = [j for j, i in enumerate(exact_ids[r]) if i in allowed][:k]  # the oracle's order, restricted
-        np.testing.assert_array_equal(ids[r], exact_ids[r][keep])
-        np.testing.assert_array_equal(dist[r], exact_d[r][keep])

@@ -19,6 +19,9 @@ from covertreex.algo.insert import insert_points
 from covertreex.algo.types import RoundStats
 from covertreex.core.invariants import check_tree
 from covertreex.core.tree import PCCTree
+from covertreex.gates import search as gated
+from covertreex.gates.policy import Gate
+from covertreex.gates.profile import GateAudit, GateProfile, Stamp, fingerprints
 from covertreex.validation import as_ids, as_points, check_k
 from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.base import Metric
@@ -27,7 +30,7 @@ from covertreex.queries.plan import EnginePlan, plan_fit
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
-from covertreex.telemetry.events import emit_build, emit_plan, emit_query
+from covertreex.telemetry.events import emit_build, emit_gate, emit_plan, emit_query
 
 
 @contextmanager
@@ -88,6 +91,8 @@ class CoverTree:
         self._tree = _tree
         self._plan = _plan or (EnginePlan(True, "built from tree arrays") if _tree is not None else None)
         self._tree_lock = threading.Lock()
+        self._proxy_trees: dict[str, PCCTree] = {}  # gated searches: Euclidean trees over proxy coordinates
+        self._fingerprints: tuple[str, str] | None = None
         self._build_stats = _build_stats
         self._build_operation = _build_operation
 
@@ -258,8 +263,9 @@ class CoverTree:
 
     # -- queries ----------------------------------------------------------------------------
     def knn(self, Q=None, k: int = 1, return_distances: bool = False, *, query_ids=None,
-            predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None, telemetry=None):
-        """Exact k nearest neighbours, rows sorted by (distance, id).
+            predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None, gate=None,
+            telemetry=None):
+        """Exact k nearest neighbours, rows sorted by (distance, id) — or, with ``gate``, gated ones.
 
         Parameters
         ----------
@@ -281,6 +287,10 @@ class CoverTree:
             Residual trees: V (q, m) and p (q,) of ``Q``.
         engine : {"auto", "tree", "dense"}, optional
             Overrides ``Runtime.query_engine`` for this call (all engines give identical answers).
+        gate : GateProfile, optional
+            Residual trees: an opt-in *approximate* search calibrated by ``calibrate_gate`` for this
+            tree, this k and this mode (a profile calibrated elsewhere is refused).  Distances stay
+            exact; a true neighbour is missed with the audited rate (``gate.audit``).
         telemetry : TelemetryWriter, optional
             Receives one query event.
 
@@ -291,11 +301,11 @@ class CoverTree:
             Only with ``return_distances=True``.
         """
         result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, v_matrix=v_matrix,
-                                 p_diag=p_diag, engine=engine, telemetry=telemetry)
+                                 p_diag=p_diag, engine=engine, gate=gate, telemetry=telemetry)
         return (result.ids, result.distances) if return_distances else result.ids
 
     def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False,
-                   v_matrix=None, p_diag=None, engine: str | None = None, telemetry=None) -> KnnResult:
+                   v_matrix=None, p_diag=None, engine: str | None = None, gate=None, telemetry=None) -> KnnResult:
         """Like ``knn`` (same parameters) but returns a ``KnnResult``.
 
         Returns
@@ -305,9 +315,13 @@ class CoverTree:
             name of the engine that answered.
         """
         rows, n = self._fitted(), self.num_points
-        engine = self._engine(engine)
         if not isinstance(predecessor, bool):
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
+        if gate is not None:
+            if engine is not None:
+                raise ValueError("pass engine= or gate=, not both: a gated search is its own engine")
+            return self._gated(Q, k, query_ids, predecessor, v_matrix, p_diag, gate, telemetry)
+        engine = self._engine(engine)
         if engine == "auto" and self._tree is None:
             engine = "dense"  # the fit's plan found that a tree would not pay (a tree search builds it)
         if Q is None:
@@ -334,6 +348,107 @@ class CoverTree:
         if telemetry is not None:
             mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
             emit_query(telemetry, mode, result, k, n, time.perf_counter() - start)
+        return dataclasses.replace(result, operation=op.stats) if op.stats else result
+
+    # -- gated (approximate, opt-in) residual search ------------------------------------------
+    def _gate_fingerprints(self) -> tuple[str, str]:
+        """(inducing hash, data hash) of this version, computed once."""
+        if self._fingerprints is None:
+            self._fingerprints = fingerprints(self._metric, self._fitted(), self._coords)
+        return self._fingerprints
+
+    def _proxy_tree(self, proxy: str) -> PCCTree:
+        """The Euclidean cover tree over this version's proxy coordinates, built now (once)."""
+        rows = self._fitted()
+        with self._tree_lock:
+            if proxy not in self._proxy_trees:
+                with _threads(self._runtime.threads):
+                    self._proxy_trees[proxy] = gated.build_proxy_tree(self._metric, rows, proxy, self._runtime)
+        return self._proxy_trees[proxy]
+
+    def _gated_metric(self, what: str) -> None:
+        self._fitted()
+        if self._runtime.metric != "residual":
+            raise ValueError(f"{what} is for metric='residual' trees; this tree's metric is {self._runtime.metric!r}")
+
+    def calibrate_gate(self, gate: Gate, k: int, *, predecessor: bool = False, telemetry=None) -> GateProfile:
+        """Calibrate an opt-in approximate (gated) residual search for this tree, ``k`` and mode.
+
+        Parameters
+        ----------
+        gate : Gate
+            Target miss rate ``delta``, calibration and audit sizes, proxy, bands of p, seed.
+        k : int
+            Neighbours per query the profile will serve.
+        predecessor : bool
+            Calibrate for Vecchia predecessor queries (``knn(predecessor=True)``) instead of k-NN.
+        telemetry : TelemetryWriter, optional
+            Receives one ``covertreex.gate`` event (budgets, audited recall and its interval).
+
+        Returns
+        -------
+        GateProfile
+            The budgets, their stamp (kernel, inducing set, data, k, mode) and the audit on
+            ``gate.audit`` held-out points.  Pass it to ``knn(..., gate=profile)``; save it with
+            ``profile.save(path)``.
+        """
+        self._gated_metric("calibrate_gate")
+        if not isinstance(gate, Gate):
+            raise TypeError(f"gate must be a covertreex.Gate, got {type(gate).__name__}")
+        if not isinstance(predecessor, bool):
+            raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
+        k = check_k(k, self.num_points - 1, "the number of other points in the tree")
+        with _threads(self._runtime.threads):
+            profile = gated.calibrate(self, gate, k, predecessor, self._proxy_tree)
+        if telemetry is not None:
+            emit_gate(telemetry, "calibrate", profile, profile.audit)
+        return profile
+
+    def audit_gate(self, profile: GateProfile, query_ids, *, telemetry=None) -> GateAudit:
+        """Recall@k of gated answers against the exact engine for the tree points ``query_ids``, with
+        Clopper–Pearson intervals (use points the calibration did not: ``profile.calibration["ids"]``)."""
+        self._check_gate(profile, profile.k if isinstance(profile, GateProfile) else 0,
+                         profile.predecessor if isinstance(profile, GateProfile) else False)
+        ids = as_ids(query_ids, "query_ids", self.num_points)
+        if ids.size == 0:
+            raise ValueError("query_ids must name at least one tree point to audit")
+        with _threads(self._runtime.threads):
+            result = gated.audit(self, profile, ids, self._proxy_tree)
+        if telemetry is not None:
+            emit_gate(telemetry, "audit", profile, result)
+        return result
+
+    def _check_gate(self, profile, k: int, predecessor: bool) -> None:
+        self._gated_metric("gate")
+        if not isinstance(profile, GateProfile):
+            raise TypeError(f"gate must be a GateProfile from CoverTree.calibrate_gate, got {type(profile).__name__}")
+        profile.check(Stamp.of(self, k, predecessor))
+
+    def _gated(self, Q, k, query_ids, predecessor, v_matrix, p_diag, profile, telemetry) -> KnnResult:
+        rows, n = self._fitted(), self.num_points
+        k = check_k(k, n - 1 if Q is None else n, "the number of points a query can have as neighbours")
+        self._check_gate(profile, k, predecessor)
+        if Q is None:
+            if v_matrix is not None or p_diag is not None:
+                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
+            ids = None if query_ids is None else as_ids(query_ids, "query_ids", n)
+            proxy = profile.gate.proxy
+            run = lambda: gated.gated_self(self._proxy_tree(proxy), self._metric, rows, profile, k,  # noqa: E731
+                                           ids, predecessor)
+        else:
+            if query_ids is not None or predecessor:
+                raise ValueError("query_ids and predecessor select tree points: pass them without Q")
+            queries = self._query_rows(Q, v_matrix, p_diag)
+            proxy = profile.gate.proxy
+            run = lambda: gated.gated_points(self._proxy_tree(proxy), self._metric, rows, profile,  # noqa: E731
+                                             queries, k)
+        start = time.perf_counter()
+        with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
+            result = run()
+        if telemetry is not None:
+            mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
+            emit_query(telemetry, mode, result, k, n, time.perf_counter() - start,
+                       recall=None if profile.audit is None else profile.audit.recall)
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
     def _engine(self, override: str | None) -> str:

@@ -12,20 +12,19 @@ import math
 
 import numba as nb
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from covertreex.kernels._kernels_numba import kernel_value, scaled_sqdist
+from covertreex.metrics._vector_numba import lane_dot
 
 EUCLIDEAN = 0
 RESIDUAL = 1
 
 
 @nb.njit(inline="always", cache=True)
-def feature_dot(A, i, B, j, start, count):
-    """sum_t A[i, start+t] * B[j, start+t] with eight interleaved float64 accumulators.
-
-    The fixed accumulation order makes the result independent of the caller and symmetric in its
-    arguments; eight chains keep the floating-point adder busy (no reassociation is ever allowed).
-    """
+def _scalar_dot(A, i, B, j, start, count):
+    """``feature_dot`` for arrays whose rows need not be contiguous: eight scalar accumulators."""
     s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
     blocks = count // 8
     for b in range(blocks):
@@ -41,6 +40,24 @@ def feature_dot(A, i, B, j, start, count):
     for t in range(start + 8 * blocks, start + count):
         s0 += A[i, t] * B[j, t]
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+def feature_dot(A, i, B, j, start, count):
+    """sum_t A[i, start+t] * B[j, start+t] with eight interleaved float64 accumulators.
+
+    The fixed accumulation order makes the result independent of the caller and symmetric in its
+    arguments; eight chains keep the floating-point adder busy (no reassociation is ever allowed).
+    C-contiguous float64 arrays take ``lane_dot`` (the same arithmetic as one SIMD accumulator, bit
+    for bit), others the scalar loop.  (A Numba overload: callable from jitted code only.)
+    """
+    raise TypeError("feature_dot is called from jitted code")
+
+
+@overload(feature_dot, inline="always")
+def _feature_dot(A, i, B, j, start, count):
+    if all(isinstance(a, types.Array) and a.layout == "C" and a.dtype == types.float64 for a in (A, B)):
+        return lambda A, i, B, j, start, count: lane_dot(A, i, B, j, start, count)
+    return lambda A, i, B, j, start, count: _scalar_dot(A, i, B, j, start, count)
 
 
 @nb.njit(cache=True)  # not inlined: the Euclidean hot loops stay small (the residual body is long)

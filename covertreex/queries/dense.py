@@ -97,9 +97,11 @@ class Columns(NamedTuple):
     v_max: float  # largest |V| row norm
 
     @staticmethod
-    def of(F: np.ndarray, dim: int) -> "Columns":
+    def of(F: np.ndarray, dim: int, v_max: float | None = None) -> "Columns":
+        """``v_max``: the largest |V| row norm when the caller knows it (else computed)."""
         xx, px, V = split_rows(F, dim)
-        return Columns(F, xx, np.ascontiguousarray(xx.T), 1.0 / np.sqrt(px), V, _largest_norm(V))
+        return Columns(F, xx, np.ascontiguousarray(xx.T), 1.0 / np.sqrt(px), V,
+                       _largest_norm(V) if v_max is None else v_max)
 
 
 def _screen(slots, E, queries, q_rows, Cq, uq, cols: Columns, c0, col_stop, exclude, G, k, state: RowState):
@@ -202,3 +204,30 @@ def dense_all_points(Fx: np.ndarray, metric, k: int) -> KnnResult:
     _finish(slots, Fx, ids, cols, state)
     return KnnResult(ids=state.best_i, distances=state.best_d,
                      distance_evaluations=np.full(n, n - 1, dtype=np.int64), engine="dense")
+
+
+def dense_among(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, exclude: np.ndarray,
+                id_limit: np.ndarray, k: int, among: np.ndarray, norms: np.ndarray, buffer: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """One block of rows (single-threaded): the k nearest of the rows ``Fx[among]`` (``among``: sorted
+    ids) to each ``queries[q_rows[r]]``, ids ``exclude[r]`` and ids >= ``id_limit[r]`` left out.
+    ``norms``: |V| of every row of ``Fx``; ``buffer``: room for at least ``len(among)`` rows of ``Fx``
+    (reused between blocks: a fresh allocation per block costs page faults).  Returns (ids, distances),
+    exact and ordered by (distance, id), padded with -1 / +inf."""
+    slots = metric.slots
+    sub = buffer[: among.shape[0]]
+    np.take(Fx, among, axis=0, out=sub)
+    cols = Columns.of(sub, slots.dim, float(norms[among].max(initial=0.0)))
+    xq, pq, Vq = split_rows(queries[q_rows], slots.dim)
+    pos = np.searchsorted(among, exclude)
+    hit = (exclude >= 0) & (pos < among.shape[0]) & (among[np.minimum(pos, among.shape[0] - 1)] == exclude)
+    local_exclude = np.where(hit, pos, -1).astype(np.int64)
+    col_stop = np.searchsorted(among, np.minimum(id_limit, Fx.shape[0])).astype(np.int64)
+    state = RowState.empty(q_rows.shape[0], k)
+    E = pair_error(slots, _largest_norm(Vq), cols.v_max)
+    G = block_gram(Vq, cols.V)
+    _screen(slots, E, queries, q_rows, np.ascontiguousarray(xq), 1.0 / np.sqrt(pq), cols, 0, col_stop,
+            local_exclude, G, k, state)
+    _finish(slots, queries, q_rows, cols, state)
+    found = state.best_i >= 0
+    return np.where(found, among[np.maximum(state.best_i, 0)], -1), state.best_d

@@ -55,3 +55,16 @@ def emit_operation(writer, stats, points: int, dimension: int) -> None:
                 wall_s=stats.wall_s, cpu_s=stats.cpu_s, cpu_utilisation=stats.cpu_utilisation,
                 rss_peak_mb=stats.rss_peak_bytes / 2**20, peak_extra_mb=stats.peak_extra_rss_bytes / 2**20,
                 threads=stats.threads)
+
+
+def emit_gate(writer, action: str, profile, audit) -> None:
+    """One ``covertreex.gate`` event: a gate calibrated or audited, its budgets and the audited recall
+    with its Clopper–Pearson interval (None where no audit ran)."""
+    a = audit.describe() if audit is not None else {}
+    writer.emit("covertreex.gate", action=action, k=profile.k, predecessor=profile.predecessor,
+                delta=profile.gate.delta, proxy=profile.gate.proxy, bands=profile.gate.bands,
+                budget_min=min(profile.budgets), budget_max=max(profile.budgets),
+                calibration_queries=int(profile.calibration["ids"].size), calibration_seconds=profile.seconds,
+                audit_queries=a.get("queries"), recall=a.get("recall"), recall_low=a.get("recall_low"),
+                recall_high=a.get("recall_high"), served_fraction=a.get("served_fraction"),
+                served_low=a.get("served_low"), served_high=a.get("served_high"))

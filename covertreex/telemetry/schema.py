@@ -82,6 +82,25 @@ SCHEMAS: dict[str, tuple[int, dict]] = {
         "pruned_subtree_id": _OPT_INT,  # subtrees cut because all their ids are >= a predecessor row's id
         "recall": _OPT_FLOAT,  # when an oracle was run
     }),
+    "covertreex.gate": (1, {
+        "action": str,  # "calibrate" or "audit"
+        "k": int,
+        "predecessor": bool,
+        "delta": float,  # target probability that a query misses a true neighbour
+        "proxy": str,
+        "bands": int,
+        "budget_min": int,  # candidates re-ranked per query, over the bands of p
+        "budget_max": int,
+        "calibration_queries": int,
+        "calibration_seconds": float,
+        "audit_queries": _OPT_INT,  # held-out queries answered both ways (None: no audit)
+        "recall": _OPT_FLOAT,  # true neighbours returned / true neighbours
+        "recall_low": _OPT_FLOAT,  # Clopper-Pearson interval of the recall
+        "recall_high": _OPT_FLOAT,
+        "served_fraction": _OPT_FLOAT,  # queries returned with all their true neighbours
+        "served_low": _OPT_FLOAT,
+        "served_high": _OPT_FLOAT,
+    }),
     "covertreex.operation": (1, {
         "operation": str,  # what was timed ("build", "query", ...)
         "points": int,

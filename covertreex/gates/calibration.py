@@ -42,7 +42,10 @@ def worst_proxy_ranks(proxy_rows: np.ndarray, query_ids: np.ndarray, true_ids: n
     n = proxy_rows.shape[0]
     out = np.zeros(query_ids.shape[0], dtype=np.int64)
     for r, q in enumerate(query_ids):
-        d = ((proxy_rows - proxy_rows[q]) ** 2).sum(axis=1)
+        d = np.zeros(n)
+        for col in range(proxy_rows.shape[1]):  # coordinate order, as the search sums: ties are its ties
+            d += (proxy_rows[:, col] - proxy_rows[q, col]) ** 2
+        d = np.sqrt(d)
         eligible = np.arange(n) < q if predecessor else np.ones(n, dtype=bool)
         eligible[q] = False
         truth = true_ids[r][true_ids[r] >= 0]
