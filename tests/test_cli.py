@@ -144,6 +144,8 @@ def test_bench_residual_bad_arguments_exit_2():
         (["bench", "residual", "--lengthscale", "0"], "lengthscale must be a finite number > 0"),
         (["bench", "residual", "--peers", "hnswlib"], "unknown peer(s) hnswlib"),
         (["bench", "residual", "--n", "100", "--inducing", "8", "--queries", "101"], "query_count must be in [0, n]"),
+        (["bench", "residual", "--gate", "0.1,x"], "--gate must be comma-separated numbers"),
+        (["bench", "residual", "--gate", "1e-4"], "cannot certify"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)
@@ -171,3 +173,55 @@ def test_bench_jit_bad_arguments_exit_2():
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert message in " ".join(result.output.split()), (args, result.output)
+
+
+def test_bench_residual_gated_rows_with_recall_intervals(tmp_path):
+    out = tmp_path / "gated.json"
+    result = runner.invoke(app, ["bench", "residual", "--workload", "vif-realistic", "--n", "900", "--inducing", "32",
+                                 "--k", "8", "--queries", "100", "--repeat", "1", "--all-points", "predecessor",
+                                 "--gate", "0.1,0.02", "--gate-calibration", "200", "--gate-audit", "100",
+                                 "--peers", "none", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())["rows"]
+    gated = [r for r in rows if r["engine"].startswith("covertreex gated")]
+    assert {(r["task"], r["engine"]) for r in gated} == {
+        (t, f"covertreex gated (delta={d})") for t in ("knn query ids", "predecessor all points") for d in ("0.1", "0.02")}
+    for r in gated:
+        assert r["exact"] is False and 0.0 <= r["recall_low"] <= r["recall"] <= r["recall_high"] <= 1.0
+        assert r["calibration_s"] > 0 and r["build_s"] >= r["calibration_s"]
+    assert "gated" in result.output and "CI" in result.output
+
+
+def test_bench_residual_pynndescent_peer(tmp_path):
+    pytest.importorskip("pynndescent")
+    out = tmp_path / "nnd.json"
+    result = runner.invoke(app, ["bench", "residual", "--workload", "vif-realistic", "--n", "700", "--inducing", "16",
+                                 "--k", "5", "--queries", "60", "--repeat", "1", "--all-points", "none", "--gate",
+                                 "0.1", "--gate-calibration", "100", "--gate-audit", "50", "--peers", "pynndescent",
+                                 "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    peer = [r for r in json.loads(out.read_text())["rows"] if r["engine"].startswith("pynndescent")][0]
+    assert peer["task"] == "knn query ids" and peer["recall_low"] <= peer["recall"] <= peer["recall_high"]
+
+
+def test_gate_calibrate_then_audit_and_guardrail(tmp_path):
+    profile, log = tmp_path / "profiles" / "p.json", tmp_path / "t.jsonl"
+    common = ["--workload", "vif-realistic", "--n", "1500"]
+    result = runner.invoke(app, ["gate", "calibrate", *common, "--delta", "0.1", "--calibration", "200", "--audit",
+                                 "200", "--k", "10", "--out", str(profile), "--telemetry", str(log)])
+    assert result.exit_code == 0, result.output
+    assert profile.exists() and "recall@k" in result.output
+    ok = runner.invoke(app, ["gate", "audit", str(profile), *common, "--queries", "300", "--min-recall", "0.5",
+                             "--telemetry", str(log)])
+    assert ok.exit_code == 0, ok.output
+    strict = runner.invoke(app, ["gate", "audit", str(profile), *common, "--queries", "300", "--min-recall", "1.0"])
+    recalls = [json.loads(line)["recall"] for line in log.read_text().splitlines()]
+    assert strict.exit_code == (1 if recalls[-1] < 1.0 else 0), strict.output
+    recall = min(recalls)  # the guardrail's worst event
+    assert runner.invoke(app, ["guardrail", str(log), "--min-recall", str(recall)]).exit_code == 0
+    assert runner.invoke(app, ["guardrail", str(log), "--min-recall", str(min(1.0, recall + 1e-4))]).exit_code == 1
+    stale = runner.invoke(app, ["gate", "audit", str(profile), "--workload", "vif-realistic", "--n", "1600"])
+    assert stale.exit_code == 2 and "recalibrate" in " ".join(stale.output.split())
+    (tmp_path / "bad.json").write_text("{}")
+    bad = runner.invoke(app, ["gate", "audit", str(tmp_path / "bad.json"), *common])
+    assert bad.exit_code == 2 and "not a valid gate profile" in " ".join(bad.output.split())

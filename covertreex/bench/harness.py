@@ -129,6 +129,9 @@ class EngineRow:
     precision: str = "float64"  # what the engine computes in (float32 engines are exact up to its rounding)
     evals_per_query: float | None = None
     flops: float | None = None  # arithmetic the task needs at least (GEMM bound), where one applies
+    recall_low: float | None = None  # approximate rows: Clopper-Pearson interval of the recall
+    recall_high: float | None = None
+    calibration_s: float | None = None  # gated rows: the calibration, included in build_s
     build_s: float = field(init=False)
     query_s: float = field(init=False)
     total_s: float = field(init=False)

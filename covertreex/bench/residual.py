@@ -20,6 +20,7 @@ no exact method can skip a pair when nothing prunes.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import time
 from dataclasses import asdict, dataclass
 
@@ -32,6 +33,8 @@ from covertreex.bench.gp_peers import gp_peers
 from covertreex.bench.harness import (EngineRow, check_fields, check_rows, given_points, machine_info, sample_rows,
                                       timed, warm_up, with_ratios)
 from covertreex.bench.peers import all_peers, drop_self
+from covertreex.bench.residual_gated import gated_rows, nndescent_row
+from covertreex.gates.policy import Gate
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
 from covertreex.reference.brute_force import brute_force_knn
@@ -58,6 +61,9 @@ class ResidualWorkload:
     engines: tuple[str, ...] = ("auto",)  # covertreex query engines, each timed end to end
     source: str = "synthetic"  # "synthetic" (N(0, I_dim)) or "cities" (world_cities(), first n places)
     name: str = "custom"
+    gates: tuple[float, ...] = ()  # target miss rates of gated rows (opt-in approximate tier), one row per task
+    gate_calibration: int = 1024  # calibration queries of each gate
+    gate_audit: int = 1024  # held-out audited queries of each gate
 
     def __post_init__(self) -> None:
         check_fields(self, ("n", "dim", "k", "inducing", "repeat", "all_points_repeat"),
@@ -76,6 +82,8 @@ class ResidualWorkload:
         for engine in self.engines:
             if engine not in QUERY_ENGINES:
                 raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {engine!r}")
+        for delta in self.gates:
+            Gate(delta=delta, calibration=self.gate_calibration, audit=self.gate_audit)  # validates
         if self.source not in ("synthetic", "cities"):
             raise ValueError(f"source must be 'synthetic' or 'cities', got {self.source!r}")
         if self.source == "cities" and self.dim != 3:
@@ -106,7 +114,7 @@ WORKLOADS = {
                                lengthscale=0.3, seed=0),
 }
 
-RESIDUAL_PEERS = ("brute-force", "scipy-cKDTree", "gpboost-vif")
+RESIDUAL_PEERS = ("brute-force", "scipy-cKDTree", "gpboost-vif", "pynndescent")
 PEER_NOTES = {
     "brute-force": "covertreex.reference.brute_force_knn (BLAS screen + exact re-check): the oracle",
     "scipy-cKDTree": "Euclidean k-NN of the coordinates as a proxy for residual neighbours (what is often used "
@@ -119,6 +127,8 @@ def residual_peer_available(name: str) -> bool:
         return True
     if name == "scipy-cKDTree":
         return all_peers()[name].available()
+    if name == "pynndescent":
+        return importlib.util.find_spec("pynndescent") is not None
     return gp_peers()[name].available()
 
 
@@ -166,6 +176,8 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
 
     step("JIT warm-up")
     jit_s = warm_up(runtime, workload.dim, k)
+    if workload.gates:
+        jit_s += _warm_up_gate(runtime, workload.dim, k)
     step("GEMM peak")
     peak = gemm_peak_gflops(m)
     step("oracle")
@@ -182,13 +194,13 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
         brute = timed(lambda: brute_force_knn(X, k=k, rows=vrows, metric="residual", residual=factors,
                                               predecessor=pred), 1)
         oracles[task] = (vrows, brute, pred)
-    first_tree = None  # the peers' rows are checked with the first engine's tree (same rows for every engine)
+    first_tree = first_fit = None  # the peers' rows are checked with the first engine's tree (same rows for each)
     for engine in workload.engines:
         rt = runtime.with_updates(query_engine=engine)
         step(f"covertreex ({engine}): fit")
         fit = timed(lambda: CoverTree(rt).fit(X, telemetry=telemetry), workload.repeat)
         tree = fit.out
-        first_tree = first_tree or tree
+        first_tree, first_fit = first_tree or tree, first_fit or fit
         for task, (check, _, pred) in oracles.items():
             step(f"covertreex ({engine}): {task}")
             if task == "knn query ids":
@@ -209,6 +221,12 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
                                   evals_per_query=float(run.out.distance_evaluations.mean()),
                                   flops=task_flops(task, n, m, answered)))
     tree = first_tree
+    if workload.gates:
+        rows += gated_rows(tree, first_fit.runs, oracles, qids, workload.gates, workload.gate_calibration,
+                           workload.gate_audit, k, n, _true_distances, step)
+    if "pynndescent" in peer_names and workload.query_count:
+        step("pynndescent: graph build + query ids")
+        rows.append(nndescent_row(tree, qids, k, oracles["knn query ids"][1], _true_distances, workload.seed))
     if "brute-force" in peer_names:
         for task, (check, brute, _) in oracles.items():
             answered = len(qids) if task == "knn query ids" else n
@@ -238,9 +256,11 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
     for row in table:
         row["bound_s"] = row["flops"] / (peak * 1e9) if row["flops"] else None
         row["of_bound"] = row["query_s"] / row["bound_s"] if row["bound_s"] else None
+        low, high = row["recall_low"], row["recall_high"]
+        row["recall_ci"] = None if low is None else f"{low:.4f}-{high:.4f}"
     return {
         "schema": "covertreex.bench.residual",
-        "schema_version": 2,
+        "schema_version": 3,
         "workload": asdict(workload),
         "runtime": runtime.describe(),
         "machine": machine_info(),
@@ -249,6 +269,22 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
         "p_quantiles": np.quantile(factors.rows(X)[:, workload.dim], [0, 0.5, 1]).tolist(),
         "rows": table,
     }
+
+
+def _warm_up_gate(runtime: Runtime, dim: int, k: int) -> float:
+    """Seconds of a first calibration and gated queries (both re-rank paths) on 1,024 seeded points."""
+    n = 1024
+    X = np.random.default_rng(123).standard_normal((n, dim))
+    runtime = runtime.with_updates(residual=dataclasses.replace(runtime.metric_policy(), inducing=64))
+    start = time.perf_counter()
+    tree = CoverTree(runtime).fit(X)
+    kk = min(k, n // 4)
+    for pred in (False, True):
+        profile = tree.calibrate_gate(Gate(delta=0.1, calibration=64, audit=64), kk, predecessor=pred)
+        for budget in (kk, n):  # the scalar and the union re-rank
+            tree.knn(k=kk, predecessor=pred, query_ids=None if pred else np.arange(64),
+                     gate=dataclasses.replace(profile, budgets=(budget,)))
+    return time.perf_counter() - start
 
 
 def named_workload(name: str, **changes) -> ResidualWorkload:

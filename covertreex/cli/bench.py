@@ -48,6 +48,7 @@ COLUMNS = {
     "query": ("query s", "query_s", ".3f", ""), "total": ("total s", "total_s", ".3f", ""),
     "qps": ("queries/s", "queries_per_s", ",.0f", ""), "evals": ("evals/query", "evals_per_query", ",.0f", ""),
     "recall": ("recall", "recall", ".4f", ""), "exact": ("exact rows", "exact_rows", ".3f", ""),
+    "recall_ci": ("recall 95% CI", "recall_ci", "s", ""),
     "peak": ("peak MB", "peak_extra_mb", ".1f", ""), "gflops": ("GFLOP/s", "gflops", ".1f", ""),
     "bound": ("x GEMM bound", "of_bound", ".2f", "x"),
     "ratio_query": ("ours/peer q/s", "ratio_query", ".2f", "x"),
@@ -121,12 +122,22 @@ def render_residual(result: dict) -> Table:
     w = result["workload"]
     title = (f"residual k-NN, workload {w['name']}: n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} "
              f"{w['kernel']} l={w['lengthscale']}  (medians; GEMM peak {result['gemm_peak_gflops']:.0f} GFLOP/s)")
-    return render_rows(title, result["rows"], ["task", "engine", "fit", "query", "total", "qps", "evals", "recall",
-                                               "exact", "peak", "gflops", "bound", "ratio_total"])
+    columns = ["task", "engine", "fit", "query", "total", "qps", "evals", "recall", "exact", "peak", "gflops", "bound",
+               "ratio_total"]
+    if any(r.get("recall_ci") for r in result["rows"]):
+        columns.insert(8, "recall_ci")
+    return render_rows(title, result["rows"], columns)
 
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip() and t.strip() != "none")
+
+
+def _deltas(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in _names(text))
+    except ValueError:
+        raise ValueError(f"--gate must be comma-separated numbers in (0, 1) or 'none', got {text!r}") from None
 
 
 @bench_app.command("residual")
@@ -152,13 +163,20 @@ def bench_residual(
                                                                "(0 = all).")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of the data.")] = None,
     peers: Annotated[str, typer.Option(help=f"Comma-separated peers ({', '.join(RESIDUAL_PEERS)}), 'all' "
-                                            "(installed ones) or 'none' (the oracle still runs, unlisted).")] = "all",
+                                            "(installed ones; pynndescent only with --gate) or 'none' (the oracle "
+                                            "still runs, unlisted).")] = "all",
+    gate: Annotated[str, typer.Option(help="Gated rows (the opt-in approximate tier): comma-separated target miss "
+                                           "rates delta, e.g. 0.05,0.01; each calibrated per task, recall measured "
+                                           "with its interval.")] = "none",
+    gate_calibration: Annotated[int, typer.Option(min=1, help="Calibration queries per gate.")] = 1024,
+    gate_audit: Annotated[int, typer.Option(min=0, help="Held-out audited queries per gate.")] = 1024,
     threads: ThreadsOption = None,
     json_path: JsonOption = None,
     artifacts: ArtifactsOption = Path("artifacts"),
 ) -> None:
     """Residual-correlation k-NN and Vecchia predecessor search end to end (fit + query) per engine,
-    verified against the brute-force oracle, beside GPBoost and the GEMM bound measured in the same run."""
+    verified against the brute-force oracle, beside GPBoost and the GEMM bound measured in the same run;
+    with --gate, gated rows and an approximate peer (pynndescent) with measured recall."""
     console = new_console()
     given = {"n": n, "dim": dim, "k": k, "inducing": inducing, "kernel": kernel, "lengthscale": lengthscale,
              "variance": variance, "query_count": queries, "repeat": repeat, "verify_rows": verify_rows,
@@ -169,13 +187,16 @@ def bench_residual(
         base = WORKLOADS.get(workload, ResidualWorkload())  # custom: the defaults, changed by the options
         chosen = dataclasses.replace(base, **{key: val for key, val in given.items() if val is not None},
                                      all_points=_names(all_points), all_points_repeat=all_points_repeat,
-                                     engines=_names(engines))
+                                     engines=_names(engines), gates=_deltas(gate), gate_calibration=gate_calibration,
+                                     gate_audit=gate_audit)
         runtime = Runtime.from_env()
         runtime = runtime.with_updates(metric="residual", residual=chosen.residual(), precision="float64",
                                        conflict_graph="auto" if runtime.conflict_graph == "grid"
                                        else runtime.conflict_graph,
                                        **({"threads": threads} if threads is not None else {}))
         names = tuple(parse_peers(peers, {n: residual_peer_available(n) for n in RESIDUAL_PEERS}))
+        if peers == "all" and not chosen.gates:  # an approximate peer is compared with gated rows only
+            names = tuple(n for n in names if n != "pynndescent")
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     with progress_steps(console, "bench residual") as step:

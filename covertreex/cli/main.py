@@ -6,6 +6,7 @@ import typer
 
 from covertreex.cli.bench import bench_app
 from covertreex.cli.doctor import doctor
+from covertreex.cli.gate_commands import gate_app
 from covertreex.cli.reports import breakdown, scaling
 from covertreex.cli.telemetry_commands import guardrail, telemetry_app
 from covertreex.cli.tree_commands import build, query
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(gate_app, name="gate")
 for command in (build, query, breakdown, scaling, guardrail, doctor):
     app.command()(command)
 
