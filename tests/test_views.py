@@ -124,3 +124,33 @@ def test_residual_landscape_colours_by_the_tree_distance():
         residual_landscape(CoverTree().fit(X), 0)
     with pytest.raises(ValueError, match="axes"):
         residual_landscape(tree, 0, axes=(0, 5))
+
+
+def test_gate_views_draw_the_profile_the_sweep_and_the_pareto_front():
+    from covertreex import Gate
+    from covertreex.gates.sweep import budget_sweep
+    from covertreex.kernels import RBF
+    from covertreex.viz import gate_profile, recall_speed_pareto, recall_vs_budget
+
+    X = np.random.default_rng(4).standard_normal((900, 3))
+    tree = CoverTree(Runtime(metric="residual", residual=Residual(RBF(1.0), inducing=64))).fit(X)
+    prof = tree.calibrate_gate(Gate(delta=0.1, calibration=200, audit=100, bands=2), 8)
+    fig = gate_profile(prof)
+    served, missed = fig.data[0], fig.data[1]
+    scores = prof.calibration["scores"]
+    assert len(served.y) + len(missed.y) == scores.size
+    assert all(s > max(prof.budgets) or s > min(prof.budgets) for s in missed.y)  # only over-budget points miss
+    assert [t.y[0] for t in fig.data[2:]] == list(prof.budgets)
+    sweep = budget_sweep(tree, prof, [8, 40, 900], queries=120, seed=5)
+    assert sweep[0]["label"] == "exact" and sweep[-1]["recall"] == 1.0  # every point a candidate: exact
+    fig = recall_vs_budget(sweep)
+    assert list(fig.data[0].x) == [8, 40, 900] and list(fig.data[0].y) == [r["recall"] for r in sweep[1:]]
+    points = [{"name": "exact", "kind": "exact", "recall": 1.0, "queries_per_s": 100.0},
+              {"name": "a", "kind": "gated", "recall": 0.99, "queries_per_s": 1000.0},
+              {"name": "b", "kind": "gated", "recall": 0.98, "queries_per_s": 500.0},  # dominated by a
+              {"name": "peer", "kind": "peer", "recall": 0.95, "queries_per_s": 2000.0}]
+    fig = recall_speed_pareto(points)
+    front = fig.data[-1]
+    assert list(front.x) == [100.0, 1000.0, 2000.0] and {t.name for t in fig.data} >= {"exact", "gated", "peer"}
+    with pytest.raises(ValueError, match="queries/s"):
+        recall_speed_pareto([{"name": "x", "kind": "peer", "recall": 1.0, "queries_per_s": None}])

@@ -172,3 +172,29 @@ def test_telemetry_browser_compares_runs(tmp_path):
     assert len(browser.figure.data) == 6 and "grid.jsonl" in browser.table.value
     browser.files.value = ()
     assert browser.rows == [] and browser.table.value == ""
+
+
+def test_gate_tuner_recalibrates_live_and_reports_the_audit():
+    from covertreex.kernels import RBF
+    from covertreex.widgets import GateTuner
+
+    X = np.random.default_rng(6).standard_normal((1200, 3))
+    tree = CoverTree(Runtime(metric="residual", residual=Residual(RBF(1.0), inducing=64))).fit(X)
+    peer = [{"name": "some peer", "kind": "peer", "recall": 0.9, "queries_per_s": 50.0}]
+    tuner = GateTuner(tree, peers=peer)
+    first = tuner.last
+    a = first.profile.audit
+    assert f"{a.recall:.4f}" in tuner.summary.value and str(first.profile.budgets[0]) in tuner.summary.value
+    assert [t.y[0] for t in tuner.profile_figure.data[2:]] == list(first.profile.budgets)
+    assert "some peer" in [txt for t in tuner.pareto_figure.data if t.text is not None for txt in t.text]
+    tuner.delta.value = 0.2  # a looser target: a budget no larger
+    assert tuner.last.profile.gate.delta == pytest.approx(0.2)
+    assert max(tuner.last.profile.budgets) <= max(first.profile.budgets)
+    tuner.bands.value = 2
+    assert len(tuner.last.profile.budgets) == 2 and len(tuner.profile_figure.data) == 4
+    tuner.k.value = 5
+    assert tuner.last.profile.k == 5
+    tuner.calibration.value = 20
+    assert tuner.last.profile.calibration["ids"].size == 20
+    tuner.delta.value = 0.05  # 10 queries per band cannot certify it: said inline, the last result kept
+    assert "cannot certify" in tuner.summary.value and tuner.last.profile.gate.delta == pytest.approx(0.2)
