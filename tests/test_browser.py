@@ -1,5 +1,6 @@
-"""A real browser: JupyterLab on 127.0.0.1, Playwright driving Debian's chromium, notebook 04 run, a slider
-moved, the plotly chart redrawn, and a screenshot saved under artifacts/screenshots/."""
+"""A real browser: JupyterLab on 127.0.0.1, Playwright driving Debian's chromium; notebooks 04 (scope explorer)
+and 07 (gate tuner) run, a slider moved, the panel's plotly chart redrawn, screenshots saved under
+artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -43,11 +44,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server over a copy of the notebook; yields its base URL and token."""
+def lab(tmp_path, request):
+    """A JupyterLab server over a copy of the notebook (``NOTEBOOK``, or the test's indirect parameter);
+    yields its base URL and token."""
+    notebook = getattr(request, "param", NOTEBOOK)
     root = tmp_path / "root"
-    root.mkdir()
-    shutil.copy(ROOT / "notebooks" / NOTEBOOK, root / NOTEBOOK)
+    (root / "notebooks").mkdir(parents=True)  # notebooks write artifacts under ../artifacts
+    shutil.copy(ROOT / "notebooks" / notebook, root / "notebooks" / notebook)
     settings = tmp_path / "settings"
     for name, value in SETTINGS.items():
         path = settings / name
@@ -58,7 +61,7 @@ def lab(tmp_path):
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "CT_NOTEBOOK_SIZE": "small",
            "PLOTLY_RENDERER": "plotly_mimetype"}
     cmd = [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'notebooks'}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True"]
     log = (tmp_path / "lab.log").open("w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -103,6 +106,20 @@ def _wait_for(predicate, timeout_s: float, what: str, page):
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
+def _open_and_run(page, base: str, token: str, notebook: str) -> None:
+    """Open the notebook, wait for an idle kernel, run every cell (not awaited: polled instead)."""
+    page.set_default_timeout(60_000)
+    page.goto(f"{base}/lab/tree/{notebook}?token={token}")
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
+    page.wait_for_function("""() => {
+        const w = window.jupyterapp.shell.currentWidget;
+        const kernel = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+        return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+    }""", timeout=90_000)
+    # not awaited: the promise can hang behind a dialog; the page is polled instead
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
+
+
 def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
     base, token = lab
     shots = ROOT / "artifacts" / "screenshots"
@@ -112,16 +129,7 @@ def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            page.set_default_timeout(60_000)
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-            page.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
-            page.wait_for_function("""() => {
-                const w = window.jupyterapp.shell.currentWidget;
-                const kernel = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-                return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-            }""", timeout=90_000)
-            # not awaited: the promise can hang behind a dialog; the page is polled instead
-            page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
+            _open_and_run(page, base, token, NOTEBOOK)
             _wait_for(lambda: "|" in _scope_chart_signature(page), 120, "the scope chart to draw", page)
             before = _scope_chart_signature(page)
             slider = page.locator(".widget-hslider").filter(has_text="dimension").locator(".noUi-handle")
@@ -134,5 +142,43 @@ def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
             assert readout.inner_text().strip() == "4"
             page.screenshot(path=str(shots / f"notebook04-lab-{stamp}.png"), full_page=False)
             page.locator(".js-plotly-plot").first.screenshot(path=str(shots / f"notebook04-scope-chart-{stamp}.png"))
+        finally:
+            browser.close()
+
+
+def _tuner_chart_signature(page) -> str:
+    """The GateTuner's profile chart (a plotly chart inside a widget, titled 'gate profile'): its title
+    and the y values of its traces ('' before it draws)."""
+    return page.evaluate("""() => {
+        for (const plot of document.querySelectorAll('.jupyter-widgets .js-plotly-plot')) {
+            const title = plot.querySelector('.gtitle');
+            if (title && title.textContent.startsWith('gate profile') && plot.data && plot.data.length)
+                return title.textContent + '|' + JSON.stringify(plot.data.map(t => Array.from(t.y || [])));
+        }
+        return '';
+    }""")
+
+
+@pytest.mark.parametrize("lab", ["07_gate_tuning.ipynb"], indirect=True)
+def test_notebook_07_gate_tuner_recalibrates_when_delta_moves(lab):
+    base, token = lab
+    shots = ROOT / "artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1400})
+            _open_and_run(page, base, token, "07_gate_tuning.ipynb")
+            before = _wait_for(lambda: _tuner_chart_signature(page), 180, "the gate tuner's chart to draw", page)
+            assert "delta=0.05," in before
+            slider = page.locator(".widget-hslider").filter(has_text="target delta").locator(".noUi-handle")
+            slider.focus()
+            slider.press("ArrowRight")  # a larger delta: recalibrated, redrawn
+            after = _wait_for(lambda: (s := _tuner_chart_signature(page)) != before and s, 90,
+                              "the tuner's chart to change after moving the slider", page)
+            assert after != before and "delta=0.05," not in after  # 10^0.1 times larger
+            page.locator(".jupyter-widgets .js-plotly-plot").first.screenshot(
+                path=str(shots / f"notebook07-gate-tuner-{stamp}.png"))
         finally:
             browser.close()

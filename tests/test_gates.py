@@ -255,3 +255,20 @@ def test_gate_telemetry_events_follow_their_schema(tmp_path):
     assert gates[0]["recall"] == prof.audit.recall
     query = [e for e in events if e["schema_id"] == "covertreex.query"][0]
     assert query["engine"] == "gated" and query["recall"] == prof.audit.recall
+
+
+def test_vecchia_kl_is_zero_with_every_predecessor_and_matches_the_dense_formula():
+    from covertreex.reference import residual_covariance, vecchia_kl
+
+    X = make_data("gaussian", 60, 3, seed=2)
+    tree = CoverTree(Runtime(metric="residual", residual=Residual(Matern32(1.0, 0.5), inducing=10))).fit(X)
+    R = residual_covariance(tree, X)
+    everything = [np.arange(i) for i in range(60)]
+    assert abs(vecchia_kl(R, everything)) < 1e-8  # the full Cholesky: no approximation
+    nothing = [np.full(3, -1) for _ in range(60)]  # independent points: KL = (sum log R_ii - log det R) / 2
+    expected = 0.5 * (np.log(np.diag(R)).sum() - np.linalg.slogdet(R)[1])
+    assert vecchia_kl(R, nothing) == pytest.approx(expected, rel=1e-10)
+    sets = tree.knn(k=4, predecessor=True)
+    assert 0 < vecchia_kl(R, sets) < vecchia_kl(R, nothing)
+    with pytest.raises(ValueError, match="earlier points"):
+        vecchia_kl(R, [np.array([i]) for i in range(60)])

@@ -9,10 +9,10 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 EXPECTED = ["01_quickstart", "02_euclidean_benchmarks", "03_residual_vecchia", "04_scope_and_runtime_tuning",
-            "05_runtime_breakdown", "06_dynamic_updates"]
+            "05_runtime_breakdown", "06_dynamic_updates", "07_gate_tuning"]
 
 
-def test_the_six_notebooks_exist():
+def test_the_seven_notebooks_exist():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 

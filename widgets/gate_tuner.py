@@ -57,7 +57,7 @@ class GateTuner(Displayed):
         self.tree = tree
         self.peers = peers
         n = tree.num_points
-        self.delta = W.FloatLogSlider(value=0.05, base=10, min=-3, max=-0.5, description="target delta")
+        self.delta = W.FloatLogSlider(value=0.05, base=10, min=-3, max=-0.5, step=0.1, description="target delta")
         self.calibration = W.IntSlider(value=min(512, n // 3), min=20, max=max(20, min(4096, n // 2)), step=4,
                                        description="calibration")
         self.proxy = W.Dropdown(options=list(PROXIES), value="scaled", description="proxy")
