@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -120,7 +121,9 @@ def _open_and_run(page, base: str, token: str, notebook: str) -> None:
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
 
 
-def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
+@contextmanager
+def _notebook_page(lab, notebook: str):
+    """A chromium page on the lab with ``notebook`` opened and running; yields (page, screenshot stem)."""
     base, token = lab
     shots = ROOT / "artifacts" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
@@ -129,22 +132,26 @@ def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            _open_and_run(page, base, token, NOTEBOOK)
-            _wait_for(lambda: "|" in _scope_chart_signature(page), 120, "the scope chart to draw", page)
-            before = _scope_chart_signature(page)
-            slider = page.locator(".widget-hslider").filter(has_text="dimension").locator(".noUi-handle")
-            slider.focus()
-            slider.press("ArrowRight")  # dimension 3 -> 4: the explorer rebuilds and redraws
-            after = _wait_for(lambda: (s := _scope_chart_signature(page)) != before and "|" in s and s, 60,
-                              "the chart to change after moving the slider", page)
-            assert after != before
-            readout = page.locator(".widget-hslider").filter(has_text="dimension").locator(".widget-readout")
-            assert readout.inner_text().strip() == "4"
-            page.screenshot(path=str(shots / f"notebook04-lab-{stamp}.png"), full_page=False)
-            page.locator(".js-plotly-plot").first.screenshot(path=str(shots / f"notebook04-scope-chart-{stamp}.png"))
+            _open_and_run(page, base, token, notebook)
+            yield page, shots / f"{notebook[:10]}-{stamp}"
         finally:
             browser.close()
 
+
+def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
+    with _notebook_page(lab, NOTEBOOK) as (page, shot):
+        _wait_for(lambda: "|" in _scope_chart_signature(page), 120, "the scope chart to draw", page)
+        before = _scope_chart_signature(page)
+        slider = page.locator(".widget-hslider").filter(has_text="dimension").locator(".noUi-handle")
+        slider.focus()
+        slider.press("ArrowRight")  # dimension 3 -> 4: the explorer rebuilds and redraws
+        after = _wait_for(lambda: (s := _scope_chart_signature(page)) != before and "|" in s and s, 60,
+                          "the chart to change after moving the slider", page)
+        assert after != before
+        readout = page.locator(".widget-hslider").filter(has_text="dimension").locator(".widget-readout")
+        assert readout.inner_text().strip() == "4"
+        page.screenshot(path=f"{shot}-lab.png", full_page=False)
+        page.locator(".js-plotly-plot").first.screenshot(path=f"{shot}-scope-chart.png")
 
 def _tuner_chart_signature(page) -> str:
     """The GateTuner's profile chart (a plotly chart inside a widget, titled 'gate profile'): its title
@@ -161,24 +168,13 @@ def _tuner_chart_signature(page) -> str:
 
 @pytest.mark.parametrize("lab", ["07_gate_tuning.ipynb"], indirect=True)
 def test_notebook_07_gate_tuner_recalibrates_when_delta_moves(lab):
-    base, token = lab
-    shots = ROOT / "artifacts" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    with playwright.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1400})
-            _open_and_run(page, base, token, "07_gate_tuning.ipynb")
-            before = _wait_for(lambda: _tuner_chart_signature(page), 180, "the gate tuner's chart to draw", page)
-            assert "delta=0.05," in before
-            slider = page.locator(".widget-hslider").filter(has_text="target delta").locator(".noUi-handle")
-            slider.focus()
-            slider.press("ArrowRight")  # a larger delta: recalibrated, redrawn
-            after = _wait_for(lambda: (s := _tuner_chart_signature(page)) != before and s, 90,
-                              "the tuner's chart to change after moving the slider", page)
-            assert after != before and "delta=0.05," not in after  # 10^0.1 times larger
-            page.locator(".jupyter-widgets .js-plotly-plot").first.screenshot(
-                path=str(shots / f"notebook07-gate-tuner-{stamp}.png"))
-        finally:
-            browser.close()
+    with _notebook_page(lab, "07_gate_tuning.ipynb") as (page, shot):
+        before = _wait_for(lambda: _tuner_chart_signature(page), 180, "the gate tuner's chart to draw", page)
+        assert "delta=0.05," in before
+        slider = page.locator(".widget-hslider").filter(has_text="target delta").locator(".noUi-handle")
+        slider.focus()
+        slider.press("ArrowRight")  # a larger delta: recalibrated, redrawn
+        after = _wait_for(lambda: (s := _tuner_chart_signature(page)) != before and s, 90,
+                          "the tuner's chart to change after moving the slider", page)
+        assert after != before and "delta=0.05," not in after  # 10^0.1 times larger
+        page.locator(".jupyter-widgets .js-plotly-plot").first.screenshot(path=f"{shot}-gate-tuner.png")

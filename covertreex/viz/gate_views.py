@@ -31,7 +31,7 @@ def gate_profile(profile) -> go.Figure:
     a = profile.audit
     audit = "" if a is None else f"; audited recall {a.recall:.4f} [{a.recall_low:.4f}, {a.recall_high:.4f}]"
     fig.update_layout(height=450, title=f"gate profile: k={profile.k}, delta={profile.gate.delta:g}, "
-                                        f"{scores.size} calibration queries{audit}",
+                                        f"<br><sup>{scores.size} calibration queries{audit}</sup>",
                       xaxis={"title": "residual variance p", "type": "log"},
                       yaxis={"title": "budget needed (proxy rank of the worst true neighbour)", "type": "log"})
     return fig
