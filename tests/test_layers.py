@@ -16,6 +16,7 @@ LAYERS = (
     ("covertreex.runtime",),
     ("covertreex.algo",),
     ("covertreex.queries",),
+    ("covertreex.gates",),
     ("covertreex.telemetry",),
     ("covertreex.api",),
     ("covertreex.reference", "covertreex.viz", "covertreex.io"),
