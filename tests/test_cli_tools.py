@@ -186,3 +186,79 @@ def test_scaling_fits_exponents(tmp_path):
     # (the fit itself is checked on exact power laws below)
     assert all(np.isfinite(e[f"{w}_exponent"]) for e in data["exponents"] for w in ("build", "query"))
     assert len(list((tmp_path / "profiles").glob("scaling-*.html"))) == 1
+
+
+def _rewrite(path, out, **changes):
+    """A copy of a saved tree with arrays replaced; ``sha256=True`` re-stamps a valid checksum (a crafted file)."""
+    from covertreex.api.persist import checksum
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {f: data[f] for f in data.files}
+    restamp = changes.pop("sha256", False)
+    arrays.update(changes)
+    if restamp:
+        header = json.loads(str(arrays["header"]))
+        header["sha256"] = checksum(arrays)
+        arrays["header"] = np.array(json.dumps(header))
+    np.savez(out, **arrays)
+    return out
+
+
+def test_untrusted_tree_files_are_refused_with_a_clear_error(tmp_path, points):
+    from covertreex.api.persist import checksum
+
+    tree = CoverTree(Runtime(seed=3)).fit(points)
+    good = save_tree(tree, tmp_path / "t.npz")
+    with np.load(good) as data:
+        a = {f: data[f] for f in data.files}
+    n = 900
+    forward = a["parent"].copy()
+    forward[5] = 700
+    small_radius = a["radius"].copy()
+    small_radius[0] *= 0.5
+    wrong_pd = a["parent_dist"].copy()
+    wrong_pd[3] += 1e-9
+    nan_pts = a["points"].copy()
+    nan_pts[4, 1] = np.nan
+    huge = a["points"] * 1e160
+    cases = {
+        "altered, checksum kept": (dict(radius=small_radius), "checksum mismatch"),
+        "crafted radius": (dict(radius=small_radius, sha256=True), "outside the stored radius"),
+        "crafted parent distance": (dict(parent_dist=wrong_pd, sha256=True), "not a valid cover tree"),
+        "parent forward": (dict(parent=forward, sha256=True), "depth-first order"),
+        "ids repeated": (dict(ids=np.zeros(n, dtype=np.int64), sha256=True), "permutation"),
+        "wrong dtype": (dict(level=a["level"].astype(np.int32), sha256=True), "level must be int64"),
+        "short array": (dict(radius=a["radius"][:-1], sha256=True), r"radius must be float64 of shape \(900,\)"),
+        "NaN point": (dict(points=nan_pts, sha256=True), "NaN or infinity"),
+        "huge points": (dict(points=huge, sha256=True), "supported range"),
+        "bad header": (dict(header=np.array("{not json")), "header is not JSON"),
+        "foreign runtime": (dict(header=np.array(json.dumps({"format": "covertreex.tree", "version": 2,
+                                                             "runtime": {"metric": "cosine"},
+                                                             "sha256": checksum(a)}))), "Runtime"),
+    }
+    for name, (changes, message) in cases.items():
+        bad = _rewrite(good, tmp_path / f"{name.replace(' ', '_').replace(',', '')}.npz", **changes)
+        with pytest.raises(ValueError, match=message):
+            load_tree(bad)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="not a readable tree file"):
+        load_tree(truncated)
+    r = _invoke("query", truncated, "--k", 3, "--out", tmp_path / "n.npy")
+    assert r.exit_code == 2 and "readable" in r.output
+    r = _invoke("query", tmp_path / "crafted_radius.npz", "--k", 3, "--out", tmp_path / "n.npy")
+    assert r.exit_code == 2 and "radius" in " ".join(r.output.split())
+
+
+def test_version_1_files_load_with_their_derived_arrays_rebuilt(tmp_path, points):
+    import dataclasses as dc
+
+    tree = CoverTree(Runtime(seed=3)).fit(points)
+    arrays = tree.arrays
+    header = {"format": "covertreex.tree", "version": 1, "runtime": tree.runtime.describe()}
+    fields = {f.name: getattr(arrays, f.name) for f in dc.fields(arrays)}
+    fields["child_idx"] = np.full_like(fields["child_idx"], 10**9)  # v1 derived arrays are never read
+    np.savez(tmp_path / "v1.npz", header=np.array(json.dumps(header)), **fields)
+    loaded = load_tree(tmp_path / "v1.npz")
+    np.testing.assert_array_equal(loaded.knn(k=5), tree.knn(k=5))
+    loaded.check_invariants()

@@ -1,26 +1,47 @@
 """Saving a fitted Euclidean ``CoverTree`` to one ``.npz`` file and loading it back.
 
-The file holds every flat array of the tree and its Runtime as JSON; loading re-validates the
-Runtime and runs cheap consistency checks (sizes, dtype, id permutation), so a truncated or
-foreign file fails with a clear error instead of giving wrong answers.
+The file (format version 2) holds the tree's build arrays in position order — points, ids, levels,
+parent positions, parent distances, radii — a SHA-256 checksum of them, and the Runtime as JSON.  A
+file is untrusted input: loading never unpickles, checks the header, the checksum (a truncated or
+altered file is refused), every array's dtype and shape, that the coordinates are finite and in the
+supported range, and then rebuilds every derived array (children, subtree bounds, per-edge copies) from
+the build arrays instead of reading them, and verifies the tree's structure, its cover invariant and
+that every stored radius and parent distance is the recomputed one — so no file can make a search
+read out of bounds or prune a true neighbour.  Version 1 files (all arrays, no checksum) still load:
+their build arrays go through the same checks and the rest is rebuilt.
 Residual trees are not saved yet (their fitted factors need a format of their own).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from covertreex.api.tree import CoverTree
+from covertreex.core.invariants import check_loaded
 from covertreex.core.tree import PCCTree
 from covertreex.runtime.config import Runtime
+from covertreex.validation import check_scale
 
 FORMAT = "covertreex.tree"
-FORMAT_VERSION = 1
-_FIELDS = [f.name for f in dataclasses.fields(PCCTree)]
+FORMAT_VERSION = 2
+BUILD_FIELDS = ("points", "ids", "level", "parent", "parent_dist", "radius")
+_INT_FIELDS = ("ids", "level", "parent")
+_FLOAT_FIELDS = ("parent_dist", "radius")
+
+
+def checksum(arrays: dict) -> str:
+    """SHA-256 over the build arrays' dtypes, shapes and bytes, in ``BUILD_FIELDS`` order."""
+    h = hashlib.sha256()
+    for name in BUILD_FIELDS:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save_tree(tree: CoverTree, path: str | Path) -> Path:
@@ -46,9 +67,11 @@ def save_tree(tree: CoverTree, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path must end in .npz, got {str(path)!r}")
-    header = {"format": FORMAT, "version": FORMAT_VERSION, "runtime": tree.runtime.describe()}
+    build = dict(zip(BUILD_FIELDS, arrays.build_arrays()))
+    header = {"format": FORMAT, "version": FORMAT_VERSION, "runtime": tree.runtime.describe(),
+              "sha256": checksum(build)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, header=np.array(json.dumps(header)), **{f: getattr(arrays, f) for f in _FIELDS})
+    np.savez(path, header=np.array(json.dumps(header)), **build)
     return path
 
 
@@ -68,25 +91,66 @@ def load_tree(path: str | Path) -> CoverTree:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no tree file at {str(path)!r}")
-    with np.load(path, allow_pickle=False) as data:
-        if "header" not in data.files:
-            raise ValueError(f"{path}: not a covertreex tree file (no header)")
-        header = json.loads(str(data["header"]))
-        if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: expected {FORMAT} version {FORMAT_VERSION}, got "
-                             f"{header.get('format')!r} version {header.get('version')!r}")
-        missing = [f for f in _FIELDS if f not in data.files]
-        if missing:
-            raise ValueError(f"{path}: missing arrays {missing}")
-        arrays = {f: np.ascontiguousarray(data[f]) for f in _FIELDS}
-    runtime = Runtime(**{k: v for k, v in header["runtime"].items() if k != "residual"})
-    n = arrays["ids"].shape[0]
-    if n < 1 or arrays["points"].shape[0] != n or arrays["child_ptr"].shape != (n + 1,) or \
-            not np.array_equal(np.sort(arrays["ids"]), np.arange(n)) or \
-            not np.array_equal(arrays["position_of"][arrays["ids"]], np.arange(n)):
-        raise ValueError(f"{path}: inconsistent tree arrays (sizes or id permutation)")
-    if arrays["points"].dtype != np.dtype(runtime.precision):
-        raise ValueError(f"{path}: points are {arrays['points'].dtype}, runtime says {runtime.precision}")
-    for a in arrays.values():
-        a.setflags(write=False)
-    return CoverTree(runtime, _tree=PCCTree(**arrays))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "header" not in data.files:
+                raise ValueError(f"{path}: not a covertreex tree file (no header)")
+            header = _header(data["header"], path)
+            missing = [f for f in BUILD_FIELDS if f not in data.files]
+            if missing:
+                raise ValueError(f"{path}: missing arrays {missing}")
+            arrays = {f: data[f] for f in BUILD_FIELDS}
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable tree file ({exc})") from None
+    if header["version"] >= 2 and checksum(arrays) != header.get("sha256"):
+        raise ValueError(f"{path}: checksum mismatch: the file was truncated or altered after it was saved")
+    try:
+        runtime = Runtime(**{k: v for k, v in header["runtime"].items() if k != "residual"})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: the saved Runtime is not valid: {exc}") from None
+    if runtime.metric != "euclidean":
+        raise ValueError(f"{path}: only Euclidean trees are saved, this file says metric={runtime.metric!r}")
+    _check_arrays(arrays, runtime, path)
+    tree = PCCTree.from_build_arrays(*(arrays[f] for f in BUILD_FIELDS))
+    try:
+        check_loaded(tree, runtime.metric_policy())
+    except AssertionError as exc:
+        raise ValueError(f"{path}: not a valid cover tree: {exc}") from None
+    return CoverTree(runtime, _tree=tree)
+
+
+def _header(raw, path: Path) -> dict:
+    try:
+        header = json.loads(str(raw))
+    except (json.JSONDecodeError, ValueError):
+        raise ValueError(f"{path}: the header is not JSON") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("version") not in (1, 2):
+        got = (header.get("format"), header.get("version")) if isinstance(header, dict) else (None, None)
+        raise ValueError(f"{path}: expected {FORMAT} version 1 or {FORMAT_VERSION}, got {got[0]!r} version {got[1]!r}")
+    if not isinstance(header.get("runtime"), dict):
+        raise ValueError(f"{path}: the header holds no Runtime")
+    return header
+
+
+def _check_arrays(arrays: dict, runtime: Runtime, path: Path) -> None:
+    """dtypes, shapes, finiteness and range of the build arrays, before anything reads them."""
+    pts = arrays["points"]
+    if pts.ndim != 2 or pts.shape[0] < 1 or pts.shape[1] < 1:
+        raise ValueError(f"{path}: points must be a non-empty 2-D array, got shape {pts.shape}")
+    if pts.dtype != np.dtype(runtime.precision):
+        raise ValueError(f"{path}: points are {pts.dtype}, runtime says {runtime.precision}")
+    n = pts.shape[0]
+    for name in _INT_FIELDS + _FLOAT_FIELDS:
+        a = arrays[name]
+        want = np.int64 if name in _INT_FIELDS else np.float64
+        if a.dtype != want or a.shape != (n,):
+            raise ValueError(f"{path}: {name} must be {np.dtype(want)} of shape ({n},), got {a.dtype} {a.shape}")
+    for name in ("points",) + _FLOAT_FIELDS:
+        if not np.all(np.isfinite(arrays[name])):
+            raise ValueError(f"{path}: {name} holds NaN or infinity")
+    check_scale(pts, f"{path}: points", "coordinates")
+    ids, parent = arrays["ids"], arrays["parent"]
+    if not np.array_equal(np.sort(ids), np.arange(n)):
+        raise ValueError(f"{path}: ids are not a permutation of 0..{n - 1}")
+    if parent[0] != -1 or (n > 1 and (np.any(parent[1:] < 0) or np.any(parent[1:] >= np.arange(1, n)))):
+        raise ValueError(f"{path}: parent positions do not describe a tree rooted at position 0 in depth-first order")

@@ -69,3 +69,16 @@ def check_tree(t: PCCTree, metric) -> None:
     dup = np.flatnonzero(t.level == DUP_LEVEL)
     if dup.size and np.any(t.parent_dist[dup] != 0.0):
         _fail("a node at the duplicate level is not at distance 0 from its parent")
+
+
+def check_loaded(t: PCCTree, metric) -> None:
+    """The checks a tree read from a file gets (O(n log n), no O(n^2) separation scan): structure,
+    levels and cover, and every stored parent distance and radius against the recomputed distances —
+    what the searches' pruning relies on."""
+    _check_structure(t)
+    code, c = first_cover_violation(metric.slots, t.points, t.level, t.parent, t.parent_dist)
+    if code:
+        _fail(f"cover (code {code}) at id {t.ids[c]} under id {t.ids[t.parent[c]]}")
+    x, a = first_radius_violation(metric.slots, t.points, t.parent, t.radius)
+    if x >= 0:
+        _fail(f"radius: id {t.ids[x]} lies outside the stored radius {t.radius[a]!r} of its ancestor id {t.ids[a]}")
