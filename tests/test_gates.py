@@ -36,7 +36,7 @@ def _with_budget(profile: GateProfile, budget: int) -> GateProfile:
     return dataclasses.replace(profile, budgets=(budget,) * len(profile.budgets))
 
 
-SMALL = Gate(delta=0.1, calibration=60, audit=60)
+SMALL = Gate(delta=0.1, calibration=60, audit=60, fallback=False)  # the gated search itself, always
 
 
 @pytest.mark.parametrize("policy", list(POLICIES))
@@ -64,6 +64,24 @@ def test_a_full_budget_answers_exactly(policy, shape, path, monkeypatch):
     e_ids, e_dist = brute_force_knn(X, Q, k=k, metric="residual", residual=tree.metric)
     np.testing.assert_array_equal(ids, e_ids)
     np.testing.assert_array_equal(dist, e_dist)
+
+
+@pytest.mark.parametrize("predecessor", [False, True])
+def test_a_budget_dearer_than_the_exact_scan_answers_exactly(predecessor):
+    """The cost model's fallback: candidates that would cost more than the dense scan are not fetched;
+    the exact engine answers (recall 1) and says so."""
+    X, tree = _tree("gaussian", "rbf-tiny-p")
+    k = 6
+    prof = tree.calibrate_gate(dataclasses.replace(SMALL, fallback=True), k, predecessor=predecessor)
+    rows = np.arange(1, N, 4)
+    for budget, engine in ((N, "dense"), (k, "gated")):
+        res = tree.knn_result(query_ids=rows, k=k, predecessor=predecessor, gate=_with_budget(prof, budget))
+        assert res.engine == engine
+    res = tree.knn_result(query_ids=rows, k=k, predecessor=predecessor, gate=_with_budget(prof, N))
+    e_ids, e_dist = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor, metric="residual",
+                                    residual=tree.metric)
+    np.testing.assert_array_equal(res.ids, e_ids)
+    np.testing.assert_array_equal(res.distances, e_dist)
 
 
 def _proxy_top(P: np.ndarray, q: int, budget: int, limit: int) -> set:
@@ -202,7 +220,7 @@ def test_precomputed_factors_are_stamped_by_their_values():
 
 def test_gate_settings_are_validated():
     for bad, match in (({"delta": 0}, "delta"), ({"delta": 1.5}, "delta"), ({"calibration": 0}, "calibration"),
-                       ({"proxy": "pca"}, "proxy"), ({"bands": 0}, "bands"), ({"audit": -1}, "audit"),
+                       ({"proxy": "pca"}, "proxy"), ({"fallback": 1}, "fallback"), ({"bands": 0}, "bands"), ({"audit": -1}, "audit"),
                        ({"delta": 1e-3, "calibration": 500}, "cannot certify"), ({"seed": True}, "seed")):
         with pytest.raises(ValueError, match=match):
             Gate(**bad)

@@ -57,7 +57,9 @@ def gated_rows(tree, fit_runs: list[float], oracles: dict, qids: np.ndarray, del
                                        predecessor=pred)
             low, high = recall_interval(ids, oracle.out[0])
             a = profile.audit
-            note = (f"delta={delta:g}: budget {'/'.join(map(str, profile.budgets))} of {n}; calibration "
+            answered_by = "gated" if run.out.engine == "gated" else "the exact dense engine (cheaper than the budget)"
+            note = (f"delta={delta:g}: budget {'/'.join(map(str, profile.budgets))} of {n}, answered by {answered_by}; "
+                    f"calibration "
                     f"{cal.runs[0]:.2f} s ({calibration} exact queries + {audit} audited) in the build column; "
                     f"recall 95% CI [{low:.4f}, {high:.4f}]")
             if a is not None:

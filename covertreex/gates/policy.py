@@ -51,6 +51,9 @@ class Gate:
         Draws the calibration and audit queries.
     confidence : float
         Level of the audit's Clopper–Pearson intervals.
+    fallback : bool
+        Answer exactly (the dense engine, recall 1) when the budget's candidates would cost more than the
+        exact scan (``gates.search.CANDIDATE_COST``); False always runs the gated search (to study it).
     """
 
     delta: float = 0.01
@@ -60,8 +63,11 @@ class Gate:
     bands: int = 1
     seed: int = 0
     confidence: float = 0.95
+    fallback: bool = True
 
     def __post_init__(self) -> None:
+        if not isinstance(self.fallback, bool):
+            raise ValueError(f"Gate.fallback must be True or False, got {self.fallback!r}")
         object.__setattr__(self, "delta", _fraction("delta", self.delta))
         object.__setattr__(self, "confidence", _fraction("confidence", self.confidence))
         object.__setattr__(self, "calibration", _count("calibration", self.calibration, 1))

@@ -26,7 +26,7 @@ from covertreex.gates.profile import GateAudit, GateProfile, Stamp
 from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.metrics.residual_dense import v_norms
 from covertreex.queries._knn_numba import NO_LIMIT
-from covertreex.queries.dense import _in_parallel, dense_among
+from covertreex.queries.dense import _in_parallel, dense_among, dense_knn
 from covertreex.queries.knn import CHUNKS_PER_THREAD, LEAF_SCAN_LOW_DIM, dense_self
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import Runtime
@@ -53,6 +53,11 @@ MIN_BLOCK, MAX_BLOCK = 8, 128
 SUPERBLOCK = 4096  # queries whose candidate lists are held at once (SUPERBLOCK x budget ids)
 
 
+# When the candidates would cost more than the exact dense scan, the gated search answers exactly instead
+# (recall 1).  A candidate is a feature row fetched from memory and re-ranked; a scanned column is a
+# share of a GEMM: measured on the 2-core development machine (1,024 query ids, N = 32,768, wall time per
+# candidate over wall time per dense column) 68x at m = 512 and 37x at m = 256.  ``Gate.fallback``.
+CANDIDATE_COST = 50.0
 # Budgets up to this many candidates are re-ranked query by query with the scalar kernel (few rows,
 # read once each); larger ones in blocks against the union of their candidates by GEMM.
 SCALAR_BUDGET = 512
@@ -62,7 +67,8 @@ def _block_size(queries: int, points: int, budget: int) -> int:
     return int(np.clip(budget * queries / max(points, 1), MIN_BLOCK, MAX_BLOCK))
 
 
-def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, limit, budget, k, n_out) -> KnnResult:
+def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, limit, budget, k, n_out,
+         fallback: bool) -> KnnResult:
     """Candidates of the queries in ``order`` (proxy stage), then blocks of consecutive queries re-ranked
     exactly against the union of their candidates by the dense engine's GEMM screen (a superset of each
     query's own candidates: never fewer true neighbours than calibrated)."""
@@ -71,6 +77,12 @@ def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, 
     proxy_evals = np.zeros(n_out, dtype=np.int64)
     exact_evals = np.zeros(n_out, dtype=np.int64)
     ex_ids = np.where(exclude >= 0, proxy_tree.ids[np.maximum(exclude, 0)], -1)
+    columns = np.minimum(limit, fx.shape[0])
+    if fallback and order.size and CANDIDATE_COST * float(budget.mean()) > float(columns.mean()):
+        # fetching C candidate rows each would cost more than the exact scan's GEMM: answer exactly
+        exact = dense_knn(fx, metric, fq, order, ex_ids, limit, k)
+        ids[out_row], dist[out_row], exact_evals[out_row] = exact.ids, exact.distances, exact.distance_evaluations
+        return KnnResult(ids=ids, distances=dist, distance_evaluations=exact_evals, engine="dense")
     width = int(budget.max(initial=1))
     block = _block_size(order.shape[0], fx.shape[0], width)
     if width > SCALAR_BUDGET:
@@ -125,7 +137,7 @@ def gated_self(proxy_tree: PCCTree, metric, rows: np.ndarray, profile: GateProfi
     budget = profile.budget_of(rows[order, metric.dim])
     pq = proxy_rows(metric, rows, profile.gate.proxy)
     return _run(proxy_tree, metric, rows, pq, rows, order, by_position, positions[by_position], limit, budget, k,
-                ids.shape[0])
+                ids.shape[0], profile.gate.fallback)
 
 
 def gated_points(proxy_tree: PCCTree, metric, rows: np.ndarray, profile: GateProfile, queries: np.ndarray,
@@ -135,7 +147,7 @@ def gated_points(proxy_tree: PCCTree, metric, rows: np.ndarray, profile: GatePro
     order = np.arange(m, dtype=np.int64)
     budget = profile.budget_of(queries[:, metric.dim])
     return _run(proxy_tree, metric, rows, proxy_rows(metric, queries, profile.gate.proxy), queries, order, order,
-                np.full(m, -1, dtype=np.int64), np.full(m, NO_LIMIT), budget, k, m)
+                np.full(m, -1, dtype=np.int64), np.full(m, NO_LIMIT), budget, k, m, profile.gate.fallback)
 
 
 def _draw(n: int, gate: Gate, predecessor: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -28,8 +28,8 @@ def held_out_ids(tree, profile: GateProfile, count: int, seed: int) -> np.ndarra
 def budget_sweep(tree, profile: GateProfile, budgets, queries: int = 512, seed: int = 1,
                  confidence: float = 0.95) -> list[dict]:
     """For each budget (one for every band): recall@k with its Clopper–Pearson interval, the fraction
-    of queries served whole and queries/s of the gated search, on ``queries`` held-out points; plus a
-    first row for the exact engine (``budget`` None)."""
+    of queries served whole and queries/s of the gated search (always gated: ``Gate.fallback`` off), on
+    ``queries`` held-out points; plus a first row for the exact engine (``budget`` None)."""
     ids = held_out_ids(tree, profile, queries, seed)
     k, pred = profile.k, profile.predecessor
     start = time.perf_counter()
@@ -41,7 +41,9 @@ def budget_sweep(tree, profile: GateProfile, budgets, queries: int = 512, seed: 
         budget = int(budget)
         if not k <= budget <= tree.num_points:
             raise ValueError(f"budgets must lie in [k, points] = [{k}, {tree.num_points}], got {budget}")
-        trial = dataclasses.replace(profile, budgets=(budget,) * len(profile.budgets))
+        # the gated search itself at this budget (never the exact fallback): the trade-off being charted
+        trial = dataclasses.replace(profile, gate=dataclasses.replace(profile.gate, fallback=False),
+                                    budgets=(budget,) * len(profile.budgets))
         start = time.perf_counter()
         got = tree.knn(k=k, query_ids=ids, predecessor=pred, gate=trial)
         seconds = time.perf_counter() - start
