@@ -35,6 +35,8 @@ def test_save_load_round_trip_answers_identically(tmp_path, points):
     tree = CoverTree(Runtime(seed=3)).fit(points)
     loaded = load_tree(save_tree(tree, tmp_path / "t.npz"))
     assert loaded.runtime == tree.runtime and loaded.num_points == 900
+    again = CoverTree.load(tree.save(tmp_path / "m.npz"))  # the same, where users look for it
+    np.testing.assert_array_equal(again.knn(k=4), tree.knn(k=4))
     np.testing.assert_array_equal(loaded.knn(k=4), tree.knn(k=4))
     loaded.check_invariants()
     with pytest.raises(ValueError, match="must end in .npz"):

@@ -146,3 +146,13 @@ def test_load_reports_the_bad_line(tmp_path):
     path.write_text(json.dumps({"schema_id": "covertreex.query", "schema_version": 2}) + "\n")
     with pytest.raises(ValueError, match="bad.jsonl:1: covertreex.query: missing fields"):
         load(path)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match="no telemetry events"):
+        load(empty)
+    from typer.testing import CliRunner
+
+    from covertreex.cli.main import app
+
+    result = CliRunner().invoke(app, ["telemetry", "summary", str(empty)])
+    assert result.exit_code == 2 and "no telemetry events" in " ".join(result.output.split())

@@ -500,6 +500,20 @@ class CoverTree:
         b = a if ids_b is None else as_ids(ids_b, "ids_b", self.num_points)
         return pairwise_distances(self._metric.slots, rows, a, rows, b)
 
+    # -- files ------------------------------------------------------------------------------
+    def save(self, path):
+        """Write this fitted Euclidean tree to one ``.npz`` file (``covertreex.save_tree``); returns the path."""
+        from covertreex.api.persist import save_tree  # persist builds CoverTrees: imported when used
+
+        return save_tree(self, path)
+
+    @staticmethod
+    def load(path) -> CoverTree:
+        """A tree written by ``save`` (``covertreex.load_tree``): checked as untrusted input, never unpickled."""
+        from covertreex.api.persist import load_tree
+
+        return load_tree(path)
+
     # -- diagnostics ------------------------------------------------------------------------
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` describing the first violated invariant (O(n^2) distances)."""

@@ -20,6 +20,9 @@ def load(path: str | Path, validate_events: bool = True):
     """All events of a JSONL file as a DataFrame (floats stay floats: ``dtype=False``)."""
     pd = _pandas()
     path = Path(path)
+    with path.open(encoding="utf-8") as fh:
+        if not any(line.strip() for line in fh):
+            raise ValueError(f"{path}: no telemetry events in the file (it is empty)")
     if validate_events:
         with path.open(encoding="utf-8") as fh:
             for number, line in enumerate(fh, 1):
