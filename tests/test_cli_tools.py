@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from covertreex import CoverTree, Runtime
+from covertreex.telemetry import TelemetryWriter
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.reference import brute_force_knn
 from covertreex.bench.profiling import fit_exponents
@@ -93,7 +94,8 @@ def test_build_then_query_files_match_the_oracle(tmp_path, points):
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, points, args, message):
     log = tmp_path / "log.jsonl"
-    log.write_text("")
+    with TelemetryWriter(log, Runtime()) as writer:  # a real run's events
+        CoverTree().fit(points[:50], telemetry=writer)
     args = [a.format(x=tmp_path / "x.npy", log=log) for a in args]
     r = _invoke(*args)
     assert r.exit_code == 2, r.output
