@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from covertreex import CoverTree, Runtime
+from covertreex import CoverTree, Residual, Runtime
+from covertreex.kernels import RBF, Matern32
 from covertreex.telemetry import TelemetryWriter
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.reference import brute_force_knn
@@ -266,3 +267,55 @@ def test_version_1_files_load_with_their_derived_arrays_rebuilt(tmp_path, points
     loaded = load_tree(tmp_path / "v1.npz")
     np.testing.assert_array_equal(loaded.knn(k=5), tree.knn(k=5))
     loaded.check_invariants()
+
+
+@pytest.mark.parametrize("policy", [Residual(Matern32(1.0, (0.5, 1.0, 2.0)), inducing=40),
+                                    Residual(RBF(2.0, 0.7), inducing=np.linspace(-1, 1, 60).reshape(20, 3),
+                                             jitter=1e-5)])
+@pytest.mark.parametrize("engine", ["dense", "tree"])
+def test_residual_trees_save_and_load(tmp_path, points, policy, engine):
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine=engine)).fit(points)
+    loaded = CoverTree.load(tree.save(tmp_path / "r.npz"))
+    assert loaded.runtime == tree.runtime
+    Q = np.random.default_rng(2).standard_normal((30, 3))
+    for kw in ({}, {"predecessor": True}, {"query_ids": [3, 500]}):
+        np.testing.assert_array_equal(loaded.knn(k=6, **kw), tree.knn(k=6, **kw))
+    np.testing.assert_array_equal(loaded.knn(Q, k=6), tree.knn(Q, k=6))  # new coordinates: the same factors
+    grown = loaded.insert(Q)  # a loaded tree grows like any other
+    o, _ = brute_force_knn(np.asarray(grown.points), k=4, metric="residual", residual=grown.metric)
+    np.testing.assert_array_equal(grown.knn(k=4), o)
+
+
+def test_residual_files_with_precomputed_factors_and_tampering(tmp_path, points):
+    from covertreex.api.persist import checksum
+
+    base = CoverTree(Runtime(metric="residual", residual=Residual(Matern32(1.0, 0.6), inducing=30))).fit(points)
+    F = base._fitted()
+    dim = 3
+    mine = CoverTree(base.runtime).fit(points, v_matrix=F[:, dim + 1:], p_diag=F[:, dim] * 1.05)
+    loaded = CoverTree.load(mine.save(tmp_path / "p.npz"))
+    np.testing.assert_array_equal(loaded.knn(k=5), mine.knn(k=5))
+    with pytest.raises(ValueError, match="v_matrix"):
+        loaded.knn(points[:2], k=3)  # rows of new points need the user's V and p, as before saving
+    good = base.save(tmp_path / "g.npz")
+    with np.load(good) as data:
+        a = {f: data[f] for f in data.files}
+    rows = a["points"].copy()
+    rows[7, dim + 5] += 1e-3
+    chol = a["chol"].copy()
+    chol[4, 2] *= 1.01
+    coords = a["coords"].copy()
+    coords[9, 0] += 0.5
+    header = json.loads(str(a["header"]))
+    header["runtime"]["residual"]["lengthscale"] = 0.61
+    cases = {"rows": ({"points": rows}, "feature rows"), "chol": ({"chol": chol}, "Cholesky"),
+             "coords": ({"coords": coords}, "coordinate columns"),
+             "kernel": ({"header": np.array(json.dumps(header))}, "coordinate columns")}
+    for name, (changes, message) in cases.items():
+        b = {**a, **changes}
+        h = json.loads(str(b["header"]))
+        h["sha256"] = checksum(b)
+        b["header"] = np.array(json.dumps(h))
+        np.savez(tmp_path / f"{name}.npz", **b)
+        with pytest.raises(ValueError, match=message):
+            load_tree(tmp_path / f"{name}.npz")

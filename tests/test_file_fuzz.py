@@ -9,8 +9,10 @@ import os
 import numpy as np
 import pytest
 
-from covertreex import CoverTree, Runtime, load_tree, save_tree
+from covertreex import CoverTree, Residual, Runtime, load_tree, save_tree
 from covertreex.api.persist import BUILD_FIELDS, checksum
+from covertreex.api.persist_residual import RESIDUAL_FIELDS
+from covertreex.kernels import Matern32
 from covertreex.reference import brute_force_knn
 
 # CI: a fixed seed and a bounded count; COVERTREEX_FUZZ_FILES=N for a larger run
@@ -19,7 +21,7 @@ FILES = int(os.environ.get("COVERTREEX_FUZZ_FILES", "150"))
 
 def _mutate(arrays: dict, rng: np.random.Generator) -> str:
     """Alter one stored array in one of several ways; returns what was done."""
-    name = str(rng.choice(BUILD_FIELDS))
+    name = str(rng.choice([f for f in BUILD_FIELDS + RESIDUAL_FIELDS if f in arrays and arrays[f].size]))
     a = arrays[name]
     kind = str(rng.choice(["value", "swap", "truncate", "dtype", "nan", "shuffle", "nudge", "sign", "zero"]))
     a = a.copy()
@@ -54,10 +56,18 @@ def _mutate(arrays: dict, rng: np.random.Generator) -> str:
     return f"{name}:{kind}"
 
 
-def fuzz(tmp_path, files: int, seed: int) -> dict:
+def _oracle(loaded):
+    if loaded.runtime.metric == "residual":
+        return brute_force_knn(np.asarray(loaded.points), k=5, metric="residual", residual=loaded.metric)
+    return brute_force_knn(np.asarray(loaded.points), k=5)
+
+
+def fuzz(tmp_path, files: int, seed: int, metric: str = "euclidean") -> dict:
     rng = np.random.default_rng(seed)
     X = np.round(rng.standard_normal((300, 3)), 1)  # ties and duplicates too
-    tree = CoverTree(Runtime(seed=1)).fit(X)
+    runtime = Runtime(seed=1) if metric == "euclidean" else Runtime(
+        seed=1, metric="residual", residual=Residual(Matern32(1.0, 0.7), inducing=20), query_engine="tree")
+    tree = CoverTree(runtime).fit(X)
     good = save_tree(tree, tmp_path / "good.npz")
     with np.load(good) as data:
         base = {f: data[f] for f in data.files}
@@ -79,15 +89,16 @@ def fuzz(tmp_path, files: int, seed: int) -> dict:
             counts["errors"] += 1
             continue
         ids, dist = loaded.knn(k=5, return_distances=True)
-        o_ids, o_dist = brute_force_knn(np.asarray(loaded.points), k=5)
+        o_ids, o_dist = _oracle(loaded)
         assert np.array_equal(ids, o_ids) and np.array_equal(dist, o_dist), what
         counts["exact"] += 1
         counts["unchanged"] += bool(np.array_equal(loaded.points, tree.points))
     return counts
 
 
-def test_altered_tree_files_load_exactly_or_fail_clearly(tmp_path):
-    counts = fuzz(tmp_path, FILES, seed=20261130)
+@pytest.mark.parametrize("metric", ["euclidean", "residual"])
+def test_altered_tree_files_load_exactly_or_fail_clearly(tmp_path, metric):
+    counts = fuzz(tmp_path, FILES, seed=20261130, metric=metric)
     assert counts["files"] == FILES and counts["errors"] + counts["exact"] == FILES
     assert counts["errors"] > FILES // 2  # most alterations are caught (a swap of equal values is not one)
 

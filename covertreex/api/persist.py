@@ -9,7 +9,7 @@ the build arrays instead of reading them, and verifies the tree's structure, its
 that every stored radius and parent distance is the recomputed one — so no file can make a search
 read out of bounds or prune a true neighbour.  Version 1 files (all arrays, no checksum) still load:
 their build arrays go through the same checks and the rest is rebuilt.
-Residual trees are not saved yet (their fitted factors need a format of their own).
+Residual trees also store their coordinates and fitted factors (``persist_residual``), checked the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from covertreex.api.persist_residual import RESIDUAL_FIELDS, load_residual, residual_payload
 from covertreex.api.tree import CoverTree
 from covertreex.core.invariants import check_loaded
 from covertreex.core.tree import PCCTree
@@ -35,9 +36,10 @@ _FLOAT_FIELDS = ("parent_dist", "radius")
 
 
 def checksum(arrays: dict) -> str:
-    """SHA-256 over the build arrays' dtypes, shapes and bytes, in ``BUILD_FIELDS`` order."""
+    """SHA-256 over the stored arrays' dtypes, shapes and bytes (build arrays, then the residual
+    metric's where present), in a fixed order."""
     h = hashlib.sha256()
-    for name in BUILD_FIELDS:
+    for name in BUILD_FIELDS + tuple(f for f in RESIDUAL_FIELDS if f in arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
@@ -45,12 +47,12 @@ def checksum(arrays: dict) -> str:
 
 
 def save_tree(tree: CoverTree, path: str | Path) -> Path:
-    """Write a fitted Euclidean tree to one ``.npz`` file (also ``covertreex.save_tree``).
+    """Write a fitted tree to one ``.npz`` file (also ``covertreex.save_tree`` and ``CoverTree.save``).
 
     Parameters
     ----------
     tree : CoverTree
-        A fitted tree with ``metric="euclidean"``.
+        A fitted tree (Euclidean, or residual with its coordinates and factors).
     path : str or Path
         Where to write; must end in ``.npz``.
 
@@ -61,15 +63,16 @@ def save_tree(tree: CoverTree, path: str | Path) -> Path:
     """
     if not isinstance(tree, CoverTree):
         raise TypeError(f"tree must be a CoverTree, got {type(tree).__name__}")
-    if tree.runtime.metric != "euclidean":
-        raise ValueError("save_tree supports metric='euclidean' trees only (residual factors are not saved yet)")
     arrays = tree.arrays
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"path must end in .npz, got {str(path)!r}")
     build = dict(zip(BUILD_FIELDS, arrays.build_arrays()))
-    header = {"format": FORMAT, "version": FORMAT_VERSION, "runtime": tree.runtime.describe(),
-              "sha256": checksum(build)}
+    header = {"format": FORMAT, "version": FORMAT_VERSION, "runtime": tree.runtime.describe()}
+    if tree.runtime.metric == "residual":
+        header["residual"], extra = residual_payload(tree)
+        build.update(extra)
+    header["sha256"] = checksum(build)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, header=np.array(json.dumps(header)), **build)
     return path
@@ -96,27 +99,39 @@ def load_tree(path: str | Path) -> CoverTree:
             if "header" not in data.files:
                 raise ValueError(f"{path}: not a covertreex tree file (no header)")
             header = _header(data["header"], path)
-            missing = [f for f in BUILD_FIELDS if f not in data.files]
+            residual = header["runtime"].get("metric") == "residual"
+            fields = BUILD_FIELDS + (RESIDUAL_FIELDS if residual else ())
+            missing = [f for f in fields if f not in data.files]
             if missing:
                 raise ValueError(f"{path}: missing arrays {missing}")
-            arrays = {f: data[f] for f in BUILD_FIELDS}
+            arrays = {f: data[f] for f in fields}
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{path}: not a readable tree file ({exc})") from None
     if header["version"] >= 2 and checksum(arrays) != header.get("sha256"):
         raise ValueError(f"{path}: checksum mismatch: the file was truncated or altered after it was saved")
+    if residual and header["version"] < 2:
+        raise ValueError(f"{path}: version 1 files hold Euclidean trees only")
+    settings = {k: v for k, v in header["runtime"].items() if k != "residual"}
+    precision = settings.get("precision", "float64")
+    if precision not in ("float32", "float64"):
+        raise ValueError(f"{path}: the saved Runtime's precision must be 'float32' or 'float64', got {precision!r}")
+    _check_arrays(arrays, precision, path)
+    metric = coords = policy = None
+    if residual:
+        rows_by_id = np.empty_like(arrays["points"])
+        rows_by_id[arrays["ids"]] = arrays["points"]
+        policy, metric, coords = load_residual({**header.get("residual", {}), "runtime": header["runtime"]},
+                                               arrays, rows_by_id, path)
     try:
-        runtime = Runtime(**{k: v for k, v in header["runtime"].items() if k != "residual"})
+        runtime = Runtime(**settings, residual=policy)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: the saved Runtime is not valid: {exc}") from None
-    if runtime.metric != "euclidean":
-        raise ValueError(f"{path}: only Euclidean trees are saved, this file says metric={runtime.metric!r}")
-    _check_arrays(arrays, runtime, path)
     tree = PCCTree.from_build_arrays(*(arrays[f] for f in BUILD_FIELDS))
     try:
-        check_loaded(tree, runtime.metric_policy())
+        check_loaded(tree, metric or runtime.metric_policy())
     except AssertionError as exc:
         raise ValueError(f"{path}: not a valid cover tree: {exc}") from None
-    return CoverTree(runtime, _tree=tree)
+    return CoverTree(runtime, _tree=tree, _metric=metric, _coords=coords)
 
 
 def _header(raw, path: Path) -> dict:
@@ -132,13 +147,13 @@ def _header(raw, path: Path) -> dict:
     return header
 
 
-def _check_arrays(arrays: dict, runtime: Runtime, path: Path) -> None:
+def _check_arrays(arrays: dict, precision: str, path: Path) -> None:
     """dtypes, shapes, finiteness and range of the build arrays, before anything reads them."""
     pts = arrays["points"]
     if pts.ndim != 2 or pts.shape[0] < 1 or pts.shape[1] < 1:
         raise ValueError(f"{path}: points must be a non-empty 2-D array, got shape {pts.shape}")
-    if pts.dtype != np.dtype(runtime.precision):
-        raise ValueError(f"{path}: points are {pts.dtype}, runtime says {runtime.precision}")
+    if pts.dtype != np.dtype(precision):
+        raise ValueError(f"{path}: points are {pts.dtype}, runtime says {precision}")
     n = pts.shape[0]
     for name in _INT_FIELDS + _FLOAT_FIELDS:
         a = arrays[name]
