@@ -223,6 +223,9 @@ def test_untrusted_tree_files_are_refused_with_a_clear_error(tmp_path, points):
     small_radius[0] *= 0.5
     wrong_pd = a["parent_dist"].copy()
     wrong_pd[3] += 1e-9
+    leaf = int(np.flatnonzero(np.bincount(a["parent"][1:], minlength=n) == 0)[0])
+    negative_leaf = a["radius"].copy()
+    negative_leaf[leaf] = -1.0  # a leaf's radius is never checked against descendants: only its sign
     nan_pts = a["points"].copy()
     nan_pts[4, 1] = np.nan
     huge = a["points"] * 1e160
@@ -231,6 +234,7 @@ def test_untrusted_tree_files_are_refused_with_a_clear_error(tmp_path, points):
         "crafted radius": (dict(radius=small_radius, sha256=True), "outside the stored radius"),
         "crafted parent distance": (dict(parent_dist=wrong_pd, sha256=True), "not a valid cover tree"),
         "parent forward": (dict(parent=forward, sha256=True), "depth-first order"),
+        "negative leaf radius": (dict(radius=negative_leaf, sha256=True), "negative values"),
         "ids repeated": (dict(ids=np.zeros(n, dtype=np.int64), sha256=True), "permutation"),
         "wrong dtype": (dict(level=a["level"].astype(np.int32), sha256=True), "level must be int64"),
         "short array": (dict(radius=a["radius"][:-1], sha256=True), r"radius must be float64 of shape \(900,\)"),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from covertreex.algo.insert import insert_points
 from covertreex.api.persist_residual import RESIDUAL_FIELDS, load_residual, residual_payload
 from covertreex.api.tree import CoverTree
 from covertreex.core.invariants import check_loaded
@@ -116,16 +117,19 @@ def load_tree(path: str | Path) -> CoverTree:
     if precision not in ("float32", "float64"):
         raise ValueError(f"{path}: the saved Runtime's precision must be 'float32' or 'float64', got {precision!r}")
     _check_arrays(arrays, precision, path)
-    metric = coords = policy = None
+    metric = coords = policy = fresh = None
     if residual:
         rows_by_id = np.empty_like(arrays["points"])
         rows_by_id[arrays["ids"]] = arrays["points"]
-        policy, metric, coords = load_residual({**header.get("residual", {}), "runtime": header["runtime"]},
-                                               arrays, rows_by_id, path)
+        policy, metric, coords, fresh = load_residual({**header.get("residual", {}), "runtime": header["runtime"]},
+                                                      arrays, rows_by_id, path)
     try:
         runtime = Runtime(**settings, residual=policy)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: the saved Runtime is not valid: {exc}") from None
+    if fresh is not None:  # rows recomputed from the factors (another machine's rounding): a tree over them
+        tree, _ = insert_points(None, fresh, runtime, metric)
+        return CoverTree(runtime, _tree=tree, _metric=metric, _coords=coords)
     tree = PCCTree.from_build_arrays(*(arrays[f] for f in BUILD_FIELDS))
     try:
         check_loaded(tree, metric or runtime.metric_policy())
@@ -163,6 +167,9 @@ def _check_arrays(arrays: dict, precision: str, path: Path) -> None:
     for name in ("points",) + _FLOAT_FIELDS:
         if not np.all(np.isfinite(arrays[name])):
             raise ValueError(f"{path}: {name} holds NaN or infinity")
+    for name in _FLOAT_FIELDS:  # distances and radii (a negative leaf radius would cut true neighbours)
+        if np.any(arrays[name] < 0):
+            raise ValueError(f"{path}: {name} holds negative values")
     check_scale(pts, f"{path}: points", "coordinates")
     ids, parent = arrays["ids"], arrays["parent"]
     if not np.array_equal(np.sort(ids), np.arange(n)):

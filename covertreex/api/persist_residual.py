@@ -7,8 +7,9 @@ array.  Loading rebuilds the kernel from its description and checks, before anyt
 array's shape and finiteness, that L is lower triangular with L L^T = K(U, U) + jitter I (to rounding),
 that the rows' coordinate columns are exactly the scaled coordinates, that p > 0, and — when the factors
 are known — that the V and p columns are those the factors give for the coordinates (to rounding: BLAS
-may sum in another order on another machine).  Searches then use the stored rows, so the answers are
-exact for them, and new coordinates get their rows from the same factors.
+may sum in another order on another machine).  When the recomputed rows differ from the stored ones at
+all, the recomputed rows are used and the tree is rebuilt over them: every answer is then exact for the
+metric the file's factors define, the same one new coordinates are measured with.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ def _fail(path: Path, what: str) -> None:
 
 
 def load_residual(header: dict, arrays: dict, rows_by_id: np.ndarray, path: Path):
-    """(Residual policy, fitted ResidualFactors, coordinates) from a file's header and arrays, checked."""
+    """(Residual policy, fitted ResidualFactors, coordinates, rows) from a file's header and arrays,
+    checked; ``rows`` (id order) is None when the stored rows are exactly the factors' (else the
+    recomputed rows, which the caller builds the tree over)."""
     desc = header["runtime"].get("residual")
     if not isinstance(desc, dict):
         _fail(path, "the Runtime holds no residual policy")
@@ -75,14 +78,16 @@ def load_residual(header: dict, arrays: dict, rows_by_id: np.ndarray, path: Path
     if not isinstance(precomputed, bool):
         _fail(path, "precomputed_factors must be true or false")
     if precomputed:
-        return policy, ResidualFactors(kernel, dim, m, None, None), coords
+        return policy, ResidualFactors(kernel, dim, m, None, None), coords, None
     if U.dtype != np.float64 or U.shape != (m, dim) or L.dtype != np.float64 or L.shape != (m, m) or not (
             np.all(np.isfinite(U)) and np.all(np.isfinite(L))):
         _fail(path, f"inducing points must be finite float64 ({m}, {dim}) and the Cholesky factor ({m}, {m})")
     if np.any(np.triu(L, 1) != 0) or np.any(np.diag(L) <= 0):
         _fail(path, "the Cholesky factor is not lower triangular with a positive diagonal")
     Kmm = kernel(U) + policy.jitter * np.eye(m)
-    if not np.allclose(L @ L.T, Kmm, rtol=0.0, atol=1e-10 * kernel.variance * m):
+    with np.errstate(over="ignore", invalid="ignore"):  # an absurd factor overflows: refused below
+        factors = L @ L.T
+    if not np.allclose(factors, Kmm, rtol=0.0, atol=1e-10 * kernel.variance * m):
         _fail(path, "the Cholesky factor does not factor K(U, U) + jitter I")
     U, L = (np.array(a, copy=True) for a in (U, L))
     U.setflags(write=False)
@@ -91,4 +96,4 @@ def load_residual(header: dict, arrays: dict, rows_by_id: np.ndarray, path: Path
     fresh = metric.rows(coords)
     if not np.allclose(fresh, rows_by_id, rtol=0.0, atol=ROW_TOLERANCE * kernel.variance):
         _fail(path, "the stored feature rows are not the ones the stored factors give for the coordinates")
-    return policy, metric, coords
+    return policy, metric, coords, None if np.array_equal(fresh, rows_by_id) else fresh
