@@ -105,3 +105,20 @@ def as_ids(value, name: str, n: int) -> np.ndarray:
         bad = arr[(arr < 0) | (arr >= n)][0]
         raise ValueError(f"{name} has id {bad} outside [0, {n})")
     return arr
+
+
+def check_radius(r, rows: int) -> np.ndarray:
+    """A query radius: one finite number >= 0, or one per query row; returned as float64 per row."""
+    if r is None:
+        raise ValueError("r is required: the radius within which to return points")
+    if isinstance(r, bool) or (np.ndim(r) == 0 and not isinstance(r, (int, float, np.integer, np.floating))):
+        raise TypeError(f"r must be a number or one number per query row, got {r!r}")
+    arr = np.asarray(r)
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"r must hold numbers, got dtype {arr.dtype}")
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != rows):
+        raise ValueError(f"r must be one number or one per query row ({rows}), got shape {arr.shape}")
+    arr = np.broadcast_to(arr.astype(np.float64), (rows,)).copy()
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError("r must be finite and >= 0")
+    return arr

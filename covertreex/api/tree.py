@@ -22,12 +22,13 @@ from covertreex.core.tree import PCCTree
 from covertreex.gates import search as gated
 from covertreex.gates.policy import Gate
 from covertreex.gates.profile import GateAudit, GateProfile, Stamp, fingerprints
-from covertreex.validation import as_ids, as_points, check_k
+from covertreex.validation import as_ids, as_points, check_k, check_radius
 from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.base import Metric
 from covertreex.queries.knn import dense_points, dense_self, knn_points, knn_self
 from covertreex.queries.plan import EnginePlan, plan_fit
-from covertreex.queries.types import KnnResult
+from covertreex.queries.radius import radius_points, radius_self
+from covertreex.queries.types import KnnResult, RadiusResult
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
 from covertreex.telemetry.events import emit_build, emit_gate, emit_plan, emit_query
@@ -461,6 +462,47 @@ class CoverTree:
             raise ValueError(f"engine={engine!r} is for metric='residual'; metric={self._metric.name!r} offers "
                              f"{', '.join(map(repr, offered))}")
         return engine if len(offered) > 1 else offered[0]
+
+    def radius(self, Q=None, r=None, *, query_ids=None, predecessor: bool = False, v_matrix=None,
+               p_diag=None) -> RadiusResult:
+        """Every tree point within distance ``r``, exactly: at new coordinates, or for the tree's points.
+
+        Parameters
+        ----------
+        Q : array_like, shape (q, d), optional
+            Query coordinates; without ``Q`` every tree point (or ``query_ids``) against the *other* points.
+        r : float or array_like of float
+            The radius (inclusive), one for all rows or one per row; finite and >= 0.
+        query_ids, predecessor, v_matrix, p_diag
+            As in ``knn``.
+
+        Returns
+        -------
+        RadiusResult
+            Ragged rows (``indptr``, ``ids``, ``distances``), each sorted by (distance, id).
+        """
+        self._fitted()
+        if not isinstance(predecessor, bool):
+            raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
+        if Q is None:
+            if v_matrix is not None or p_diag is not None:
+                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
+            ids = None if query_ids is None else as_ids(query_ids, "query_ids", self.num_points)
+            rows = self.num_points if ids is None else ids.shape[0]
+            radius = check_radius(r, rows)
+            run = lambda: radius_self(self._search_tree(), self._metric, radius, ids, predecessor)  # noqa: E731
+        else:
+            if query_ids is not None or predecessor:
+                raise ValueError("query_ids and predecessor select tree points: pass them without Q")
+            queries = self._query_rows(Q, v_matrix, p_diag)
+            radius = check_radius(r, queries.shape[0])
+            run = lambda: radius_points(self._search_tree(), self._metric, queries, radius)  # noqa: E731
+        with _threads(self._runtime.threads):
+            return run()
+
+    def __len__(self) -> int:
+        """The number of points (``num_points``)."""
+        return self.num_points
 
     def nearest(self, Q, return_distances: bool = False, *, v_matrix=None, p_diag=None):
         """The nearest tree point of each query row.

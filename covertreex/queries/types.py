@@ -25,3 +25,25 @@ class KnnResult:
         if name not in TRAVERSAL_COUNTERS:
             raise ValueError(f"counter must be one of {TRAVERSAL_COUNTERS}, got {name!r}")
         return None if self.traversal is None else self.traversal[:, TRAVERSAL_COUNTERS.index(name)]
+
+
+@dataclass(frozen=True)
+class RadiusResult:
+    """Every point within the radius of each query row, ragged (CSR): row r's neighbours are
+    ``ids[indptr[r]:indptr[r + 1]]`` with ``distances`` beside them, sorted by (distance, id)."""
+
+    indptr: np.ndarray  # (rows + 1,) int64
+    ids: np.ndarray  # (total,) int64
+    distances: np.ndarray  # (total,) float64
+
+    def __len__(self) -> int:
+        return int(self.indptr.shape[0] - 1)
+
+    def row(self, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, distances) of row ``r``."""
+        lo, hi = int(self.indptr[r]), int(self.indptr[r + 1])
+        return self.ids[lo:hi], self.distances[lo:hi]
+
+    def counts(self) -> np.ndarray:
+        """Neighbours per row."""
+        return np.diff(self.indptr)
