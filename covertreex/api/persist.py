@@ -24,7 +24,7 @@ import numpy as np
 from covertreex.algo.insert import insert_points
 from covertreex.api.persist_residual import RESIDUAL_FIELDS, load_residual, residual_payload
 from covertreex.api.tree import CoverTree
-from covertreex.core.invariants import check_loaded
+from covertreex.core.invariants import check_loaded, rooted_problem
 from covertreex.core.tree import PCCTree
 from covertreex.runtime.config import Runtime
 from covertreex.validation import check_scale
@@ -171,8 +171,6 @@ def _check_arrays(arrays: dict, precision: str, path: Path) -> None:
         if np.any(arrays[name] < 0):
             raise ValueError(f"{path}: {name} holds negative values")
     check_scale(pts, f"{path}: points", "coordinates")
-    ids, parent = arrays["ids"], arrays["parent"]
-    if not np.array_equal(np.sort(ids), np.arange(n)):
-        raise ValueError(f"{path}: ids are not a permutation of 0..{n - 1}")
-    if parent[0] != -1 or (n > 1 and (np.any(parent[1:] < 0) or np.any(parent[1:] >= np.arange(1, n)))):
-        raise ValueError(f"{path}: parent positions do not describe a tree rooted at position 0 in depth-first order")
+    problem = rooted_problem(arrays["ids"], arrays["parent"])
+    if problem:
+        raise ValueError(f"{path}: not a tree rooted at position 0 in depth-first order: {problem}")

@@ -325,30 +325,40 @@ class CoverTree:
         engine = self._engine(engine)
         if engine == "auto" and self._tree is None:
             engine = "dense"  # the fit's plan found that a tree would not pay (a tree search builds it)
-        if Q is None:
-            if v_matrix is not None or p_diag is not None:
-                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
-            ids = None if query_ids is None else as_ids(query_ids, "query_ids", n)
+        ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
+        if queries is None:
             k = check_k(k, n - 1, "the number of other points in the tree")
             if engine == "dense":
                 run = lambda: dense_self(rows, self._metric, k, ids, predecessor)  # noqa: E731
             else:
                 run = lambda: knn_self(self._search_tree(), self._metric, k, ids, predecessor, engine)  # noqa: E731
         else:
-            if query_ids is not None or predecessor:
-                raise ValueError("query_ids and predecessor select tree points: pass them without Q")
-            queries = self._query_rows(Q, v_matrix, p_diag)
             k = check_k(k, n, "the number of points in the tree")
             if engine == "dense":
                 run = lambda: dense_points(rows, self._metric, queries, k)  # noqa: E731
             else:
                 run = lambda: knn_points(self._search_tree(), self._metric, queries, k, engine)  # noqa: E731
+        return self._timed_knn(run, Q is not None, predecessor, k, telemetry)
+
+    def _query_side(self, Q, query_ids, predecessor: bool, v_matrix, p_diag):
+        """What a query asks about, validated: (tree point ids or None for all of them, None) without
+        ``Q``; (None, query rows in the tree's layout) with ``Q``."""
+        if Q is None:
+            if v_matrix is not None or p_diag is not None:
+                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
+            return (None if query_ids is None else as_ids(query_ids, "query_ids", self.num_points)), None
+        if query_ids is not None or predecessor:
+            raise ValueError("query_ids and predecessor select tree points: pass them without Q")
+        return None, self._query_rows(Q, v_matrix, p_diag)
+
+    def _timed_knn(self, run, points: bool, predecessor: bool, k: int, telemetry, recall=None) -> KnnResult:
+        """Run a k-NN search with the runtime's threads (and diagnostics), sending its query event."""
         start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
             result = run()
         if telemetry is not None:
-            mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
-            emit_query(telemetry, mode, result, k, n, time.perf_counter() - start)
+            mode = "points" if points else ("predecessor" if predecessor else "self")
+            emit_query(telemetry, mode, result, k, self.num_points, time.perf_counter() - start, recall=recall)
         return dataclasses.replace(result, operation=op.stats) if op.stats else result
 
     # -- gated (approximate, opt-in) residual search ------------------------------------------
@@ -408,8 +418,7 @@ class CoverTree:
     def audit_gate(self, profile: GateProfile, query_ids, *, telemetry=None) -> GateAudit:
         """Recall@k of gated answers against the exact engine for the tree points ``query_ids``, with
         Clopper–Pearson intervals (use points the calibration did not: ``profile.calibration["ids"]``)."""
-        self._check_gate(profile, profile.k if isinstance(profile, GateProfile) else 0,
-                         profile.predecessor if isinstance(profile, GateProfile) else False)
+        self._check_gate(profile)
         ids = as_ids(query_ids, "query_ids", self.num_points)
         if ids.size == 0:
             raise ValueError("query_ids must name at least one tree point to audit")
@@ -419,38 +428,28 @@ class CoverTree:
             emit_gate(telemetry, "audit", profile, result)
         return result
 
-    def _check_gate(self, profile, k: int, predecessor: bool) -> None:
+    def _check_gate(self, profile, k: int | None = None, predecessor: bool | None = None) -> None:
+        """``profile`` is a GateProfile stamped for this tree, for ``k`` and the mode (its own by default)."""
         self._gated_metric("gate")
         if not isinstance(profile, GateProfile):
             raise TypeError(f"gate must be a GateProfile from CoverTree.calibrate_gate, got {type(profile).__name__}")
-        profile.check(Stamp.of(self, k, predecessor))
+        profile.check(Stamp.of(self, profile.k if k is None else k,
+                               profile.predecessor if predecessor is None else predecessor))
 
     def _gated(self, Q, k, query_ids, predecessor, v_matrix, p_diag, profile, telemetry) -> KnnResult:
         rows, n = self._fitted(), self.num_points
         k = check_k(k, n - 1 if Q is None else n, "the number of points a query can have as neighbours")
         self._check_gate(profile, k, predecessor)
-        if Q is None:
-            if v_matrix is not None or p_diag is not None:
-                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
-            ids = None if query_ids is None else as_ids(query_ids, "query_ids", n)
-            proxy = profile.gate.proxy
+        ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
+        proxy = profile.gate.proxy
+        if queries is None:
             run = lambda: gated.gated_self(self._proxy_tree(proxy), self._metric, rows, profile, k,  # noqa: E731
                                            ids, predecessor)
         else:
-            if query_ids is not None or predecessor:
-                raise ValueError("query_ids and predecessor select tree points: pass them without Q")
-            queries = self._query_rows(Q, v_matrix, p_diag)
-            proxy = profile.gate.proxy
             run = lambda: gated.gated_points(self._proxy_tree(proxy), self._metric, rows, profile,  # noqa: E731
                                              queries, k)
-        start = time.perf_counter()
-        with _threads(self._runtime.threads), _operation("knn", self._runtime.diagnostics) as op:
-            result = run()
-        if telemetry is not None:
-            mode = "points" if Q is not None else ("predecessor" if predecessor else "self")
-            emit_query(telemetry, mode, result, k, n, time.perf_counter() - start,
-                       recall=None if profile.audit is None else profile.audit.recall)
-        return dataclasses.replace(result, operation=op.stats) if op.stats else result
+        return self._timed_knn(run, queries is not None, predecessor, k, telemetry,
+                               recall=None if profile.audit is None else profile.audit.recall)
 
     def _engine(self, override: str | None) -> str:
         """The engine of a query: ``override`` or the runtime's, among those the metric offers."""
@@ -484,17 +483,11 @@ class CoverTree:
         self._fitted()
         if not isinstance(predecessor, bool):
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
-        if Q is None:
-            if v_matrix is not None or p_diag is not None:
-                raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
-            ids = None if query_ids is None else as_ids(query_ids, "query_ids", self.num_points)
-            rows = self.num_points if ids is None else ids.shape[0]
-            radius = check_radius(r, rows)
+        ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
+        if queries is None:
+            radius = check_radius(r, self.num_points if ids is None else ids.shape[0])
             run = lambda: radius_self(self._search_tree(), self._metric, radius, ids, predecessor)  # noqa: E731
         else:
-            if query_ids is not None or predecessor:
-                raise ValueError("query_ids and predecessor select tree points: pass them without Q")
-            queries = self._query_rows(Q, v_matrix, p_diag)
             radius = check_radius(r, queries.shape[0])
             run = lambda: radius_points(self._search_tree(), self._metric, queries, radius)  # noqa: E731
         with _threads(self._runtime.threads):

@@ -20,6 +20,7 @@ import numpy as np
 from covertreex.bench.harness import EngineRow, check_rows, timed
 from covertreex.gates.calibration import clopper_pearson
 from covertreex.gates.policy import Gate
+from covertreex.gates.search import neighbour_counts
 from covertreex.kernels._kernels_numba import kernel_value
 
 NNDESCENT_NEIGHBOURS = 30  # graph degree (pynndescent's default)
@@ -29,11 +30,7 @@ NNDESCENT_EPSILON = 0.1  # search breadth (pynndescent's default)
 def recall_interval(ids: np.ndarray, oracle_ids: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
     """Clopper–Pearson interval of recall@k: true neighbours returned out of true neighbours (per row,
     the ids both give; -1 padding is not a neighbour)."""
-    found = true = 0
-    for got, want in zip(ids, oracle_ids):
-        want = want[want >= 0]
-        found += int(np.isin(want, got).sum())
-        true += want.size
+    found, true, _ = neighbour_counts(ids, oracle_ids)
     return clopper_pearson(found, true, confidence) if true else (1.0, 1.0)
 
 

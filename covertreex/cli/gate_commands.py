@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -19,6 +18,7 @@ from covertreex.bench.residual import WORKLOADS, named_workload
 from covertreex.cli.common import ThreadsOption, new_console
 from covertreex.gates.policy import PROXIES, Gate
 from covertreex.gates.profile import GateAudit, GateProfile
+from covertreex.gates.sweep import held_out_ids
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.writer import TelemetryWriter
 
@@ -115,11 +115,10 @@ def audit_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="PROFILE_PATH") from None
     tree, _ = _tree(workload, n, threads)
-    first = 1 if profile.predecessor else 0
-    pool = np.setdiff1d(np.arange(first, tree.num_points), profile.calibration["ids"])
-    if queries > pool.size:
-        raise typer.BadParameter(f"only {pool.size} points lie outside the calibration set", param_hint="--queries")
-    ids = np.sort(np.random.default_rng(seed).choice(pool, queries, replace=False))
+    try:
+        ids = held_out_ids(tree, profile, queries, seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--queries") from None
     writer = None if telemetry is None else TelemetryWriter(telemetry, tree.runtime)
     try:
         result = tree.audit_gate(profile, ids, telemetry=writer)

@@ -18,15 +18,26 @@ def _fail(message: str) -> None:
     raise AssertionError(f"cover tree invariant violated: {message}")
 
 
+def rooted_problem(ids: np.ndarray, parent: np.ndarray) -> str | None:
+    """What keeps position-ordered ``ids`` and ``parent`` positions from being a depth-first tree rooted
+    at position 0 with ids 0..n-1 (None when nothing does).  Checked on every tree file before the
+    derived arrays are built from them."""
+    n = ids.shape[0]
+    if parent[0] != -1:
+        return f"position 0 (id {ids[0]}) is not the root: parent {parent[0]}"
+    if n > 1 and (np.any(parent[1:] < 0) or np.any(parent[1:] >= np.arange(1, n))):
+        bad = int(np.argmax((parent[1:] < 0) | (parent[1:] >= np.arange(1, n)))) + 1
+        return f"id {ids[bad]}: parent position {parent[bad]} is not an earlier node (depth-first layout)"
+    if not np.array_equal(np.sort(ids), np.arange(n)):
+        return f"ids are not a permutation of 0..{n - 1}"
+    return None
+
+
 def _check_structure(t: PCCTree) -> None:
     n = t.num_points
-    if t.parent[0] != -1:
-        _fail(f"position 0 (id {t.ids[0]}) is not the root: parent {t.parent[0]}")
-    if n > 1 and (np.any(t.parent[1:] < 0) or np.any(t.parent[1:] >= np.arange(1, n))):
-        bad = int(np.argmax((t.parent[1:] < 0) | (t.parent[1:] >= np.arange(1, n)))) + 1
-        _fail(f"id {t.ids[bad]}: parent position {t.parent[bad]} is not an earlier node (depth-first layout)")
-    if not np.array_equal(np.sort(t.ids), np.arange(n)):
-        _fail("ids are not a permutation of 0..n-1")
+    problem = rooted_problem(t.ids, t.parent)
+    if problem:
+        _fail(problem)
     if not np.array_equal(t.position_of[t.ids], np.arange(n)):
         _fail("position_of does not invert ids")
     if t.child_ptr[0] != 0 or t.child_ptr[-1] != n - 1 or np.any(np.diff(t.child_ptr) < 0):

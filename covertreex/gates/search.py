@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -74,7 +75,6 @@ def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, 
     query's own candidates: never fewer true neighbours than calibrated)."""
     ids = np.full((n_out, k), -1, dtype=np.int64)
     dist = np.full((n_out, k), np.inf)
-    proxy_evals = np.zeros(n_out, dtype=np.int64)
     exact_evals = np.zeros(n_out, dtype=np.int64)
     ex_ids = np.where(exclude >= 0, proxy_tree.ids[np.maximum(exclude, 0)], -1)
     columns = np.minimum(limit, fx.shape[0])
@@ -93,10 +93,9 @@ def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, 
         cands = np.empty((s1 - s0, width), dtype=np.int64)
         local = np.arange(s1 - s0, dtype=np.int64)
         batch = (proxy_q, order[s0:s1], local, exclude[s0:s1], limit[s0:s1], budget[s0:s1])
-        evals = np.zeros(s1 - s0, dtype=np.int64)
-        candidate_kernel(PROXY_METRIC.slots, proxy_tree.view, batch, (cands, evals), LEAF_SCAN_LOW_DIM,
+        proxy_evals = np.zeros(s1 - s0, dtype=np.int64)  # the kernel counts them; a result reports exact ones
+        candidate_kernel(PROXY_METRIC.slots, proxy_tree.view, batch, (cands, proxy_evals), LEAF_SCAN_LOW_DIM,
                          proxy_tree.stack_size, CHUNKS_PER_THREAD * numba.get_num_threads())
-        proxy_evals[out_row[s0:s1]] = evals
         rows = out_row[s0:s1]
         if width <= SCALAR_BUDGET:
             got_ids = np.empty((s1 - s0, k), dtype=np.int64)
@@ -187,7 +186,7 @@ def calibrate(tree, gate: Gate, k: int, predecessor: bool, proxy_tree_of) -> Gat
     proxy_tree_of(gate.proxy)  # built now: its cost is part of the calibration
     seconds = time.perf_counter() - start
     result = audit(tree, profile, held_out, proxy_tree_of) if held_out.size else None
-    return GateProfile(gate, stamp, edges, tuple(budgets), calibration, seconds, result)
+    return dataclasses.replace(profile, seconds=seconds, audit=result)
 
 
 def audit(tree, profile: GateProfile, query_ids: np.ndarray, proxy_tree_of) -> GateAudit:
