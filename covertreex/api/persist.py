@@ -10,6 +10,8 @@ that every stored radius and parent distance is the recomputed one — so no fil
 read out of bounds or prune a true neighbour.  Version 1 files (all arrays, no checksum) still load:
 their build arrays go through the same checks and the rest is rebuilt.
 Residual trees also store their coordinates and fitted factors (``persist_residual``), checked the same way.
+A tree that lost points to ``delete`` also stores its points' ids (``point_ids``, ascending, under the
+checksum) and the next id to issue (header ``next_id``); without them the ids are 0..n-1.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def checksum(arrays: dict) -> str:
     """SHA-256 over the stored arrays' dtypes, shapes and bytes (build arrays, then the residual
     metric's where present), in a fixed order."""
     h = hashlib.sha256()
-    for name in BUILD_FIELDS + tuple(f for f in RESIDUAL_FIELDS if f in arrays):
+    for name in BUILD_FIELDS + tuple(f for f in RESIDUAL_FIELDS + ("point_ids",) if f in arrays):
         a = np.ascontiguousarray(arrays[name])
         h.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
@@ -73,6 +75,9 @@ def save_tree(tree: CoverTree, path: str | Path) -> Path:
     if tree.runtime.metric == "residual":
         header["residual"], extra = residual_payload(tree)
         build.update(extra)
+    if tree.next_id != tree.num_points:  # points were deleted: their ids are not the row numbers
+        build["point_ids"] = np.ascontiguousarray(tree.ids)
+        header["next_id"] = int(tree.next_id)
     header["sha256"] = checksum(build)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, header=np.array(json.dumps(header)), **build)
@@ -105,7 +110,7 @@ def load_tree(path: str | Path) -> CoverTree:
             missing = [f for f in fields if f not in data.files]
             if missing:
                 raise ValueError(f"{path}: missing arrays {missing}")
-            arrays = {f: data[f] for f in fields}
+            arrays = {f: data[f] for f in fields + (("point_ids",) if "point_ids" in data.files else ())}
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{path}: not a readable tree file ({exc})") from None
     if header["version"] >= 2 and checksum(arrays) != header.get("sha256"):
@@ -117,6 +122,7 @@ def load_tree(path: str | Path) -> CoverTree:
     if precision not in ("float32", "float64"):
         raise ValueError(f"{path}: the saved Runtime's precision must be 'float32' or 'float64', got {precision!r}")
     _check_arrays(arrays, precision, path)
+    labels, next_id = _point_ids(arrays, header, path)
     metric = coords = policy = fresh = None
     if residual:
         rows_by_id = np.empty_like(arrays["points"])
@@ -129,13 +135,33 @@ def load_tree(path: str | Path) -> CoverTree:
         raise ValueError(f"{path}: the saved Runtime is not valid: {exc}") from None
     if fresh is not None:  # rows recomputed from the factors (another machine's rounding): a tree over them
         tree, _ = insert_points(None, fresh, runtime, metric)
-        return CoverTree(runtime, _tree=tree, _metric=metric, _coords=coords)
+        return CoverTree(runtime, _tree=tree, _metric=metric, _coords=coords, _labels=labels, _next_id=next_id)
     tree = PCCTree.from_build_arrays(*(arrays[f] for f in BUILD_FIELDS))
     try:
         check_loaded(tree, metric or runtime.metric_policy())
     except AssertionError as exc:
         raise ValueError(f"{path}: not a valid cover tree: {exc}") from None
-    return CoverTree(runtime, _tree=tree, _metric=metric, _coords=coords)
+    return CoverTree(runtime, _tree=tree, _metric=metric, _coords=coords, _labels=labels, _next_id=next_id)
+
+
+def _point_ids(arrays: dict, header: dict, path: Path) -> tuple[np.ndarray | None, int]:
+    """(the points' ids or None for 0..n-1, the next id to issue), checked."""
+    n = arrays["points"].shape[0]
+    next_id = header.get("next_id", n)
+    if "point_ids" not in arrays:
+        if next_id != n:
+            raise ValueError(f"{path}: the header's next_id says points were deleted but the file holds no point_ids")
+        return None, n
+    ids = arrays["point_ids"]
+    if ids.dtype != np.int64 or ids.shape != (n,):
+        raise ValueError(f"{path}: point_ids must be int64 of shape ({n},), got {ids.dtype} {ids.shape}")
+    if isinstance(next_id, bool) or not isinstance(next_id, int) or next_id < n:
+        raise ValueError(f"{path}: the header's next_id must be an integer >= the {n} points, got {next_id!r}")
+    if ids[0] < 0 or ids[-1] >= next_id or np.any(np.diff(ids) <= 0):
+        raise ValueError(f"{path}: point_ids must be strictly increasing ids in [0, next_id = {next_id})")
+    ids = ids.copy()
+    ids.setflags(write=False)
+    return ids, next_id
 
 
 def _header(raw, path: Path) -> dict:

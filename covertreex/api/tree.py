@@ -1,8 +1,10 @@
 """``CoverTree``: the public face of the engine.
 
-``CoverTree(runtime).fit(X)`` returns a fitted tree; ``tree.insert(Y)`` returns a *new* fitted tree
-and leaves ``tree`` unchanged and queryable (persistent versions).  Point ids are stable: the i-th
-point ever inserted has id i.
+``CoverTree(runtime).fit(X)`` returns a fitted tree; ``tree.insert(Y)`` and ``tree.delete(ids)`` return
+*new* fitted trees and leave ``tree`` unchanged and queryable (persistent versions).  Point ids are
+stable: the i-th point ever inserted has id i, whatever was deleted since.  Inside, the engine numbers
+a version's points 0..n-1 in id order (``_labels`` maps them back once something was deleted): the
+order is the same, so predecessor queries mean "among the remaining points of smaller id".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 
+from covertreex.algo.delete import DeleteStats, delete_points
 from covertreex.algo.insert import insert_points
 from covertreex.algo.types import RoundStats
 from covertreex.core.invariants import check_tree
@@ -68,7 +71,8 @@ class CoverTree:
     def __init__(self, runtime: Runtime | None = None, *, _tree: PCCTree | None = None,
                  _build_stats: tuple[RoundStats, ...] = (), _build_operation: OperationStats | None = None,
                  _metric: Metric | None = None, _coords: np.ndarray | None = None, _rows: np.ndarray | None = None,
-                 _plan: EnginePlan | None = None):
+                 _plan: EnginePlan | None = None, _labels: np.ndarray | None = None, _next_id: int | None = None,
+                 _delete_stats: DeleteStats | None = None):
         if runtime is None:
             runtime = Runtime()
         if not isinstance(runtime, Runtime):
@@ -96,6 +100,10 @@ class CoverTree:
         self._fingerprints: tuple[str, str] | None = None
         self._build_stats = _build_stats
         self._build_operation = _build_operation
+        # the user's id of each point (ascending) once points were deleted; None: ids are 0..n-1
+        self._labels = _labels
+        self._next_id = _next_id if _next_id is not None or _rows is None else int(_rows.shape[0])
+        self._delete_stats = _delete_stats
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -144,9 +152,48 @@ class CoverTree:
 
     @property
     def points(self) -> np.ndarray:
-        """Stored points in id order (in the runtime's precision), read-only."""
+        """Stored points in id order (in the runtime's precision), read-only: row r is point ``ids[r]``."""
         self._fitted()
         return self._coords
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The ids of this version's points, ascending (0..n-1 until something is deleted): row r of
+        ``points`` and of an all-points query is point ``ids[r]``."""
+        n = self.num_points
+        if self._labels is None:
+            ids = np.arange(n, dtype=np.int64)
+            ids.setflags(write=False)
+            return ids
+        return self._labels
+
+    @property
+    def next_id(self) -> int:
+        """The id the next inserted point gets (ids of deleted points are never reused)."""
+        self._fitted()
+        return self._next_id
+
+    @property
+    def delete_stats(self) -> DeleteStats | None:
+        """What the ``delete`` that produced this version did (orphans re-attached, promotions), if one did."""
+        return self._delete_stats
+
+    def _internal(self, value, name: str) -> np.ndarray:
+        """Validated point ids (``name`` in messages) as the engine's row numbers."""
+        if self._labels is None:
+            return as_ids(value, name, self.num_points)
+        ids = as_ids(value, name, self._next_id)
+        rows = np.searchsorted(self._labels, ids)
+        missing = self._labels[np.minimum(rows, self._labels.shape[0] - 1)] != ids
+        if np.any(missing):
+            raise ValueError(f"{name} has id {ids[missing][0]}, which was deleted from this tree")
+        return rows
+
+    def _external(self, rows: np.ndarray) -> np.ndarray:
+        """The users' ids of engine row numbers (-1 padding kept)."""
+        if self._labels is None:
+            return rows
+        return np.where(rows >= 0, self._labels[np.maximum(rows, 0)], rows)
 
     @property
     def build_stats(self) -> tuple[RoundStats, ...]:
@@ -211,7 +258,8 @@ class CoverTree:
         return self._build(None, rows, metric, coords, plan, telemetry)
 
     def insert(self, Y, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
-        """Return a new tree with the rows of ``Y`` added (ids n, n+1, ...); this tree is unchanged.
+        """Return a new tree with the rows of ``Y`` added (ids ``next_id``, ``next_id + 1``, ...: n, n+1, ...
+        unless points were deleted); this tree is unchanged.
 
         Parameters
         ----------
@@ -231,23 +279,67 @@ class CoverTree:
         coords = as_points(Y, "Y", self._metric.coordinate_dtype, dim=self.dimension)
         rows = self._metric.rows(coords, v_matrix, p_diag, name="Y")
         all_coords = np.concatenate([self._coords, coords])
+        labels = None if self._labels is None else np.concatenate(
+            [self._labels, self._next_id + np.arange(coords.shape[0], dtype=np.int64)])
+        ids = dict(labels=labels, next_id=self._next_id + coords.shape[0])
         if self._tree is None:  # no tree to grow: the new version keeps the plan and its rows
-            return self._version(None, np.concatenate([old, rows]), self._metric, all_coords, self._plan)
-        return self._build(self._tree, rows, self._metric, all_coords, self._plan, telemetry)
+            return self._version(None, np.concatenate([old, rows]), self._metric, all_coords, self._plan, **ids)
+        return self._build(self._tree, rows, self._metric, all_coords, self._plan, telemetry, **ids)
 
-    def _version(self, tree: PCCTree | None, rows: np.ndarray, metric: Metric, coords: np.ndarray,
-                 plan: EnginePlan, stats=(), operation: OperationStats | None = None) -> CoverTree:
-        """A new fitted version; rows (id order) and coordinates read-only views."""
+    def delete(self, ids) -> CoverTree:
+        """Return a new tree without the points ``ids``; this tree is unchanged (persistent versions).
+
+        The other points keep their ids; ids are never reused by later inserts.  The cover tree is
+        repaired, not rebuilt: the deleted nodes' children are re-attached level by level (see
+        ``covertreex.algo.delete``), so the cost grows with what was deleted, not with the tree.
+
+        Parameters
+        ----------
+        ids : array_like of int
+            Ids of points in this tree, each at most once; not all of them (a tree holds at least one
+            point).  An empty list returns this tree.
+
+        Returns
+        -------
+        CoverTree
+            A new version without those points; ``delete_stats`` says what the repair did.
+        """
+        self._fitted()
+        rows, counts = np.unique(self._internal(ids, "ids"), return_counts=True)
+        if np.any(counts > 1):
+            raise ValueError(f"ids names point {self._external(rows[counts > 1])[0]} more than once")
+        if rows.size == 0:
+            return self
+        if rows.size >= self.num_points:
+            raise ValueError(f"ids names all {self.num_points} points of the tree: a tree holds at least one "
+                             "point (fit a new tree instead)")
+        keep = np.ones(self.num_points, dtype=bool)
+        keep[rows] = False
+        labels = self.ids[keep]
+        coords = self._coords[keep]
+        if self._tree is None:
+            return self._version(None, self._rows[keep], self._metric, coords, self._plan, labels=labels,
+                                 next_id=self._next_id)
+        with _threads(self._runtime.threads), _operation("delete", self._runtime.diagnostics) as op:
+            tree, stats = delete_points(self._tree, rows, self._metric)
+        return self._version(tree, None, self._metric, coords, self._plan, operation=op.stats, labels=labels,
+                             next_id=self._next_id, delete_stats=stats)
+
+    def _version(self, tree: PCCTree | None, rows: np.ndarray | None, metric: Metric, coords: np.ndarray,
+                 plan: EnginePlan, stats=(), operation: OperationStats | None = None, labels=None,
+                 next_id: int | None = None, delete_stats: DeleteStats | None = None) -> CoverTree:
+        """A new fitted version; rows (id order), coordinates and ids read-only views."""
         if tree is not None:
             rows = tree.points[tree.position_of]
         rows, coords = rows.view(), coords.view()
-        rows.setflags(write=False)
-        coords.setflags(write=False)
+        for a in (rows, coords) + (() if labels is None else (labels,)):
+            a.setflags(write=False)
         return CoverTree(self._runtime, _tree=tree, _build_stats=tuple(stats), _build_operation=operation,
-                         _metric=metric, _coords=coords, _rows=rows, _plan=plan)
+                         _metric=metric, _coords=coords, _rows=rows, _plan=plan, _labels=labels,
+                         _next_id=next_id, _delete_stats=delete_stats)
 
     def _build(self, base: PCCTree | None, rows: np.ndarray, metric: Metric, coords: np.ndarray,
-               plan: EnginePlan, telemetry=None) -> CoverTree:
+               plan: EnginePlan, telemetry=None, **ids) -> CoverTree:
         start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
             tree, stats = insert_points(base, rows, self._runtime, metric)
@@ -255,7 +347,7 @@ class CoverTree:
             emit_build(telemetry, "fit" if base is None else "insert", stats, time.perf_counter() - start,
                        0 if base is None else base.num_points, rows.shape[0], self._runtime.metric,
                        coords.shape[1])
-        return self._version(tree, rows, metric, coords, plan, stats, op.stats)
+        return self._version(tree, rows, metric, coords, plan, stats, op.stats, **ids)
 
     def _query_rows(self, Q, v_matrix, p_diag) -> np.ndarray:
         """Validated query rows in the tree's layout (coordinates, or residual feature rows)."""
@@ -346,7 +438,7 @@ class CoverTree:
         if Q is None:
             if v_matrix is not None or p_diag is not None:
                 raise ValueError("v_matrix/p_diag describe query coordinates Q; without Q the tree's own rows are used")
-            return (None if query_ids is None else as_ids(query_ids, "query_ids", self.num_points)), None
+            return (None if query_ids is None else self._internal(query_ids, "query_ids")), None
         if query_ids is not None or predecessor:
             raise ValueError("query_ids and predecessor select tree points: pass them without Q")
         return None, self._query_rows(Q, v_matrix, p_diag)
@@ -359,7 +451,9 @@ class CoverTree:
         if telemetry is not None:
             mode = "points" if points else ("predecessor" if predecessor else "self")
             emit_query(telemetry, mode, result, k, self.num_points, time.perf_counter() - start, recall=recall)
-        return dataclasses.replace(result, operation=op.stats) if op.stats else result
+        if op.stats:
+            result = dataclasses.replace(result, operation=op.stats)
+        return result if self._labels is None else dataclasses.replace(result, ids=self._external(result.ids))
 
     # -- gated (approximate, opt-in) residual search ------------------------------------------
     def _gate_fingerprints(self) -> tuple[str, str]:
@@ -411,6 +505,9 @@ class CoverTree:
         k = check_k(k, self.num_points - 1, "the number of other points in the tree")
         with _threads(self._runtime.threads):
             profile = gated.calibrate(self, gate, k, predecessor, self._proxy_tree)
+        if self._labels is not None:  # the calibration points by the users' ids
+            calibration = dict(profile.calibration, ids=self._external(profile.calibration["ids"]))
+            profile = dataclasses.replace(profile, calibration=calibration)
         if telemetry is not None:
             emit_gate(telemetry, "calibrate", profile, profile.audit)
         return profile
@@ -419,7 +516,7 @@ class CoverTree:
         """Recall@k of gated answers against the exact engine for the tree points ``query_ids``, with
         Clopper–Pearson intervals (use points the calibration did not: ``profile.calibration["ids"]``)."""
         self._check_gate(profile)
-        ids = as_ids(query_ids, "query_ids", self.num_points)
+        ids = self._internal(query_ids, "query_ids")
         if ids.size == 0:
             raise ValueError("query_ids must name at least one tree point to audit")
         with _threads(self._runtime.threads):
@@ -491,7 +588,8 @@ class CoverTree:
             radius = check_radius(r, queries.shape[0])
             run = lambda: radius_points(self._search_tree(), self._metric, queries, radius)  # noqa: E731
         with _threads(self._runtime.threads):
-            return run()
+            result = run()
+        return result if self._labels is None else dataclasses.replace(result, ids=self._external(result.ids))
 
     def __len__(self) -> int:
         """The number of points (``num_points``)."""
@@ -531,8 +629,8 @@ class CoverTree:
         ndarray of float64, shape (len(ids_a), len(ids_b))
         """
         rows = self._fitted()
-        a = as_ids(ids_a, "ids_a", self.num_points)
-        b = a if ids_b is None else as_ids(ids_b, "ids_b", self.num_points)
+        a = self._internal(ids_a, "ids_a")
+        b = a if ids_b is None else self._internal(ids_b, "ids_b")
         return pairwise_distances(self._metric.slots, rows, a, rows, b)
 
     # -- files ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 
 @nb.njit(cache=True)
 def preorder(root, child_ptr, child_idx, n):
-    """Depth-first pre-order of the nodes (children visited in their CSR order)."""
+    """Depth-first pre-order of the nodes reachable from ``root`` (children visited in their CSR order)."""
     order = np.empty(n, dtype=np.int64)
     stack = np.empty(n, dtype=np.int64)
     top = 0
@@ -24,7 +24,7 @@ def preorder(root, child_ptr, child_idx, n):
         for e in range(child_ptr[v + 1] - 1, child_ptr[v] - 1, -1):
             stack[top] = child_idx[e]
             top += 1
-    return order
+    return order[:pos]
 
 
 @nb.njit(cache=True)

@@ -19,7 +19,7 @@ from covertreex.gates.search import neighbour_counts
 def held_out_ids(tree, profile: GateProfile, count: int, seed: int) -> np.ndarray:
     """``count`` seeded tree points outside the profile's calibration points (ids >= 1 in predecessor mode)."""
     first = 1 if profile.predecessor else 0
-    pool = np.setdiff1d(np.arange(first, tree.num_points), profile.calibration["ids"])
+    pool = np.setdiff1d(tree.ids[first:], profile.calibration["ids"])
     if count > pool.size:
         raise ValueError(f"only {pool.size} points lie outside the calibration set; ask for at most that many")
     return np.sort(np.random.default_rng(seed).choice(pool, count, replace=False))
