@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from covertreex.bench.deletion import DeleteWorkload, run_delete
 from covertreex.bench.jit_timing import METRICS, run_jit
 from covertreex.bench.residual import (RESIDUAL_PEERS, WORKLOADS, ResidualWorkload, residual_peer_available,
                                        run_residual)
@@ -207,6 +208,44 @@ def bench_residual(
                   f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}; "
                   f"BLAS: {blas or 'unknown'}")
     save_result(console, result, "bench-residual", json_path, artifacts)
+
+
+@bench_app.command("delete")
+def bench_delete(
+    n: Annotated[int, typer.Option(min=16, help="Number of points (N(0, I) data).")] = 131_072,
+    dim: Annotated[int, typer.Option(min=1, help="Dimension of the points.")] = 3,
+    fractions: Annotated[str, typer.Option(help="Comma-separated fractions of the points to delete.")] = "0.01,0.1",
+    repeat: Annotated[int, typer.Option(min=1, help="Deletions per fraction (different points); medians.")] = 5,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the data and of the deleted points.")] = 0,
+    verify_rows: Annotated[int, typer.Option(min=0, help="Rows verified against the oracle (0 = all).")] = 1024,
+    threads: ThreadsOption = None,
+    json_path: JsonOption = None,
+    artifacts: ArtifactsOption = Path("artifacts"),
+) -> None:
+    """Batch deletion: CoverTree.delete against fitting a new tree on the survivors, verified exact."""
+    console = new_console()
+    try:
+        runtime = Runtime.from_env().with_updates(**({} if threads is None else {"threads": threads}))
+        workload = DeleteWorkload(n=n, dim=dim, fractions=_deltas(fractions), repeat=repeat, seed=seed,
+                                  verify_rows=verify_rows)
+        if not all(0.0 < f < 1.0 for f in workload.fractions):
+            raise ValueError(f"each fraction must lie strictly between 0 and 1, got {fractions!r}")
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fractions") from None
+    with progress_steps(console, "bench delete") as step:
+        result = run_delete(workload, runtime, progress=step)
+    table = Table(title=f"delete vs rebuild, n={n:,}, d={dim} (fit {result['fit_s']:.3f} s; medians of {repeat})")
+    for col in ("deleted", "delete s", "rebuild s", "delete/rebuild", "cKDTree rebuild s", "orphans",
+                "promoted", "exact"):
+        table.add_column(col, justify="right")
+    for r in result["rows"]:
+        table.add_row(f"{r['deleted']:,} ({r['fraction']:.0%})", f"{r['delete_s']:.3f}", f"{r['rebuild_s']:.3f}",
+                      f"{r['ratio']:.3f}x", _fmt(r["ckdtree_rebuild_s"], ".3f"), f"{r['orphans']:,.0f}",
+                      f"{r['promoted']:,.0f}", f"{r['exact']:.3f}")
+    console.print(table)
+    console.print(f"first delete in this process (JIT compile or cache load): {result['jit_s']:.2f} s; "
+                  f"exact = the worse of recall and identical rows on {result['rows'][0]['verified_rows']} rows")
+    save_result(console, result, "bench-delete", json_path, artifacts)
 
 
 @bench_app.command("jit")
