@@ -21,7 +21,13 @@ FILES = int(os.environ.get("COVERTREEX_FUZZ_FILES", "150"))
 
 def _mutate(arrays: dict, rng: np.random.Generator) -> str:
     """Alter one stored array in one of several ways; returns what was done."""
-    name = str(rng.choice([f for f in BUILD_FIELDS + RESIDUAL_FIELDS if f in arrays and arrays[f].size]))
+    if rng.random() < 0.05:  # the header's next id (the tree lost points: ids are not the row numbers)
+        header = json.loads(str(arrays["header"]))
+        header["next_id"] = [-1, 0, header["next_id"] - 1, header["next_id"] + 5, 2**62, "7", None][rng.integers(7)]
+        arrays["header"] = np.array(json.dumps(header))
+        return f"next_id:{header['next_id']}"
+    fields = BUILD_FIELDS + RESIDUAL_FIELDS + ("point_ids",)
+    name = str(rng.choice([f for f in fields if f in arrays and arrays[f].size]))
     a = arrays[name]
     kind = str(rng.choice(["value", "swap", "truncate", "dtype", "nan", "shuffle", "nudge", "sign", "zero"]))
     a = a.copy()
@@ -57,9 +63,10 @@ def _mutate(arrays: dict, rng: np.random.Generator) -> str:
 
 
 def _oracle(loaded):
-    if loaded.runtime.metric == "residual":
-        return brute_force_knn(np.asarray(loaded.points), k=5, metric="residual", residual=loaded.metric)
-    return brute_force_knn(np.asarray(loaded.points), k=5)
+    """The oracle on the loaded points, its rows as the loaded tree's ids."""
+    kw = {"metric": "residual", "residual": loaded.metric} if loaded.runtime.metric == "residual" else {}
+    rows, dist = brute_force_knn(np.asarray(loaded.points), k=5, **kw)
+    return np.where(rows >= 0, loaded.ids[np.maximum(rows, 0)], -1), dist
 
 
 def fuzz(tmp_path, files: int, seed: int, metric: str = "euclidean") -> dict:
@@ -67,7 +74,7 @@ def fuzz(tmp_path, files: int, seed: int, metric: str = "euclidean") -> dict:
     X = np.round(rng.standard_normal((300, 3)), 1)  # ties and duplicates too
     runtime = Runtime(seed=1) if metric == "euclidean" else Runtime(
         seed=1, metric="residual", residual=Residual(Matern32(1.0, 0.7), inducing=20), query_engine="tree")
-    tree = CoverTree(runtime).fit(X)
+    tree = CoverTree(runtime).fit(X).delete(np.arange(0, 300, 10))  # deleted points: ids stored too
     good = save_tree(tree, tmp_path / "good.npz")
     with np.load(good) as data:
         base = {f: data[f] for f in data.files}

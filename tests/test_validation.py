@@ -163,3 +163,33 @@ def test_residual_refuses_coordinates_that_overflow_after_the_lengthscale():
     policy = Residual(Matern32(1.0, 1e-6), inducing=10)
     with pytest.raises(ValueError, match=r"coordinates / lengthscale up to"):
         CoverTree(Runtime(metric="residual", residual=policy)).fit(X)
+
+
+@pytest.mark.parametrize("engine", ["tree", "dense"])
+@pytest.mark.parametrize("case", ["huge", "mixed", "tiny lengthscale", "huge lengthscale"])
+def test_residual_coordinates_across_the_float64_range_answer_exactly(case, engine):
+    """Residual trees over coordinates from 1e-300 to 1e150 (times the lengthscale), mixed in one data
+    set: fit, insert, k-NN, predecessor and new-point queries equal the oracle; what is out of range is
+    refused (above)."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((240, 2))
+    lengthscale = {"tiny lengthscale": 1e-100, "huge lengthscale": 1e100}.get(case, 1.0)
+    scales = {"huge": np.full(240, 1e150), "mixed": np.logspace(-300, 150, 240)}.get(case, np.logspace(-30, 30, 240))
+    X = base * scales[:, None] * lengthscale
+    policy = Residual(Matern32(1.0, lengthscale), inducing=16)
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine=engine)).fit(X[:200])
+    tree = tree.insert(X[200:])
+    kw = {"metric": "residual", "residual": tree.metric}
+    for predecessor in (False, True):
+        got = tree.knn(k=4, return_distances=True, predecessor=predecessor)
+        want = brute_force_knn(X, k=4, predecessor=predecessor, **kw)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    Q = rng.standard_normal((15, 2)) * np.logspace(-300, 150, 15)[:, None] * min(lengthscale, 1.0)  # raw |x| <= 1e150
+    got = tree.knn(Q, k=3, return_distances=True)
+    want = brute_force_knn(X, Q, k=3, **kw)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert np.all((got[1] >= 0) & (got[1] <= 1))
+    if engine == "tree":
+        tree.check_invariants()

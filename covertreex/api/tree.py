@@ -105,6 +105,18 @@ class CoverTree:
         self._next_id = _next_id if _next_id is not None or _rows is None else int(_rows.shape[0])
         self._delete_stats = _delete_stats
 
+    def __getstate__(self) -> dict:
+        """Pickling (scikit-learn's estimators, multiprocessing): the arrays and settings, not the lock
+        or the lazily built proxy trees.  Tree *files* are ``save``/``load``: those never unpickle."""
+        state = dict(self.__dict__)
+        state["_tree_lock"] = None
+        state["_proxy_trees"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._tree_lock = threading.Lock()
+
     # -- properties -------------------------------------------------------------------------
     @property
     def runtime(self) -> Runtime:
