@@ -9,7 +9,7 @@ import covertreex
 
 # lowest first; modules of one layer may import each other
 LAYERS = (
-    ("covertreex.validation",),
+    ("covertreex.validation", "covertreex.data"),
     ("covertreex.kernels",),
     ("covertreex.metrics",),
     ("covertreex.core",),
@@ -25,6 +25,7 @@ LAYERS = (
 )
 ROOT = Path(covertreex.__file__).parent
 WIDGETS = ROOT.parent / "widgets"
+DATA = ROOT.parent / "data"
 
 
 def layer_of(module: str) -> int | None:
@@ -40,6 +41,8 @@ def package_modules():
         yield ".".join(p for p in parts if p != "__init__"), path
     for path in sorted(WIDGETS.glob("*.py")):
         yield "covertreex.widgets." + path.stem, path
+    for path in sorted(DATA.glob("*.py")):
+        yield "covertreex.data" + ("" if path.stem == "__init__" else "." + path.stem), path
 
 
 def imported(path: Path):

@@ -29,6 +29,7 @@ class EuclideanWorkload:
     repeat: int = 3
     verify_rows: int = 2_000  # 0 = verify every row
     brute_rows: int = 1_024  # rows the brute-force peer is timed on
+    source: str = "synthetic"  # N(0, I) data, or a covertreex.data name or file the points were read from
 
     def __post_init__(self) -> None:
         check_fields(self, ("n", "dim", "k", "repeat"), ("verify_rows", "brute_rows", "seed"))

@@ -28,7 +28,7 @@ import numpy as np
 
 import covertreex
 from covertreex.api.tree import CoverTree
-from covertreex.bench.datasets import world_cities
+from covertreex.data import world_cities
 from covertreex.bench.gp_peers import gp_peers
 from covertreex.bench.harness import (EngineRow, check_fields, check_rows, given_points, machine_info, sample_rows,
                                       timed, warm_up, with_ratios)

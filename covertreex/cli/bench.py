@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from covertreex.bench.deletion import DeleteWorkload, run_delete
+from covertreex.bench.real_data import benchmark_data
+from covertreex.data import names as data_names
 from covertreex.bench.jit_timing import METRICS, run_jit
 from covertreex.bench.residual import (RESIDUAL_PEERS, WORKLOADS, ResidualWorkload, residual_peer_available,
                                        run_residual)
@@ -79,15 +81,19 @@ def render_rows(title: str, rows: list[dict], columns: list[str]) -> Table:
 
 def render_table(result: dict) -> Table:
     w = result["workload"]
-    return render_rows(f"Euclidean k-NN  n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)",
+    source = "" if w.get("source", "synthetic") == "synthetic" else f"{w['source']}  "
+    return render_rows(f"Euclidean k-NN  {source}n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)",
                        result["rows"], ["task", "engine", "build", "query", "qps", "recall", "exact", "peak",
                                         "ratio_query", "ratio_build", "ratio_total"])
 
 
 @bench_app.command("euclidean")
 def bench_euclidean(
-    n: Annotated[int, typer.Option(min=2, help="Number of points (N(0, I) data).")] = 131_072,
-    dim: Annotated[int, typer.Option(min=1, help="Dimension of the points.")] = 3,
+    n: Annotated[int | None, typer.Option(min=2, help="Number of points: of N(0, I) data (default 131,072), "
+                                                      "or the first n of --data (default all).")] = None,
+    dim: Annotated[int, typer.Option(min=1, help="Dimension of the N(0, I) points (--data sets its own).")] = 3,
+    data: Annotated[str | None, typer.Option(help="Real data instead of N(0, I): a data set name "
+                                                  f"({', '.join(data_names())}) or a .npy/.csv/.parquet file.")] = None,
     k: Annotated[int, typer.Option(min=1, help="Neighbours per point (all-points query excludes the point).")] = 10,
     repeat: Annotated[int, typer.Option(min=1, help="Repeats per engine; medians are reported.")] = 3,
     peers: Annotated[str, typer.Option(help="Comma-separated peers, 'all' (installed ones) or 'none'.")] = "all",
@@ -106,13 +112,15 @@ def bench_euclidean(
         overrides = {key: val for key, val in (("conflict_graph", conflict_graph), ("batch_order", batch_order),
                                                ("threads", threads)) if val is not None}
         runtime = Runtime.from_env().with_updates(**overrides)
+        X = None if data is None else benchmark_data(data, n, seed)
+        n, dim = (n or 131_072, dim) if X is None else X.shape
         workload = EuclideanWorkload(n=n, dim=dim, k=k, seed=seed, repeat=repeat, verify_rows=verify_rows,
-                                     brute_rows=brute_rows)
+                                     brute_rows=brute_rows, source=data or "synthetic")
         names = parse_peers(peers)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
     with progress_steps(console, "bench euclidean") as step:
-        result = run_euclidean(workload, runtime, names, progress=step)
+        result = run_euclidean(workload, runtime, names, progress=step, X=X)
     console.print(render_table(result))
     console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"recall verified on {result['rows'][0]['verified_rows']} rows")

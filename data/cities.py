@@ -1,4 +1,4 @@
-"""Real point sets for the benchmarks, read from installed packages (no download)."""
+"""GeoNames world cities as points on the sphere, read from an installed package (no download)."""
 
 from __future__ import annotations
 
