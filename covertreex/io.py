@@ -49,8 +49,15 @@ def read_points(path: str | Path, name: str = "data") -> np.ndarray:
 
 
 def _read_csv(path: Path, name: str) -> np.ndarray:
+    """Comma-separated numbers, one point per line, one header line allowed.  What cannot be read is
+    reported by line and value number as an editor and a spreadsheet count them (from 1)."""
     with path.open(encoding="utf-8") as fh:
         first = fh.readline()
+    if "," not in first:
+        other = next((d for d in (";", "\t", "|") if d in first), None)
+        if other is not None:
+            raise ValueError(f"{name}: {path.name} seems to separate values with {other!r}; covertreex reads "
+                             "comma-separated files (with '.' as the decimal point): convert it, e.g. with pandas")
     try:
         [float(v) for v in first.strip().split(",")]
         skip = 0
@@ -58,8 +65,28 @@ def _read_csv(path: Path, name: str) -> np.ndarray:
         skip = 1  # a header row
     try:
         return np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(f"{name}: cannot read {path.name} as numbers: {exc}") from None
+    except ValueError:
+        raise ValueError(f"{name}: {_first_bad_cell(path, skip)}") from None
+
+
+def _first_bad_cell(path: Path, skip: int) -> str:
+    """Where a CSV file stops being a table of numbers: line and value numbers counted from 1."""
+    width = None
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number <= skip or not line.strip():
+                continue
+            cells = line.rstrip("\n").split(",")
+            if width is None:
+                width = len(cells)
+            elif len(cells) != width:
+                return f"{path.name}, line {number}: {len(cells)} values where the lines above have {width}"
+            for column, cell in enumerate(cells, start=1):
+                try:
+                    float(cell)
+                except ValueError:
+                    return f"{path.name}, line {number}, value {column}: {cell.strip()!r} is not a number"
+    return f"cannot read {path.name} as comma-separated numbers"
 
 
 def check_output(path: str | Path, name: str = "--out") -> Path:

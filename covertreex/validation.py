@@ -65,7 +65,7 @@ def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_e
     if arr.shape[0] == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {arr.shape}); at least one point is required")
     if dim is not None and arr.shape[1] != dim:
-        raise ValueError(f"{name} has {arr.shape[1]} columns but the tree has dimension {dim}")
+        raise ValueError(f"{_plural(name)} {arr.shape[1]} columns, the tree has {dim}")
     target = np.dtype(dtype)
     if np.issubdtype(arr.dtype, np.integer):
         limit = _EXACT_INT_LIMIT[target]
@@ -73,12 +73,21 @@ def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_e
             raise ValueError(f"{name} has integers beyond {limit}, which {target} cannot represent exactly")
     elif not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
+        raise ValueError(f"{name} contains NaN or infinity (first at {name}[{bad[0]}, {bad[1]}])")
     if target == np.float32 and arr.dtype == np.float64 and arr.size and np.abs(arr).max() > np.finfo(np.float32).max:
         raise ValueError(f"{name} has values beyond the float32 range")
     out = np.ascontiguousarray(arr, dtype=target)
     check_scale(out, name, underflow=defines_scale)
     return out
+
+
+# what the API's point arguments are, in the users' words (messages still name the argument)
+_ARGUMENT_WORDS = {"X": "the points (X)", "Q": "the queries (Q)", "Y": "the new points (Y)"}
+
+
+def _plural(name: str) -> str:
+    """``"the queries (Q) have"`` for the API's point arguments, ``"<name> has"`` for any other."""
+    return f"{_ARGUMENT_WORDS[name]} have" if name in _ARGUMENT_WORDS else f"{name} has"
 
 
 def check_k(k, upper: int, what: str) -> int:

@@ -323,3 +323,15 @@ def test_residual_files_with_precomputed_factors_and_tampering(tmp_path, points)
         np.savez(tmp_path / f"{name}.npz", **b)
         with pytest.raises(ValueError, match=message):
             load_tree(tmp_path / f"{name}.npz")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("a,b,c\n1,2,3\n4,x,6\n", "bad.csv, line 3, value 2: 'x' is not a number"),
+    ("1,2,3\n4,5,6\n7,8\n", "bad.csv, line 3: 2 values where the lines above have 3"),
+    ("x;y\n1,5;2\n", "seems to separate values with ';'"),
+    ("x\ty\n1\t2\n", "seems to separate values with '\\t'"),
+])
+def test_csv_problems_are_located_as_users_count(tmp_path, text, message):
+    (tmp_path / "bad.csv").write_text(text)
+    r = _invoke("build", tmp_path / "bad.csv", "--out", tmp_path / "t.npz")
+    assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output

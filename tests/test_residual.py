@@ -212,7 +212,7 @@ def test_bad_residual_input():
     with pytest.raises(ValueError, match="only used with Runtime\\(metric='residual'\\)"):
         CoverTree().fit(X, v_matrix=V, p_diag=p)
     tree = CoverTree(rt).fit(X)
-    with pytest.raises(ValueError, match="Q has 3 columns"):
+    with pytest.raises(ValueError, match=r"the queries \(Q\) have 3 columns"):
         tree.knn(np.zeros((2, 3)), k=1)
     with pytest.raises(ValueError, match="v_matrix has 7 columns"):
         tree.insert(X[:2], v_matrix=np.ones((2, 7)), p_diag=np.ones(2))

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from covertreex.bench.deletion import DeleteWorkload, run_delete
 from covertreex.bench.real_data import benchmark_data
@@ -17,6 +16,7 @@ from covertreex.bench.jit_timing import METRICS, run_jit
 from covertreex.bench.residual import (RESIDUAL_PEERS, WORKLOADS, ResidualWorkload, residual_peer_available,
                                        run_residual)
 from covertreex.bench.euclidean import EuclideanWorkload, euclidean_peers, run_euclidean
+from covertreex.cli.tables import Sheet
 from covertreex.cli.common import (ArtifactsOption, JsonOption, ThreadsOption, new_console, progress_steps,
                                    save_result)
 from covertreex.runtime.config import Runtime
@@ -60,11 +60,14 @@ COLUMNS = {
 }
 
 
-def render_rows(title: str, rows: list[dict], columns: list[str]) -> Table:
-    """One table row per engine row of a benchmark result (``—`` where a figure does not apply)."""
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(COLUMNS[col][0], justify="left" if col in ("task", "engine") else "right")
+def render_rows(title: str, rows: list[dict], columns: list[str]) -> Sheet:
+    """One row per engine row of a benchmark result (``—`` where a figure does not apply); a task shared
+    by every row goes into the title instead of a column."""
+    tasks = {r["task"] for r in rows}
+    if len(tasks) == 1 and "task" in columns:
+        columns = [c for c in columns if c != "task"]
+        title = f"{title}: {tasks.pop()}"
+    sheet = Sheet(title, [COLUMNS[col][0] for col in columns], key=sum(c in ("task", "engine") for c in columns))
     for r in rows:
         cells = []
         for col in columns:
@@ -75,11 +78,11 @@ def render_rows(title: str, rows: list[dict], columns: list[str]) -> Table:
             if col in ("build", "fit") and not r["build_runs"]:
                 value = None
             cells.append(value if spec == "s" else _fmt(value, spec, suffix))
-        table.add_row(*cells)
-    return table
+        sheet.add(*cells)
+    return sheet
 
 
-def render_table(result: dict) -> Table:
+def render_table(result: dict) -> Sheet:
     w = result["workload"]
     source = "" if w.get("source", "synthetic") == "synthetic" else f"{w['source']}  "
     return render_rows(f"Euclidean k-NN  {source}n={w['n']} d={w['dim']} k={w['k']}  (median of {w['repeat']} runs)",
@@ -121,13 +124,13 @@ def bench_euclidean(
         raise typer.BadParameter(str(exc)) from None
     with progress_steps(console, "bench euclidean") as step:
         result = run_euclidean(workload, runtime, names, progress=step, X=X)
-    console.print(render_table(result))
+    render_table(result).print(console)
     console.print(f"covertreex first call (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"recall verified on {result['rows'][0]['verified_rows']} rows")
     save_result(console, result, "bench-euclidean", json_path, artifacts)
 
 
-def render_residual(result: dict) -> Table:
+def render_residual(result: dict) -> Sheet:
     w = result["workload"]
     title = (f"residual k-NN, workload {w['name']}: n={w['n']} d={w['dim']} k={w['k']} m={w['inducing']} "
              f"{w['kernel']} l={w['lengthscale']}  (medians; GEMM peak {result['gemm_peak_gflops']:.0f} GFLOP/s)")
@@ -210,7 +213,7 @@ def bench_residual(
         raise typer.BadParameter(str(exc)) from None
     with progress_steps(console, "bench residual") as step:
         result = run_residual(chosen, runtime, progress=step, peer_names=names)
-    console.print(render_residual(result))
+    render_residual(result).print(console)
     blas = ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']}" for b in result["machine"]["blas"])
     console.print(f"covertreex first calls (JIT compile or cache load): {result['jit_s']:.2f} s; residual "
                   f"variance p min/median/max {', '.join(f'{v:.2g}' for v in result['p_quantiles'])}; "
@@ -242,15 +245,14 @@ def bench_delete(
         raise typer.BadParameter(str(exc), param_hint="--fractions") from None
     with progress_steps(console, "bench delete") as step:
         result = run_delete(workload, runtime, progress=step)
-    table = Table(title=f"delete vs rebuild, n={n:,}, d={dim} (fit {result['fit_s']:.3f} s; medians of {repeat})")
-    for col in ("deleted", "delete s", "rebuild s", "delete/rebuild", "cKDTree rebuild s", "orphans",
-                "promoted", "exact"):
-        table.add_column(col, justify="right")
+    table = Sheet(f"delete vs rebuild, n={n:,}, d={dim} (fit {result['fit_s']:.3f} s; medians of {repeat})",
+                  ["deleted", "delete s", "rebuild s", "delete/rebuild", "cKDTree rebuild s", "orphans", "promoted",
+                   "exact"])
     for r in result["rows"]:
-        table.add_row(f"{r['deleted']:,} ({r['fraction']:.0%})", f"{r['delete_s']:.3f}", f"{r['rebuild_s']:.3f}",
-                      f"{r['ratio']:.3f}x", _fmt(r["ckdtree_rebuild_s"], ".3f"), f"{r['orphans']:,.0f}",
-                      f"{r['promoted']:,.0f}", f"{r['exact']:.3f}")
-    console.print(table)
+        table.add(f"{r['deleted']:,} ({r['fraction']:.0%})", f"{r['delete_s']:.3f}", f"{r['rebuild_s']:.3f}",
+                  f"{r['ratio']:.3f}x", _fmt(r["ckdtree_rebuild_s"], ".3f"), f"{r['orphans']:,.0f}",
+                  f"{r['promoted']:,.0f}", f"{r['exact']:.3f}")
+    table.print(console)
     console.print(f"first delete in this process (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"exact = the worse of recall and identical rows on {result['rows'][0]['verified_rows']} rows")
     save_result(console, result, "bench-delete", json_path, artifacts)
@@ -270,11 +272,9 @@ def bench_jit(
         raise typer.BadParameter(f"choose from {', '.join(METRICS)}", param_hint="--metric")
     with progress_steps(console, "bench jit") as step:
         result = run_jit(metric, dim, repeat, dict(os.environ), progress=step)
-    table = Table(title=f"first calls in a fresh interpreter, {metric} d={dim}, "
-                        f"{result['workload']['points']:,} points (median of {repeat})")
-    for col in ("phase", "cold s (compile)", "warm s (cache)"):
-        table.add_column(col, justify="left" if col == "phase" else "right")
+    table = Sheet(f"first calls in a fresh interpreter, {metric} d={dim}, {result['workload']['points']:,} points "
+                  f"(median of {repeat})", ["phase", "cold s (compile)", "warm s (cache)"])
     for phase in result["phases"]:
-        table.add_row(phase, f"{result['median']['cold'][phase]:.2f}", f"{result['median']['warm'][phase]:.2f}")
-    console.print(table)
+        table.add(phase, f"{result['median']['cold'][phase]:.2f}", f"{result['median']['warm'][phase]:.2f}")
+    table.print(console)
     save_result(console, result, "bench-jit", json_path, artifacts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -19,8 +20,9 @@ ArtifactsOption = Annotated[Path, typer.Option(help="Artifacts root directory.")
 
 
 def new_console() -> Console:
-    """A rich console: the terminal's width, or 160 columns when output is captured."""
-    return Console(width=None if Console().is_terminal else 160)
+    """A rich console: the terminal's width (or $COLUMNS), else 160 columns when output is captured.
+    Tables are ``Sheet``s: at any width they print whole, split into parts rather than cut."""
+    return Console(width=None if Console().is_terminal or os.environ.get("COLUMNS") else 160)
 
 
 def save_result(console: Console, result: dict, kind: str, json_path: Path | None, artifacts: Path) -> None:

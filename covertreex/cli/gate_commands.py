@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from covertreex.cli.tables import Sheet
 from covertreex.api.tree import CoverTree
 from covertreex.bench.residual import WORKLOADS, named_workload
 from covertreex.cli.common import ThreadsOption, new_console
@@ -41,20 +41,18 @@ def _tree(workload: str, n: int | None, threads: int | None) -> tuple[CoverTree,
     return CoverTree(runtime).fit(w.data()), w.k
 
 
-def _audit_table(title: str, profile: GateProfile, audit: GateAudit | None) -> Table:
-    table = Table(title=title)
-    for col in ("field", "value"):
-        table.add_column(col)
+def _audit_table(title: str, profile: GateProfile, audit: GateAudit | None) -> Sheet:
+    table = Sheet(title, ["field", "value"], key=2)
     gate = profile.gate
-    table.add_row("k / mode", f"{profile.k} / {'predecessor' if profile.predecessor else 'k-NN'}")
-    table.add_row("delta / proxy / bands", f"{gate.delta:g} / {gate.proxy} / {gate.bands}")
-    table.add_row("budgets (candidates per query)", ", ".join(map(str, profile.budgets)))
-    table.add_row("calibration", f"{profile.calibration['ids'].size} queries, {profile.seconds:.2f} s")
+    table.add("k / mode", f"{profile.k} / {'predecessor' if profile.predecessor else 'k-NN'}")
+    table.add("delta / proxy / bands", f"{gate.delta:g} / {gate.proxy} / {gate.bands}")
+    table.add("budgets (candidates per query)", ", ".join(map(str, profile.budgets)))
+    table.add("calibration", f"{profile.calibration['ids'].size} queries, {profile.seconds:.2f} s")
     if audit is not None:
-        table.add_row("audited queries", f"{audit.queries}")
-        table.add_row("recall@k", f"{audit.recall:.5f}  [{audit.recall_low:.5f}, {audit.recall_high:.5f}]")
-        table.add_row("served whole", f"{audit.served_fraction:.4f}  [{audit.served_low:.4f}, {audit.served_high:.4f}]")
-        table.add_row("seconds gated / exact", f"{audit.seconds_gated:.3f} / {audit.seconds_exact:.3f}")
+        table.add("audited queries", f"{audit.queries}")
+        table.add("recall@k", f"{audit.recall:.5f}  [{audit.recall_low:.5f}, {audit.recall_high:.5f}]")
+        table.add("served whole", f"{audit.served_fraction:.4f}  [{audit.served_low:.4f}, {audit.served_high:.4f}]")
+        table.add("seconds gated / exact", f"{audit.seconds_gated:.3f} / {audit.seconds_exact:.3f}")
     return table
 
 

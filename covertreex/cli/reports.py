@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from covertreex.cli.tables import Sheet
 from covertreex.api.tree import CoverTree
 from covertreex.algo.types import PHASES
 from covertreex.bench.profiling import fit_exponents, sweep
@@ -69,15 +69,15 @@ def breakdown(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     result["run_id"] = run_id
-    table = Table(title=f"breakdown d={dim} k={k} (median-build repeat of {repeat}; seconds)")
-    for col in ("n", *PHASES, "build", "query", "build CPU", "query CPU", "build MB", "query MB"):
-        table.add_column(col.replace("_", " "), justify="right")
+    table = Sheet(f"breakdown d={dim} k={k} (median-build repeat of {repeat}; seconds)",
+                  [c.replace("_", " ") for c in ("n", *PHASES, "build", "query", "build CPU", "query CPU", "build MB",
+                                                 "query MB")])
     for r in result["runs"]:
-        table.add_row(f"{r['n']:,}", *(f"{r['phases'][p]:.3f}" for p in PHASES), f"{r['build']['wall_s']:.3f}",
-                      f"{r['query']['wall_s']:.3f}", f"{r['build']['cpu_utilisation']:.2f}",
-                      f"{r['query']['cpu_utilisation']:.2f}", f"{r['build']['peak_extra_rss_bytes'] / 2**20:.1f}",
-                      f"{r['query']['peak_extra_rss_bytes'] / 2**20:.1f}")
-    console.print(table)
+        table.add(f"{r['n']:,}", *(f"{r['phases'][p]:.3f}" for p in PHASES), f"{r['build']['wall_s']:.3f}",
+                  f"{r['query']['wall_s']:.3f}", f"{r['build']['cpu_utilisation']:.2f}",
+                  f"{r['query']['cpu_utilisation']:.2f}", f"{r['build']['peak_extra_rss_bytes'] / 2**20:.1f}",
+                  f"{r['query']['peak_extra_rss_bytes'] / 2**20:.1f}")
+    table.print(console)
     report = write_html(breakdown_figure(result), artifact_path(artifacts, "profiles", "breakdown", run_id, "html"))
     summary = artifact_path(artifacts, "profiles", "breakdown", run_id, "json")
     summary.write_text(json.dumps(result, indent=2))
@@ -108,14 +108,13 @@ def scaling(
     result["exponents"] = exponents = fit_exponents(result["runs"])
     run_id = new_run_id({"command": "scaling", "sizes": ns, "dims": ds, "k": k, "runtime": runtime.describe()})
     result["run_id"] = run_id
-    table = Table(title=f"scaling k={k} (medians of {repeat})")
-    for col in ("d", "n", "build s", "query s", "build us/point", "query us/point"):
-        table.add_column(col, justify="right")
+    table = Sheet(f"scaling k={k} (medians of {repeat})",
+                  ["d", "n", "build s", "query s", "build us/point", "query us/point"], key=2)
     for r in result["runs"]:
         b, q = statistics.median(r["build_runs"]), statistics.median(r["query_runs"])
-        table.add_row(str(r["dim"]), f"{r['n']:,}", f"{b:.3f}", f"{q:.3f}", f"{1e6 * b / r['n']:.2f}",
-                      f"{1e6 * q / r['n']:.2f}")
-    console.print(table)
+        table.add(str(r["dim"]), f"{r['n']:,}", f"{b:.3f}", f"{q:.3f}", f"{1e6 * b / r['n']:.2f}",
+                  f"{1e6 * q / r['n']:.2f}")
+    table.print(console)
     for e in exponents:
         console.print(f"d={e['dim']}: build ~ n^{e['build_exponent']:.2f}, query ~ n^{e['query_exponent']:.2f} "
                       f"(sizes {e['sizes'][0]:,}..{e['sizes'][-1]:,})")

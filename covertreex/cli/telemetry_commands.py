@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from covertreex.cli.tables import Sheet
 from covertreex.cli.common import new_console
 from covertreex.telemetry.load import load, summarize
 
@@ -32,12 +32,13 @@ def _cell(value) -> str:
     return str(value)
 
 
-def frame_table(frame, title: str) -> Table:
-    table = Table(title=title)
-    for col in frame.columns:
-        table.add_column(str(col), justify="left" if frame[col].dtype == object else "right")
+def frame_table(frame, title: str) -> Sheet:
+    """The frame's text columns first (what a row is about, repeated when the sheet is split), then the rest."""
+    text = [c for c in frame.columns if frame[c].dtype == object]
+    frame = frame[text + [c for c in frame.columns if c not in text]]
+    table = Sheet(title, [str(c) for c in frame.columns], key=len(text))
     for row in frame.itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add(*(_cell(v) for v in row))
     return table
 
 
@@ -45,7 +46,7 @@ def frame_table(frame, title: str) -> Table:
 def summary(path: JsonlArgument) -> None:
     """One row per run and event type: counts, total seconds, headline figures."""
     frame = _frame(path)
-    new_console().print(frame_table(summarize(frame), f"{path.name}: {len(frame)} events"))
+    frame_table(summarize(frame), f"{path.name}: {len(frame)} events").print(new_console())
 
 
 @telemetry_app.command("export")
@@ -114,11 +115,9 @@ def guardrail(
     console = new_console()
     checked = (["recall"] if min_recall is not None else []) + [n for n, _ in bounds]
     if failures:
-        table = Table(title=f"guardrail FAILED: {path.name}")
-        for col in ("field", "worst", "bound"):
-            table.add_column(col)
+        table = Sheet(f"guardrail FAILED: {path.name}", ["field", "worst", "bound"])
         for row in failures:
-            table.add_row(*row)
-        console.print(table)
+            table.add(*row)
+        table.print(console)
         raise typer.Exit(1)
     console.print(f"guardrail passed: {', '.join(checked)} within bounds over {len(frame)} events")

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from rich.table import Table
 
+from covertreex.cli.tables import Sheet
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.api.tree import CoverTree
 from covertreex.reference.brute_force import brute_force_knn
@@ -56,11 +56,9 @@ def build(
     if writer is not None:
         writer.close()
     save_tree(tree, out)
-    table = Table(title=f"built {data.name}")
-    for col in ("points", "dimension", "rounds", "seconds", "saved to"):
-        table.add_column(col)
-    table.add_row(f"{tree.num_points:,}", str(tree.dimension), str(len(tree.build_stats)), f"{seconds:.3f}", str(out))
-    new_console().print(table)
+    table = Sheet(f"built {data.name}", ["points", "dimension", "rounds", "seconds", "saved to"])
+    table.add(f"{tree.num_points:,}", str(tree.dimension), str(len(tree.build_stats)), f"{seconds:.3f}", str(out))
+    table.print(new_console())
 
 
 def _load(source: Path, runtime: Runtime, writer) -> CoverTree:
@@ -109,16 +107,15 @@ def query(
         writer.close()
     files = write_neighbours(out, result.ids, result.distances)
     rows = result.ids.shape[0]
-    table = Table(title=f"{rows:,} queries, k={k} (first call, JIT or cache load: {jit_s:.2f} s, not included)")
-    for col in ("seconds", "queries/s", "evals/query", "nodes visited/query", "recall", "written"):
-        table.add_column(col)
+    table = Sheet(f"{rows:,} queries, k={k} (first call, JIT or cache load: {jit_s:.2f} s, not included)",
+                  ["seconds", "queries/s", "evals/query", "nodes visited/query", "recall", "written"])
     visited = result.counter("nodes_visited")
-    table.add_row(f"{seconds:.3f}", f"{rows / seconds:,.0f}" if seconds > 0 else "—",
+    table.add(f"{seconds:.3f}", f"{rows / seconds:,.0f}" if seconds > 0 else "—",
                   f"{result.distance_evaluations.mean():,.1f}" if rows else "—",
                   f"{visited.mean():,.1f}" if rows else "—",
                   "—" if recall is None else f"{recall:.4f} ({min(verify_rows, rows)} rows)",
-                  ", ".join(str(f) for f in files))
-    new_console().print(table)
+              ", ".join(str(f) for f in files))
+    table.print(new_console())
 
 
 def _recall(tree: CoverTree, Q, k: int, predecessor: bool, result, verify_rows: int) -> float:
