@@ -172,12 +172,17 @@ def test_breakdown_writes_jsonl_and_html(tmp_path):
 
 def test_fit_exponents_recovers_power_laws():
     sizes = [1000, 2000, 8000]
-    runs = [{"dim": d, "n": n, "build_runs": [3e-6 * n**1.25, 1.0, 3e-6 * n**1.25],
-             "query_runs": [2e-7 * n**(0.5 + d)]} for d in (1, 2) for n in sizes]
+    runs = [{"dim": d, "n": n, "build_runs": [3e-5 * n**1.25, 9.0, 3e-5 * n**1.25],
+             "query_runs": [2e-5 * n**(0.5 + d)]} for d in (1, 2) for n in sizes]
     fitted = fit_exponents(runs)
     assert [e["dim"] for e in fitted] == [1, 2] and all(e["sizes"] == sizes for e in fitted)
     assert [round(e["build_exponent"], 9) for e in fitted] == [1.25, 1.25]  # medians ignore the outlier
     assert [round(e["query_exponent"], 9) for e in fitted] == [1.5, 2.5]
+    assert all(e["warning"] is None for e in fitted)  # 8x span, every run >= 50 ms
+    short = fit_exponents([dict(r, query_runs=[r["query_runs"][0] * 1e-6]) for r in runs])
+    assert all("fixed costs dominate" in e["warning"] for e in short)
+    close = fit_exponents([r for r in runs if r["n"] < 8000])
+    assert all("sizes span less than 4x" in e["warning"] for e in close)
 
 
 def test_scaling_fits_exponents(tmp_path):
@@ -190,6 +195,7 @@ def test_scaling_fits_exponents(tmp_path):
     # millisecond timings say nothing reliable about the slope: only that one was fitted per dimension
     # (the fit itself is checked on exact power laws below)
     assert all(np.isfinite(e[f"{w}_exponent"]) for e in data["exponents"] for w in ("build", "query"))
+    assert all(e["warning"] for e in data["exponents"]) and "unreliable" in r.output  # said, not hidden
     assert len(list((tmp_path / "profiles").glob("scaling-*.html"))) == 1
 
 

@@ -139,7 +139,10 @@ def test_residual_tuner_matches_the_oracles():
     r = tuner.last
     kern = r.tree.runtime.residual.kernel
     assert kern.lengthscale == pytest.approx(0.5) and r.tree.metric.m == 16
-    rows = np.sort(np.random.default_rng(0).choice(500, 64, replace=False))
+    rows = r.rows
+    inducing = r.tree.runtime.residual.inducing_rows(500)
+    assert rows.size == 64 and np.intersect1d(rows, inducing).size == 0  # statistics never at inducing points
+    np.testing.assert_array_equal(X[inducing], r.tree.metric.inducing)
     res, _ = brute_force_knn(X, k=10, rows=rows, metric="residual", residual=r.tree.metric)
     euc, _ = brute_force_knn(X, k=10, rows=rows)
     expected = np.mean([np.intersect1d(a, b).size / 10 for a, b in zip(res, euc)])
@@ -150,8 +153,21 @@ def test_residual_tuner_matches_the_oracles():
     assert "point 7" in tuner.figure.layout.title.text
     tuner.k.value = 4
     assert tuner.figure.data[1].name == "4 residual neighbours"
-    tuner.inducing.value = 500  # m = n is allowed; the figure still updates
-    assert tuner.last.tree.metric.m == 500
+    tuner.inducing.value = 500  # m = n: no point is left to take statistics on, said inline
+    assert "every point is an inducing point" in tuner.summary.value
+
+
+def test_residual_tuner_samples_apart_from_the_inducing_points():
+    """The defaults once drew the statistics sample with the inducing points' seed and size: the sample *was*
+    the inducing set (p ~ 0 there), which showed every query scanning all points and a k-th distance of 1."""
+    X = np.random.default_rng(5).standard_normal((1500, 2))
+    tuner = ResidualTuner(X)
+    r = tuner.last
+    assert r.tree.metric.m == 64 and r.rows.size == 64
+    assert np.intersect1d(r.rows, r.tree.runtime.residual.inducing_rows(1500)).size == 0
+    kth = brute_force_knn(X, k=10, rows=r.rows, metric="residual", residual=r.tree.metric)[1][:, -1]
+    assert r.median_kth == pytest.approx(np.median(kth)) and r.median_kth < 0.9
+    assert "not inducing points" in tuner.summary.value
 
 
 def test_telemetry_browser_compares_runs(tmp_path):
@@ -198,3 +214,27 @@ def test_gate_tuner_recalibrates_live_and_reports_the_audit():
     assert tuner.last.profile.calibration["ids"].size == 20
     tuner.delta.value = 0.05  # 10 queries per band cannot certify it: said inline, the last result kept
     assert "cannot certify" in tuner.summary.value and tuner.last.profile.gate.delta == pytest.approx(0.2)
+
+
+def test_a_new_figure_clears_the_old_ones_subplot_titles_in_the_browser():
+    """plotly.js merges a new layout into the old one: ``show`` must send the annotations (subplot titles),
+    shapes and images arrays even when the new figure has none, or the old ones stay on screen."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from covertreex.widgets._figures import figure_widget, show
+
+    widget = figure_widget()
+    sent = []
+    widget._send_relayout_msg = lambda *a, **k: sent.append(a[0] if a else k.get("layout_data"))
+    widget._send_update_msg = lambda *a, **k: sent.append(k.get("relayout_data"))
+    two = make_subplots(rows=1, cols=2, subplot_titles=["build", "query"])
+    two.add_bar(y=[1, 2], row=1, col=1)
+    show(widget, two)
+    sent.clear()
+    show(widget, go.Figure(go.Scatter(y=[1, 2]), layout={"title": "one"}))
+    browser = {}  # what the second figure's messages set in the browser's layout
+    for message in sent:
+        browser.update(message or {})
+    assert browser["annotations"] == [] and browser["shapes"] == [] and browser["images"] == []
+    assert len(widget.layout.annotations) == 0

@@ -21,12 +21,22 @@ def figure_widget() -> go.FigureWidget:
     return go.FigureWidget(layout={"height": 420})
 
 
+# layout arrays plotly.js draws whatever the traces are; a relayout merges objects but replaces arrays
+_DRAWN_ARRAYS = ("annotations", "shapes", "images")
+
+
 def show(widget: go.FigureWidget, figure: go.Figure) -> None:
-    """Replace the widget's traces and layout by the figure's, in one update."""
+    """Replace the widget's traces and layout by the figure's, in one update.
+
+    Assigning a layout sends the browser only the new layout's properties, which plotly.js *merges* into
+    the old one: the previous figure's subplot titles (annotations), shapes or images would stay on
+    screen.  Those arrays are therefore always sent, empty when the new figure has none."""
     with widget.batch_update():
         widget.data = ()
         widget.add_traces(list(figure.data))
         widget.layout = figure.layout
+        for name in _DRAWN_ARRAYS:
+            widget.layout[name] = figure.layout[name] or ()
 
 
 def table_html(rows: list[dict], columns: list[str] | None = None, floats: str = "{:,.4g}") -> str:

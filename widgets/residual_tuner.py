@@ -24,24 +24,33 @@ class TuneResult:
     evals_euclidean: float  # the same for a Euclidean tree over the coordinates
     median_kth: float  # median residual distance of the k-th neighbour
     tree: CoverTree
+    rows: np.ndarray  # the sampled points the statistics are over (never inducing points)
 
 
 def tune_residual(X: np.ndarray, kernel: str = "rbf", lengthscale: float = 1.0, inducing: int = 64, k: int = 10,
                   point_id: int = 0, sample: int = 64, seed: int = 0) -> TuneResult:
-    """Fit a residual tree on ``X`` and compare with Euclidean neighbours on ``sample`` seeded rows."""
+    """Fit a residual tree on ``X`` and compare with Euclidean neighbours on ``sample`` seeded rows.
+
+    The rows are drawn (seeded, apart from the inducing points' draw) among the points that are *not*
+    inducing points: at an inducing point p is ~0 and its residual neighbours say nothing typical."""
     X = np.asarray(X, dtype=np.float64)
     kern = kernel_by_name(kernel, variance=1.0, lengthscale=lengthscale)
     if isinstance(inducing, bool) or not isinstance(inducing, (int, np.integer)) or not 1 <= inducing <= len(X):
         raise ValueError(f"inducing must be an int in [1, {len(X)}], got {inducing!r}")
-    tree = CoverTree(Runtime(metric="residual", residual=Residual(kern, inducing=int(inducing), seed=seed))).fit(X)
-    rows = np.sort(np.random.default_rng(seed).choice(len(X), min(sample, len(X)), replace=False))
+    policy = Residual(kern, inducing=int(inducing), seed=seed)
+    tree = CoverTree(Runtime(metric="residual", residual=policy)).fit(X)
+    pool = np.setdiff1d(np.arange(len(X)), policy.inducing_rows(len(X)))
+    if pool.size == 0:
+        raise ValueError("every point is an inducing point, so none is left to sample statistics from: "
+                         "use fewer inducing points")
+    rows = np.sort(np.random.default_rng([seed, 1]).choice(pool, min(sample, pool.size), replace=False))
     res = tree.knn_result(k=k, query_ids=rows, engine="tree")
     euc = CoverTree(Runtime(seed=seed)).fit(X).knn_result(k=k, query_ids=rows)
     overlap = float(np.mean([np.intersect1d(a, b).size / k for a, b in zip(res.ids, euc.ids)]))
     return TuneResult(figure=residual_landscape(tree, point_id, k=k), overlap=overlap,
                       evals_residual=float(res.distance_evaluations.mean()),
                       evals_euclidean=float(euc.distance_evaluations.mean()),
-                      median_kth=float(np.median(res.distances[:, -1])), tree=tree)
+                      median_kth=float(np.median(res.distances[:, -1])), tree=tree, rows=rows)
 
 
 class ResidualTuner(Displayed):
@@ -75,6 +84,7 @@ class ResidualTuner(Displayed):
         self.summary.value = (
             f"residual k-NN shared with Euclidean k-NN: <b>{r.overlap:.0%}</b>; distance evaluations per query: "
             f"residual <b>{r.evals_residual:,.0f}</b>, Euclidean <b>{r.evals_euclidean:,.0f}</b> "
-            f"(of {len(self.X):,}); median k-th residual distance {r.median_kth:.3f}")
+            f"(of {len(self.X):,}); median k-th residual distance {r.median_kth:.3f} "
+            f"(over {r.rows.size} sampled points that are not inducing points)")
         show(self.figure, r.figure)
         return r

@@ -88,8 +88,15 @@ def sweep(runtime: Runtime, sizes, dims, k: int = 10, repeat: int = 3, seed: int
             "runtime": runtime.describe(), "runs": runs}
 
 
+# an exponent says something only when the sizes span a factor of 4 and the smallest run takes 50 ms:
+# below that, fixed costs (thread start-up, allocation, Python) dominate and slopes come out near 0 or < 0
+MIN_SIZE_SPAN = 4.0
+MIN_SECONDS = 0.05
+
+
 def fit_exponents(runs: list[dict]) -> list[dict]:
-    """Per dimension, the least-squares slope of log(time) on log(n) for build and query (>= 2 sizes)."""
+    """Per dimension, the least-squares slope of log(time) on log(n) for build and query (>= 2 sizes),
+    with ``warning``: None, or why the slopes are not to be trusted (sizes too close or runs too short)."""
     out = []
     for dim in sorted({r["dim"] for r in runs}):
         part = sorted((r for r in runs if r["dim"] == dim), key=lambda r: r["n"])
@@ -97,9 +104,17 @@ def fit_exponents(runs: list[dict]) -> list[dict]:
             continue
         logn = np.log([r["n"] for r in part])
         row = {"dim": dim, "sizes": [r["n"] for r in part]}
+        shortest = np.inf
         for what in ("build", "query"):
             secs = [statistics.median(r[f"{what}_runs"]) for r in part]
             slope, _ = np.polyfit(logn, np.log(secs), 1)
             row[f"{what}_exponent"] = float(slope)
+            shortest = min(shortest, min(secs))
+        problems = []
+        if part[-1]["n"] < MIN_SIZE_SPAN * part[0]["n"]:
+            problems.append(f"sizes span less than {MIN_SIZE_SPAN:g}x")
+        if shortest < MIN_SECONDS:
+            problems.append(f"a run took {shortest * 1e3:.1f} ms, where fixed costs dominate")
+        row["warning"] = ("unreliable: " + " and ".join(problems) + "; use larger sizes") if problems else None
         out.append(row)
     return out

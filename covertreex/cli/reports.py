@@ -117,7 +117,8 @@ def scaling(
     table.print(console)
     for e in exponents:
         console.print(f"d={e['dim']}: build ~ n^{e['build_exponent']:.2f}, query ~ n^{e['query_exponent']:.2f} "
-                      f"(sizes {e['sizes'][0]:,}..{e['sizes'][-1]:,})")
+                      f"(sizes {e['sizes'][0]:,}..{e['sizes'][-1]:,})"
+                      + (f" [bold red]{e['warning']}[/]" if e["warning"] else ""))
     path = artifact_path(artifacts, "benchmarks", "scaling", run_id, "json")
     path.write_text(json.dumps(result, indent=2))
     report = write_html(scaling_figure(result, exponents), artifact_path(artifacts, "profiles", "scaling", run_id,

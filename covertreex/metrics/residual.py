@@ -91,6 +91,13 @@ class Residual:
         ind = self.inducing if isinstance(self.inducing, int) else {"points": list(self.inducing.shape)}
         return {**self.kernel.describe(), "inducing": ind, "seed": self.seed, "jitter": self.jitter}
 
+    def inducing_rows(self, n: int) -> np.ndarray:
+        """The rows of n fitted points that a count ``inducing`` picks as inducing points (sorted; seeded);
+        empty when ``inducing`` is an array of points."""
+        if not isinstance(self.inducing, int):
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.inducing, replace=False))
+
     def fit(self, X: np.ndarray, v_matrix=None, p_diag=None) -> ResidualFactors:
         """Factors for the coordinates ``X`` (validated float64), or for a user's precomputed V and p."""
         X = as_points(X, "X", np.float64)
@@ -108,8 +115,7 @@ class Residual:
                     f"Residual.inducing={self.inducing} exceeds the number of points ({X.shape[0]}); "
                     "use at most as many inducing points as points"
                 )
-            pick = np.sort(np.random.default_rng(self.seed).choice(X.shape[0], self.inducing, replace=False))
-            U = X[pick]
+            U = X[self.inducing_rows(X.shape[0])]
         else:
             U = self.inducing
             if U.shape[1] != X.shape[1]:

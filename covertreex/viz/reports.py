@@ -50,16 +50,21 @@ def scaling_figure(result: dict, exponents: list[dict]) -> go.Figure:
     """Median build and query seconds against n (log-log), one line per dimension, slopes in the legend."""
     fig = go.Figure()
     slope = {(e["dim"], w): e[f"{w}_exponent"] for e in exponents for w in ("build", "query")}
+    shaky = {e["dim"]: e.get("warning") for e in exponents if e.get("warning")}
     for dim in result["dims"]:
         part = sorted((r for r in result["runs"] if r["dim"] == dim), key=lambda r: r["n"])
         for what, dash in (("build", "solid"), ("query", "dot")):
             s = slope.get((dim, what))
-            name = f"{what} d={dim}" + ("" if s is None else f" (n^{s:.2f})")
+            name = f"{what} d={dim}" + ("" if s is None else f" (n^{s:.2f}{'?' if dim in shaky else ''})")
             fig.add_trace(go.Scatter(x=[r["n"] for r in part], y=[statistics.median(r[f"{what}_runs"]) for r in part],
                                      name=name, mode="lines+markers", line={"dash": dash}))
     fig.update_xaxes(type="log", title="n (points)")
     fig.update_yaxes(type="log", title="seconds (median)")
     fig.update_layout(height=600, title=_title("covertreex scaling", result))
+    for row, (dim, warning) in enumerate(sorted(shaky.items())):
+        fig.add_annotation(text=f"d={dim}: exponents {warning}", xref="paper", yref="paper", x=0.0,
+                           y=1.0 - 0.06 * row, xanchor="left", yanchor="top", showarrow=False,
+                           font={"color": "#b00020"}, bgcolor="rgba(255,255,255,0.8)")
     return fig
 
 
