@@ -34,6 +34,20 @@ def test_runtime_panel_tracks_every_knob():
     assert panel._residual_box.layout.display == "none"
 
 
+def test_a_negative_batch_size_or_seed_is_said_not_clamped():
+    panel = RuntimePanel()
+    good = panel.runtime
+    panel.controls["batch_size"].value = -5
+    assert panel.controls["batch_size"].value == -5  # kept as typed
+    assert "batch size must be 0 (no cap) or a positive number, got -5" in panel.message.value
+    assert panel.runtime is good
+    panel.controls["batch_size"].value = 0
+    panel.controls["seed"].value = -1
+    assert "seed" in panel.error and panel.runtime == good
+    panel.controls["seed"].value = 3
+    assert panel.error is None and panel.runtime.seed == 3 and panel.runtime.batch_size is None
+
+
 def test_runtime_panel_shows_invalid_combinations_inline():
     panel = RuntimePanel()
     panel.controls["conflict_graph"].value = "grid"

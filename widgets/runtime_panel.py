@@ -28,7 +28,11 @@ def runtime_from_values(values: dict) -> Runtime:
         raise ValueError(f"unknown panel value(s) {', '.join(unknown)}")
     plain = {name: values[name] for name in fields if name in values}
     for name in ("batch_size", "threads"):
-        if plain.get(name) == 0:
+        value = plain.get(name)
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"{name.replace('_', ' ')} must be 0 ({'no cap' if name == 'batch_size' else 'auto'}) "
+                             f"or a positive number, got {value}")
+        if value == 0:
             plain[name] = None
     if plain.get("metric") == "residual":
         kernel = kernel_by_name(values.get("kernel", "rbf"), variance=values.get("variance", 1.0),
@@ -50,9 +54,10 @@ class RuntimePanel(Displayed):
             name: W.Dropdown(options=allowed, value=getattr(rt, name), description=name.replace("_", " "),
                              style=style) for name, allowed in CHOICES.items()}
         self.controls.update(
-            batch_size=W.BoundedIntText(value=rt.batch_size or 0, min=0, max=2**31 - 1, style=style,
-                                        description="batch size", tooltip="0 = no cap"),
-            seed=W.BoundedIntText(value=rt.seed, min=0, max=2**31 - 1, description="seed", style=style),
+            # plain IntText: a bounded one would clamp a typed -5 to 0 without a word; the panel says what is wrong
+            batch_size=W.IntText(value=rt.batch_size or 0, style=style, description="batch size",
+                                 tooltip="0 = no cap"),
+            seed=W.IntText(value=rt.seed, description="seed", style=style),
             threads=W.IntSlider(value=rt.threads or 0, min=0, max=numba.config.NUMBA_NUM_THREADS,
                                 description="threads (0=auto)", style=style),
             diagnostics=W.Checkbox(value=rt.diagnostics, description="diagnostics (time, memory)"),
