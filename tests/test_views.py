@@ -154,3 +154,19 @@ def test_gate_views_draw_the_profile_the_sweep_and_the_pareto_front():
     assert list(front.x) == [100.0, 1000.0, 2000.0] and {t.name for t in fig.data} >= {"exact", "gated", "peer"}
     with pytest.raises(ValueError, match="queries/s"):
         recall_speed_pareto([{"name": "x", "kind": "peer", "recall": 1.0, "queries_per_s": None}])
+
+
+def _legend_clear_of_colour_bar(fig) -> bool:
+    """The legend lies under the plot (horizontal, below y=0) while the colour bar keeps the right side:
+    plotly's defaults put both at x ~1.02, the legend over the bar."""
+    legend = fig.layout.legend
+    return legend.orientation == "h" and legend.y is not None and legend.y < 0
+
+
+def test_legends_never_cover_colour_bars():
+    X = np.random.default_rng(2).standard_normal((300, 2))
+    tree = CoverTree(Runtime(metric="residual", residual=Residual(RBF(1.0, 0.7), inducing=16))).fit(X)
+    for fig in (residual_landscape(tree, 3, k=5), tree_picture(CoverTree().fit(X)),
+                tree_picture(CoverTree().fit(np.c_[X, X[:, :1]]))):
+        assert [t.marker.colorbar.title.text for t in fig.data if "marker" in t and t.marker.colorbar.title.text]
+        assert _legend_clear_of_colour_bar(fig)

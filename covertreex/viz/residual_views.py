@@ -41,5 +41,7 @@ def residual_landscape(tree, point_id: int, k: int = 10, compare_euclidean: bool
         title = f"residual distance to point {point_id}"
     fig.add_trace(go.Scatter(x=[x[point_id]], y=[y[point_id]], mode="markers", name=f"point {point_id}",
                              marker={"size": 16, "symbol": "star", "color": "#d62728"}))
-    fig.update_layout(height=550, title=title, xaxis_title=f"x{axes[0]}", yaxis_title=f"x{axes[1]}")
+    # the colour bar takes the right-hand side: the legend goes under the plot, never over the bar
+    fig.update_layout(height=550, title=title, xaxis_title=f"x{axes[0]}", yaxis_title=f"x{axes[1]}",
+                      legend={"orientation": "h", "x": 0.0, "y": -0.15, "yanchor": "top"})
     return fig

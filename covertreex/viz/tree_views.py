@@ -75,7 +75,8 @@ def tree_picture(tree, coordinates=None, max_points: int = 5000) -> go.Figure:
                            hoverinfo="text")
     fig = go.Figure([links, nodes])
     fig.add_annotation(text=f"root: id {a.ids[0]}", showarrow=False, xref="paper", yref="paper", x=0, y=1.05)
-    fig.update_layout(height=550, title=f"cover tree of {a.num_points:,} points, coloured by level")
+    fig.update_layout(height=550, title=f"cover tree of {a.num_points:,} points, coloured by level",
+                      legend={"orientation": "h", "x": 0.0, "y": -0.08, "yanchor": "top"})  # the bar is on the right
     if dims == 2:
         fig.update_yaxes(scaleanchor="x")
     return fig
