@@ -72,9 +72,12 @@ def test_recall_vs_speed_keeps_rows_with_recall():
             {"engine": "approx", "queries_per_s": 900.0, "recall": 0.8, "task": "knn", "exact": False},
             {"engine": "unreadable", "queries_per_s": 50.0, "recall": None, "task": "knn"}]
     fig = recall_vs_speed(rows)
-    assert list(fig.data[0].text) == ["ours", "approx"] and list(fig.data[0].y) == [1.0, 0.8]
-    assert list(fig.data[0].marker.symbol) == ["circle", "x"]
-    assert recall_vs_speed(pd.DataFrame(rows)).data[0].x == fig.data[0].x
+    assert [t.name for t in fig.data] == ["ours", "approx"] and [t.y[0] for t in fig.data] == [1.0, 0.8]
+    assert [t.marker.symbol for t in fig.data] == ["circle", "x"]
+    assert all("text" not in t.mode for t in fig.data)  # names in the legend: no labels to pile up or cut off
+    assert [t.x for t in recall_vs_speed(pd.DataFrame(rows)).data] == [t.x for t in fig.data]
+    two = recall_vs_speed(rows[:2] + [dict(rows[0], task="predecessor")])
+    assert [t.name for t in two.data] == ["ours (knn)", "approx (knn)", "ours (predecessor)"]
     with pytest.raises(ValueError, match="no row"):
         recall_vs_speed(rows[2:])
 
@@ -151,7 +154,9 @@ def test_gate_views_draw_the_profile_the_sweep_and_the_pareto_front():
               {"name": "peer", "kind": "peer", "recall": 0.95, "queries_per_s": 2000.0}]
     fig = recall_speed_pareto(points)
     front = fig.data[-1]
-    assert list(front.x) == [100.0, 1000.0, 2000.0] and {t.name for t in fig.data} >= {"exact", "gated", "peer"}
+    assert list(front.x) == [100.0, 1000.0, 2000.0]
+    assert [t.name for t in fig.data[:-1]] == ["exact (exact)", "a (gated)", "b (gated)", "peer (peer)"]
+    assert all("text" not in t.mode for t in fig.data)
     with pytest.raises(ValueError, match="queries/s"):
         recall_speed_pareto([{"name": "x", "kind": "peer", "recall": 1.0, "queries_per_s": None}])
 

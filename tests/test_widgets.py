@@ -89,8 +89,8 @@ def test_benchmark_runner_euclidean(tmp_path):
     assert all(r["recall"] == 1.0 for r in out["rows"])
     assert all(name in runner.table.value for name in engines)
     # the recall-vs-speed figure holds the table's numbers
-    trace = runner.recall_plot.data[0]
-    assert list(trace.text) == engines and list(trace.x) == [r["queries_per_s"] for r in out["rows"]]
+    traces = runner.recall_plot.data
+    assert [t.name for t in traces] == engines and [t.x[0] for t in traces] == [r["queries_per_s"] for r in out["rows"]]
     # one bar per progress step, step names in order
     steps = list(runner.steps_plot.data[0].y)
     assert steps[0].endswith("JIT warm-up") and any("covertreex" in s for s in steps) and len(steps) >= 5
@@ -124,9 +124,13 @@ def test_benchmark_runner_reports_bad_input_inline(tmp_path):
 def test_scope_explorer_rebuilds_live_and_switches_views(tmp_path):
     panel = RuntimePanel()
     explorer = ScopeExplorer(panel, artifacts=tmp_path)
+    assert len(explorer.n.options) <= 32 and {1024, 4096, 131072} <= set(explorer.n.options)  # a usable slider
     explorer.n.value = 1024
     first = explorer.last
     assert first["tree"].num_points == 1024 and first["log"].parent == tmp_path / "logs"
+    # the first call (compile or cache load) runs apart, before the telemetry run, and is said
+    assert first["warm_up_s"] > 0 and "not in the charts" in explorer.message.value
+    assert len(first["frame"][first["frame"].schema_id == "covertreex.build.summary"]) == 1
     assert set(first["frame"]["run_id"]) == {first["log"].stem.removeprefix("scopes-")}  # file and events agree
     rounds = first["rounds"]
     assert sum(r["batch"] for r in rounds) == 1023
@@ -216,7 +220,7 @@ def test_gate_tuner_recalibrates_live_and_reports_the_audit():
     a = first.profile.audit
     assert f"{a.recall:.4f}" in tuner.summary.value and str(first.profile.budgets[0]) in tuner.summary.value
     assert [t.y[0] for t in tuner.profile_figure.data[2:]] == list(first.profile.budgets)
-    assert "some peer" in [txt for t in tuner.pareto_figure.data if t.text is not None for txt in t.text]
+    assert "some peer (peer)" in [t.name for t in tuner.pareto_figure.data]
     tuner.delta.value = 0.2  # a looser target: a budget no larger
     assert tuner.last.profile.gate.delta == pytest.approx(0.2)
     assert max(tuner.last.profile.budgets) <= max(first.profile.budgets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import ipywidgets as W
@@ -19,6 +20,10 @@ from covertreex.widgets._figures import Displayed, error_html, figure_widget, sh
 from covertreex.widgets.runtime_panel import RuntimePanel
 
 DATA_KINDS = ("gaussian", "uniform", "clusters", "grid")
+# the n slider's stops: powers of two and the halfway points between them (a slider of 512 steps of 256
+# was ~40 px per hundred steps: unusable by mouse or keyboard)
+SIZES = tuple(sorted({2**e for e in range(8, 18)} | {3 * 2**e for e in range(7, 16)}))
+WARM_UP_POINTS = 512
 VIEWS = {"scope per batch and level": scope_sizes, "time per phase": phase_breakdown}
 
 
@@ -40,15 +45,20 @@ def synthetic_points(kind: str, n: int, dim: int, seed: int) -> np.ndarray:
 
 def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", seed: int = 0,
                    log: str | Path | None = None, run_id: str | None = None) -> dict:
-    """Build over synthetic data with telemetry; returns ``{"tree", "frame", "rounds", "log"}``
+    """Build over synthetic data with telemetry; returns ``{"tree", "frame", "rounds", "log", "warm_up_s"}``
     (``rounds``: one dict per prefix round with its conflict-graph statistics; ``run_id`` names the
-    telemetry run, a new id when None)."""
+    telemetry run, a new id when None).  A small build with the same Runtime runs first and is timed
+    apart (``warm_up_s``: compilation or cache load of this Runtime's kernels), so the measured rounds
+    are steady-state ones, not a first round that compiled."""
     if runtime.metric != "euclidean":
         raise ValueError("the scope explorer builds Euclidean trees: set metric='euclidean' in the panel")
     for name, value, low in (("n", n, 2), ("dim", dim, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     X = synthetic_points(data, n, dim, seed)
+    start = time.perf_counter()
+    CoverTree(runtime).fit(X[:WARM_UP_POINTS]).knn(k=1)
+    warm_up_s = time.perf_counter() - start
     log = Path(log) if log is not None else Path(tempfile.mkdtemp(prefix="covertreex-scopes-")) / "build.jsonl"
     run_id = run_id or new_run_id({"n": n, "dim": dim, "data": data})
     with TelemetryWriter(log, runtime, run_id=run_id) as writer:
@@ -56,7 +66,7 @@ def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", s
     rounds = [{"round": s.round, "batch": s.batch_size, "edges": s.neighbour_edges, "scope mean": s.scope_mean,
                "scope p95": s.scope_p95, "scope max": s.scope_max, "levels": s.levels_processed,
                "MIS total": s.mis_total, "Luby rounds": s.luby_rounds} for s in tree.build_stats]
-    return {"tree": tree, "frame": load(log), "rounds": rounds, "log": log}
+    return {"tree": tree, "frame": load(log), "rounds": rounds, "log": log, "warm_up_s": warm_up_s}
 
 
 class ScopeExplorer(Displayed):
@@ -67,7 +77,7 @@ class ScopeExplorer(Displayed):
     def __init__(self, panel: RuntimePanel | None = None, artifacts: str | Path | None = None, live: bool = True):
         self.panel = panel or RuntimePanel()
         self.artifacts = artifacts
-        self.n = W.IntSlider(value=4096, min=256, max=131072, step=256, description="n")
+        self.n = W.SelectionSlider(options=SIZES, value=4096, description="n", layout={"width": "340px"})
         self.dim = W.IntSlider(value=3, min=1, max=32, description="dimension")
         self.data = W.Dropdown(options=DATA_KINDS, value="gaussian", description="data")
         self.view = W.ToggleButtons(options=list(VIEWS), value="scope per batch and level")
@@ -97,7 +107,9 @@ class ScopeExplorer(Displayed):
             return None
         stats = self.last["rounds"]
         self.message.value = (f"{self.n.value:,} points in {len(stats)} rounds, "
-                              f"{sum(r['edges'] for r in stats):,} conflict edges; telemetry: {self.last['log']}")
+                              f"{sum(r['edges'] for r in stats):,} conflict edges; first call (compile or cache "
+                              f"load) {self.last['warm_up_s']:.2f} s, run apart and not in the charts; telemetry: "
+                              f"{self.last['log']}")
         self.table.value = table_html(stats)
         self._draw()
         show(self.shape, level_histogram(self.last["tree"]))

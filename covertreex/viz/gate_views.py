@@ -64,15 +64,13 @@ def recall_speed_pareto(points: list[dict]) -> go.Figure:
     fig = go.Figure()
     styles = {"exact": ("#2ca02c", "square"), "gated": ("#1f77b4", "circle"), "peer": ("#d62728", "diamond")}
     for kind, (colour, symbol) in styles.items():
-        group = [p for p in pts if p["kind"] == kind]
-        if group:
+        for p in (p for p in pts if p["kind"] == kind):  # one legend entry per setting: no labels to overlap
             fig.add_trace(go.Scatter(
-                x=[p["queries_per_s"] for p in group], y=[p["recall"] for p in group], mode="markers+text",
-                name=kind, text=[p["name"] for p in group], textposition="top center",
-                marker={"size": 11, "color": colour, "symbol": symbol},
-                error_y={"type": "data", "symmetric": False,
-                         "array": [p.get("recall_high", p["recall"]) - p["recall"] for p in group],
-                         "arrayminus": [p["recall"] - p.get("recall_low", p["recall"]) for p in group]}))
+                x=[p["queries_per_s"]], y=[p["recall"]], mode="markers", name=f"{p['name']} ({kind})",
+                legendgroup=kind, hovertext=f"{p['name']}: {p['queries_per_s']:,.0f} q/s, recall {p['recall']:.4f}",
+                hoverinfo="text", marker={"size": 11, "color": colour, "symbol": symbol},
+                error_y={"type": "data", "symmetric": False, "array": [p.get("recall_high", p["recall"]) - p["recall"]],
+                         "arrayminus": [p["recall"] - p.get("recall_low", p["recall"])]}))
     front = sorted((p for p in pts if not any(o["queries_per_s"] >= p["queries_per_s"] and o["recall"] >= p["recall"]
                                               and o is not p and (o["queries_per_s"], o["recall"])
                                               != (p["queries_per_s"], p["recall"]) for o in pts)),

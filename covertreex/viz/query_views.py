@@ -48,12 +48,16 @@ def recall_vs_speed(engines) -> go.Figure:
     if not rows:
         raise ValueError("engines has no row with both recall and queries_per_s")
     fig = go.Figure()
-    for task in dict.fromkeys(r.get("task", "knn") for r in rows):
-        part = [r for r in rows if r.get("task", "knn") == task]
+    # one legend entry per engine, no text on the plot: exact engines share recall 1, where labels piled up
+    # on each other and ran off the plot's edges
+    tasks = list(dict.fromkeys(r.get("task", "knn") for r in rows))
+    for r in rows:
+        task = r.get("task", "knn")
         fig.add_trace(go.Scatter(
-            x=[r["queries_per_s"] for r in part], y=[r["recall"] for r in part], name=task,
-            mode="markers+text", text=[r["engine"] for r in part], textposition="top center",
-            marker={"size": 12, "symbol": ["circle" if r.get("exact", True) else "x" for r in part]}))
+            x=[r["queries_per_s"]], y=[r["recall"]], mode="markers", legendgroup=task,
+            name=r["engine"] + (f" ({task})" if len(tasks) > 1 else ""),
+            hovertext=f"{r['engine']} ({task}): {r['queries_per_s']:,.0f} q/s, recall {r['recall']:.4f}",
+            hoverinfo="text", marker={"size": 12, "symbol": "circle" if r.get("exact", True) else "x"}))
     fig.update_xaxes(type="log", title="queries per second (log)")
     fig.update_yaxes(title="recall against the exact oracle", range=[min(0.0, min(r["recall"] for r in rows)), 1.05])
     fig.update_layout(height=450, title="recall vs speed (x: approximate engines)")
