@@ -341,3 +341,14 @@ def test_csv_problems_are_located_as_users_count(tmp_path, text, message):
     (tmp_path / "bad.csv").write_text(text)
     r = _invoke("build", tmp_path / "bad.csv", "--out", tmp_path / "t.npz")
     assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+
+
+def test_build_progress_counts_every_point_of_every_round():
+    X = np.random.default_rng(8).standard_normal((3000, 2))
+    calls = []
+    tree = CoverTree(Runtime(seed=1)).fit(X, progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) == len(tree.build_stats) and calls[0] == (2, 3000) and calls[-1] == (3000, 3000)
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:])) and {t for _, t in calls} == {3000}
+    more = []
+    tree.insert(X[:500] + 0.5, progress=lambda done, total: more.append((done, total)))
+    assert more[-1] == (500, 500)

@@ -78,10 +78,12 @@ def _level_scopes(new_level: np.ndarray, degree: np.ndarray) -> tuple[LevelScope
                  for lv, c, s, mx in zip(levels[::-1], counts[::-1], sums[::-1], maxima[::-1]))
 
 
-def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric) -> tuple[PCCTree, list[RoundStats]]:
+def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric,
+                  progress=None) -> tuple[PCCTree, list[RoundStats]]:
     """Return a new tree holding ``tree``'s points and ``new_points`` (ids continue from ``tree``).
 
-    ``new_points`` must already be validated and stored in the runtime's precision.
+    ``new_points`` must already be validated and stored in the runtime's precision; ``progress``, when
+    given, is called after every prefix round with (new points placed so far, new points in all).
     """
     slots = metric.slots
     strategy = conflict_graph_strategy(runtime.resolved_conflict_graph(new_points.shape[1]))
@@ -154,4 +156,6 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric)
             )
         )
         cur = hi
+        if progress is not None:
+            progress(cur - n_old, m)
     return PCCTree.from_build_arrays(pts, ids, level, parent, dparent, radius), stats

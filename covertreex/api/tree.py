@@ -238,7 +238,7 @@ class CoverTree:
                     self._tree, _ = insert_points(None, rows, self._runtime, self._metric)
         return self._tree
 
-    def fit(self, X, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
+    def fit(self, X, *, v_matrix=None, p_diag=None, telemetry=None, progress=None) -> CoverTree:
         """Build a tree over the points ``X``; returns a new fitted ``CoverTree`` (ids 0..n-1).
 
         Parameters
@@ -250,6 +250,9 @@ class CoverTree:
             k(x_i, x_j)); by default the inducing points and Cholesky factor are fitted here.
         telemetry : TelemetryWriter, optional
             Receives one event per prefix round and a summary.
+        progress : callable, optional
+            Called as ``progress(points placed, points)`` after every prefix round of the build (for
+            progress bars on large builds; not called when the plan builds no tree).
 
         Returns
         -------
@@ -267,9 +270,9 @@ class CoverTree:
             emit_plan(telemetry, plan, rows.shape[0], self._runtime.metric)
         if not plan.tree:
             return self._version(None, rows, metric, coords, plan)
-        return self._build(None, rows, metric, coords, plan, telemetry)
+        return self._build(None, rows, metric, coords, plan, telemetry, progress=progress)
 
-    def insert(self, Y, *, v_matrix=None, p_diag=None, telemetry=None) -> CoverTree:
+    def insert(self, Y, *, v_matrix=None, p_diag=None, telemetry=None, progress=None) -> CoverTree:
         """Return a new tree with the rows of ``Y`` added (ids ``next_id``, ``next_id + 1``, ...: n, n+1, ...
         unless points were deleted); this tree is unchanged.
 
@@ -281,6 +284,8 @@ class CoverTree:
             Residual metric only: V and p of ``Y`` (by default computed from the fitted inducing points).
         telemetry : TelemetryWriter, optional
             Receives one event per prefix round and a summary.
+        progress : callable, optional
+            As in ``fit``: ``progress(new points placed, new points)`` after every prefix round.
 
         Returns
         -------
@@ -296,7 +301,8 @@ class CoverTree:
         ids = dict(labels=labels, next_id=self._next_id + coords.shape[0])
         if self._tree is None:  # no tree to grow: the new version keeps the plan and its rows
             return self._version(None, np.concatenate([old, rows]), self._metric, all_coords, self._plan, **ids)
-        return self._build(self._tree, rows, self._metric, all_coords, self._plan, telemetry, **ids)
+        return self._build(self._tree, rows, self._metric, all_coords, self._plan, telemetry, progress=progress,
+                           **ids)
 
     def delete(self, ids) -> CoverTree:
         """Return a new tree without the points ``ids``; this tree is unchanged (persistent versions).
@@ -351,10 +357,10 @@ class CoverTree:
                          _next_id=next_id, _delete_stats=delete_stats)
 
     def _build(self, base: PCCTree | None, rows: np.ndarray, metric: Metric, coords: np.ndarray,
-               plan: EnginePlan, telemetry=None, **ids) -> CoverTree:
+               plan: EnginePlan, telemetry=None, progress=None, **ids) -> CoverTree:
         start = time.perf_counter()
         with _threads(self._runtime.threads), _operation("build", self._runtime.diagnostics) as op:
-            tree, stats = insert_points(base, rows, self._runtime, metric)
+            tree, stats = insert_points(base, rows, self._runtime, metric, progress)
         if telemetry is not None:
             emit_build(telemetry, "fit" if base is None else "insert", stats, time.perf_counter() - start,
                        0 if base is None else base.num_points, rows.shape[0], self._runtime.metric,

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from covertreex.telemetry.artifacts import artifact_path, new_run_id
 
@@ -33,6 +34,21 @@ def save_result(console: Console, result: dict, kind: str, json_path: Path | Non
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     console.print(f"wrote {path}")
+
+
+@contextmanager
+def progress_points(console: Console, title: str):
+    """A progress bar with its total (points placed of points, elapsed and remaining time) for a build;
+    yields the ``progress(done, total)`` callback ``CoverTree.fit`` takes."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(title, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress
 
 
 @contextmanager

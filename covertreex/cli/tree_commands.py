@@ -14,7 +14,7 @@ from covertreex.api.persist import load_tree, save_tree
 from covertreex.api.tree import CoverTree
 from covertreex.reference.brute_force import brute_force_knn
 from covertreex.bench.euclidean import check_euclidean
-from covertreex.cli.common import ThreadsOption, new_console
+from covertreex.cli.common import ThreadsOption, new_console, progress_points
 from covertreex.io import POINT_SUFFIXES, check_output, read_points, write_neighbours
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.events import emit_query
@@ -49,7 +49,8 @@ def build(
         X = read_points(data, "DATA")
         writer = _writer(telemetry, runtime)
         start = time.perf_counter()
-        tree = CoverTree(runtime).fit(X, telemetry=writer)
+        with progress_points(new_console(), f"building over {data.name}") as progress:
+            tree = CoverTree(runtime).fit(X, telemetry=writer, progress=progress)
         seconds = time.perf_counter() - start
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc)) from None
