@@ -152,6 +152,19 @@ def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
         assert readout.inner_text().strip() == "4"
         page.screenshot(path=f"{shot}-lab.png", full_page=False)
         page.locator(".js-plotly-plot").first.screenshot(path=f"{shot}-scope-chart.png")
+        # the other view has no subplot titles: the scope view's two must leave the screen with it
+        assert "scope per level" in _annotation_texts(page)
+        page.locator(".widget-toggle-button").filter(has_text="time per phase").first.click()
+        _wait_for(lambda: _scope_chart_signature(page).startswith("build time per phase"), 60,
+                  "the time-per-phase view", page)
+        assert _annotation_texts(page) == [], "the previous view's subplot titles stayed on screen"
+        page.locator(".js-plotly-plot").first.screenshot(path=f"{shot}-phase-chart.png")
+
+
+def _annotation_texts(page) -> list[str]:
+    """The texts of the annotations (subplot titles) the first plotly chart shows."""
+    return page.evaluate("""() => Array.from(document.querySelector('.js-plotly-plot')
+                                   .querySelectorAll('.annotation-text')).map(a => a.textContent)""")
 
 def _tuner_chart_signature(page) -> str:
     """The GateTuner's profile chart (a plotly chart inside a widget, titled 'gate profile'): its title

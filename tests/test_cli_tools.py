@@ -352,3 +352,19 @@ def test_build_progress_counts_every_point_of_every_round():
     more = []
     tree.insert(X[:500] + 0.5, progress=lambda done, total: more.append((done, total)))
     assert more[-1] == (500, 500)
+
+
+def test_queries_in_chunks_answer_as_one_call(tmp_path, monkeypatch):
+    import covertreex.cli.tree_commands as commands
+
+    X = np.random.default_rng(9).standard_normal((1000, 3))
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "q.npy", X[:300] + 0.01)
+    monkeypatch.setattr(commands, "QUERY_CHUNK", 128)  # several chunks on a small input
+    for extra, want in (([], brute_force_knn(X, k=4)),
+                        (["--predecessor"], brute_force_knn(X, k=4, predecessor=True)),
+                        (["--queries", tmp_path / "q.npy"], brute_force_knn(X, X[:300] + 0.01, k=4))):
+        r = _invoke("query", tmp_path / "x.npy", "--k", 4, "--out", tmp_path / "n.npy", *extra)
+        assert r.exit_code == 0, r.output
+        np.testing.assert_array_equal(np.load(tmp_path / "n.npy"), want[0])
+        np.testing.assert_array_equal(np.load(tmp_path / "n.distances.npy"), want[1])

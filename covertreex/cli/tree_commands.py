@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from covertreex.cli.tables import Sheet
 from covertreex.api.persist import load_tree, save_tree
 from covertreex.api.tree import CoverTree
+from covertreex.queries.types import KnnResult
 from covertreex.reference.brute_force import brute_force_knn
 from covertreex.bench.euclidean import check_euclidean
 from covertreex.cli.common import ThreadsOption, new_console, progress_points
@@ -97,7 +99,8 @@ def query(
         tree.knn_result(None if Q is None else Q[:1], k=k, **({"query_ids": [0]} if Q is None else {}))
         jit_s = time.perf_counter() - jit_start
         start = time.perf_counter()
-        result = tree.knn_result(Q, k=k, predecessor=predecessor)
+        with progress_points(new_console(), "queries answered") as progress:
+            result = _knn_in_chunks(tree, Q, k, predecessor, progress)
         seconds = time.perf_counter() - start
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -117,6 +120,33 @@ def query(
                   "—" if recall is None else f"{recall:.4f} ({min(verify_rows, rows)} rows)",
               ", ".join(str(f) for f in files))
     table.print(new_console())
+
+
+# all-points and point queries run in chunks of this many rows, so that a progress bar can move (the answer
+# is the same: every row is searched on its own)
+QUERY_CHUNK = 65_536
+
+
+def _knn_in_chunks(tree: CoverTree, Q, k: int, predecessor: bool, progress) -> KnnResult:
+    """``tree.knn_result`` over every row (of ``Q``, or of the tree), ``QUERY_CHUNK`` rows per call,
+    reporting ``progress(rows answered, rows)``."""
+    rows = tree.num_points if Q is None else Q.shape[0]
+    parts = []
+    for lo in range(0, max(rows, 1), QUERY_CHUNK):
+        hi = min(rows, lo + QUERY_CHUNK)
+        if Q is None:
+            ids = None if rows <= QUERY_CHUNK else np.arange(lo, hi)
+            parts.append(tree.knn_result(k=k, query_ids=ids, predecessor=predecessor))
+        else:
+            parts.append(tree.knn_result(Q[lo:hi], k=k))
+        progress(hi, rows)
+    if len(parts) == 1:
+        return parts[0]
+    traversal = None if parts[0].traversal is None else np.concatenate([p.traversal for p in parts])
+    return dataclasses.replace(parts[0], ids=np.concatenate([p.ids for p in parts]),
+                               distances=np.concatenate([p.distances for p in parts]),
+                               distance_evaluations=np.concatenate([p.distance_evaluations for p in parts]),
+                               traversal=traversal)
 
 
 def _recall(tree: CoverTree, Q, k: int, predecessor: bool, result, verify_rows: int) -> float:
