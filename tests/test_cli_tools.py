@@ -147,7 +147,7 @@ def test_telemetry_summary_and_export(tmp_path, points):
 def test_doctor_lists_versions_and_extras():
     r = _invoke("doctor")
     assert r.exit_code == 0, r.output
-    for word in ("numba threading layer", "numpy", "faiss-cpu", "gpboost", "plotly"):
+    for word in ("numba threading layer", "numpy", "faiss-cpu", "gpboost", "plotly", "JAX devices"):
         assert word in r.output
 
 

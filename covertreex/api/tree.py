@@ -28,6 +28,7 @@ from covertreex.gates.profile import GateAudit, GateProfile, Stamp, fingerprints
 from covertreex.validation import as_ids, as_points, check_k, check_radius
 from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.base import Metric
+from covertreex.queries.jax_dense import jax_points, jax_self
 from covertreex.queries.knn import dense_points, dense_self, knn_points, knn_self
 from covertreex.queries.plan import EnginePlan, plan_fit
 from covertreex.queries.radius import radius_points, radius_self
@@ -396,7 +397,7 @@ class CoverTree:
             than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
         v_matrix, p_diag : array_like, optional
             Residual trees: V (q, m) and p (q,) of ``Q``.
-        engine : {"auto", "tree", "dense"}, optional
+        engine : {"auto", "tree", "dense", "jax"}, optional
             Overrides ``Runtime.query_engine`` for this call (all engines give identical answers).
         gate : GateProfile, optional
             Residual trees: an opt-in *approximate* search calibrated by ``calibrate_gate`` for this
@@ -438,14 +439,16 @@ class CoverTree:
         ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
         if queries is None:
             k = check_k(k, n - 1, "the number of other points in the tree")
-            if engine == "dense":
-                run = lambda: dense_self(rows, self._metric, k, ids, predecessor)  # noqa: E731
+            if engine in ("dense", "jax"):
+                search = dense_self if engine == "dense" else jax_self
+                run = lambda: search(rows, self._metric, k, ids, predecessor)  # noqa: E731
             else:
                 run = lambda: knn_self(self._search_tree(), self._metric, k, ids, predecessor, engine)  # noqa: E731
         else:
             k = check_k(k, n, "the number of points in the tree")
-            if engine == "dense":
-                run = lambda: dense_points(rows, self._metric, queries, k)  # noqa: E731
+            if engine in ("dense", "jax"):
+                search = dense_points if engine == "dense" else jax_points
+                run = lambda: search(rows, self._metric, queries, k)  # noqa: E731
             else:
                 run = lambda: knn_points(self._search_tree(), self._metric, queries, k, engine)  # noqa: E731
         return self._timed_knn(run, Q is not None, predecessor, k, telemetry)

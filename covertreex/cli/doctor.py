@@ -12,6 +12,7 @@ import psutil
 from rich.table import Table
 
 from covertreex.cli.common import new_console
+from covertreex.queries.jax_dense import devices as jax_devices
 
 # (import name, distribution, what needs it)
 OPTIONAL = (
@@ -21,6 +22,7 @@ OPTIONAL = (
     ("faiss", "faiss-cpu", "bench peer (exact flat index)"),
     ("hnswlib", "chroma-hnswlib", "bench peer (HNSW, approximate)"),
     ("gpboost", "gpboost", "bench peers (Vecchia / VIF)"),
+    ("jax", "jax", "query_engine='jax' (the dense residual screen in JAX, CPU or GPU)"),
     ("pandas", "pandas", "telemetry loading, parquet"),
     ("pyarrow", "pyarrow", "parquet files"),
     ("plotly", "plotly", "breakdown / scaling reports"),
@@ -66,6 +68,7 @@ def doctor() -> None:
         ("CPU cores (logical / physical)", f"{os.cpu_count()} / {psutil.cpu_count(logical=False)}"),
         ("memory", f"{psutil.virtual_memory().total / 2**30:.1f} GiB"),
         ("numba cache dir", numba.config.CACHE_DIR or "(beside the sources)"),
+        ("JAX devices", ", ".join(jax_devices()) or "(JAX not installed)"),
     ]
     for row in rows:
         info.add_row(*row)

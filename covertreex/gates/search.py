@@ -20,7 +20,8 @@ import numpy as np
 
 from covertreex.algo.insert import insert_points
 from covertreex.core.tree import PCCTree
-from covertreex.gates._gated_numba import candidate_kernel, proxy_scores, rerank
+from covertreex.gates._gated_numba import candidate_kernel, proxy_scores
+from covertreex.queries._rerank_numba import rerank
 from covertreex.gates.calibration import clopper_pearson, conformal_budget
 from covertreex.gates.policy import Gate
 from covertreex.gates.profile import GateAudit, GateProfile, Stamp

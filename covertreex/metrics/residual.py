@@ -141,7 +141,7 @@ class ResidualFactors:
     inducing: np.ndarray | None  # (m, D); None when V and p were supplied by the user
     chol: np.ndarray | None  # lower Cholesky factor of K_mm + jitter * I
     name: str = "residual"
-    engines: tuple[str, ...] = ("tree", "dense")  # query engines that can answer (``Runtime.query_engine``)
+    engines: tuple[str, ...] = ("tree", "dense", "jax")  # query engines that can answer (``Runtime.query_engine``)
 
     @property
     def slots(self) -> MetricSlots:

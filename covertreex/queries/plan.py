@@ -46,8 +46,8 @@ def plan_fit(runtime, engines: tuple[str, ...], rows: np.ndarray, metric) -> Eng
         return EnginePlan(True, f"metric {metric.name!r} is searched by the tree only")
     if requested == "tree":
         return EnginePlan(True, "Runtime.query_engine='tree'")
-    if requested == "dense":
-        return EnginePlan(False, "Runtime.query_engine='dense': the dense engine reads the rows, not a tree")
+    if requested in ("dense", "jax"):
+        return EnginePlan(False, f"Runtime.query_engine={requested!r}: the dense engine reads the rows, not a tree")
     n = rows.shape[0]
     if n < PROBE_MIN_POINTS:
         return EnginePlan(False, f"{n} points: a tree search would scan them all (auto)")

@@ -16,7 +16,7 @@ class KnnResult:
     distances: np.ndarray  # (q, k) float64, +inf beside -1 ids
     distance_evaluations: np.ndarray  # (q,) int64 distance computations per query
     operation: OperationStats | None = None  # wall/CPU/RSS of the call, with Runtime(diagnostics=True)
-    engine: str = "tree"  # "tree" or "dense" (blocked residual search): which search answered
+    engine: str = "tree"  # "tree", "dense" (blocked residual search) or "jax" (its screen in JAX): which answered
     # (q, 4) int64 tree-traversal counters per query, columns ``TRAVERSAL_COUNTERS``; None for the dense engine
     traversal: np.ndarray | None = None
 

@@ -23,7 +23,7 @@ CONFLICT_GRAPHS = ("auto", "grid", "kdtree", "segmented", "dense", "screened")
 GRID_MAX_DIM = 3  # "auto" uses the grid up to this dimension and the k-d tree above it
 BATCH_ORDERS = ("hilbert", "random", "natural")
 PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
-QUERY_ENGINES = ("auto", "tree", "dense")
+QUERY_ENGINES = ("auto", "tree", "dense", "jax")  # "jax": the dense engine with its screen in JAX (extra)
 
 CHOICES = {
     "metric": METRICS,
