@@ -9,7 +9,7 @@ CHROMIUM    := /usr/bin/chromium
 # apt needs root: use sudo when not root (and when sudo exists)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: demo test lab bench clean clean-cache
+.PHONY: demo test lab bench gpu-check clean clean-cache
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ lab: $(STAMP_LAB)
 bench: $(STAMP_CORE)
 	$(VENV)/bin/covertreex bench euclidean --n 131072 --dim 3 --k 10 --repeat 5 --peers all
 	$(VENV)/bin/covertreex bench euclidean --n 32768 --dim 8 --k 10 --repeat 5 --peers all
+
+## gpu-check: on a machine with an NVIDIA GPU, JAX for CUDA, the JAX engine's exactness tests on the device
+## and its float64 GFLOP/s and queries/s beside the Numba CPU engine (refuses to run without a GPU)
+gpu-check: $(STAMP_TEST)
+	$(PY) -m pip install --quiet "jax[cuda12]"
+	$(PY) -c "import jax, sys; d = jax.devices(); print(d); sys.exit(0 if d[0].platform == 'gpu' else 'no GPU: JAX sees ' + str(d))"
+	$(PY) -m pytest -q tests/test_jax.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(VENV)/bin/covertreex bench residual --workload headline \
+		--engines dense,jax --queries 1024 --repeat 3 --all-points predecessor --all-points-repeat 3 --peers none
 
 ## clean-cache: drop Numba's on-disk caches (needed after editing an inlined kernel helper)
 clean-cache:

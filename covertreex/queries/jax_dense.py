@@ -31,6 +31,9 @@ from covertreex.queries.types import KnnResult
 CAPACITY = 2048  # candidates kept per row; a row with more is answered by the Numba dense engine
 ROW_BLOCK_BYTES = 512 * 2**20  # float64 working set of one block of rows (about six rows x n arrays)
 E_MARGIN = 2.0  # the screen's error bound E, doubled for XLA's roundings
+# a block of rows reads the columns below its largest id limit (predecessor rows), rounded up to this
+# many: few distinct shapes, so few compilations
+COLUMN_QUANTUM = 4096
 
 
 def _jax():
@@ -94,16 +97,22 @@ def jax_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, exc
     cx, vx = jnp.asarray(np.ascontiguousarray(xx)), jnp.asarray(np.ascontiguousarray(V))
     ux, uq = 1.0 / np.sqrt(px), 1.0 / np.sqrt(pq)
     limit = np.minimum(id_limit, n).astype(np.int64)
+    order = np.argsort(limit, kind="stable")  # rows with similar id limits share a block (and its columns)
     cands = np.empty((nq, capacity), dtype=np.int64)
     counts = np.empty(nq, dtype=np.int64)
     for lo in range(0, nq, rows):
-        take = np.arange(lo, lo + rows) % nq if nq else np.zeros(0, dtype=np.int64)  # full blocks: one shape
-        qr = q_rows[take]
-        a = np.asarray(program(jnp.asarray(np.ascontiguousarray(xq[qr])), jnp.asarray(np.ascontiguousarray(Vq[qr])),
-                               cx, vx, float(slots.variance)))
+        block = order[np.arange(lo, lo + rows) % nq]  # full blocks (wrapping around): one row shape
         hi = min(nq, lo + rows)
-        select_candidates(a[: hi - lo], uq[qr[: hi - lo]], ux, exclude[lo:hi], limit[lo:hi], float(error),
-                          int(min(k, n)), cands[lo:hi], counts[lo:hi])
+        mine = block[: hi - lo]
+        stop = min(n, -(-int(limit[mine].max()) // COLUMN_QUANTUM) * COLUMN_QUANTUM) if mine.size else n
+        qr = q_rows[block]
+        a = np.asarray(program(jnp.asarray(np.ascontiguousarray(xq[qr])), jnp.asarray(np.ascontiguousarray(Vq[qr])),
+                               cx[:stop], vx[:stop], float(slots.variance)))
+        got_c = np.empty((mine.size, capacity), dtype=np.int64)
+        got_n = np.empty(mine.size, dtype=np.int64)
+        select_candidates(a[: mine.size], uq[q_rows[mine]], ux, exclude[mine], limit[mine], float(error),
+                          int(min(k, n)), got_c, got_n)
+        cands[mine], counts[mine] = got_c, got_n
     out_ids = np.full((nq, k), -1, dtype=np.int64)
     out_dist = np.full((nq, k), np.inf)
     rerank(slots, queries, q_rows, Fx, cands, k, out_ids, out_dist, 4 * numba.get_num_threads())
