@@ -63,7 +63,7 @@ def test_fit_keeps_its_own_coordinates():
 
 def test_engines_come_from_the_metric(trees):
     _, euclid, resid = trees
-    assert euclid.metric.engines == ("tree",) and resid.metric.engines == ("tree", "dense")
+    assert euclid.metric.engines == ("tree",) and resid.metric.engines == ("tree", "dense", "jax")
     with pytest.raises(ValueError, match="engine='dense' is for metric='residual'"):
         euclid.knn(k=2, engine="dense")
     np.testing.assert_array_equal(resid.knn(k=3, engine="dense"), resid.knn(k=3, engine="tree"))

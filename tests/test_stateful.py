@@ -70,6 +70,7 @@ class Versions(RuleBasedStateMachine):
         self.ever = np.concatenate([self.ever, new])
         self._keep(self.tree.insert(new))
 
+    @precondition(lambda self: self.versions and self.tree.num_points > 1)  # a tree keeps at least one point
     @rule(data=st.data())
     def delete(self, data):
         tree = self.tree
