@@ -140,12 +140,15 @@ def test_bench_residual_bad_arguments_exit_2():
         (["bench", "residual", "--workload", "cities", "--dim", "2"], "dim must be 3"),
         (["bench", "residual", "--kernel", "gauss"], "unknown kernel 'gauss'"),
         (["bench", "residual", "--all-points", "knnn"], "all-points tasks must be"),
-        (["bench", "residual", "--engines", "gpu"], "engine must be 'auto', 'tree' or 'dense'"),
+        (["bench", "residual", "--engines", "gpu"], "engine must be one of 'auto', 'tree', 'dense', 'jax'"),
         (["bench", "residual", "--lengthscale", "0"], "lengthscale must be a finite number > 0"),
         (["bench", "residual", "--peers", "hnswlib"], "unknown peer(s) hnswlib"),
         (["bench", "residual", "--n", "100", "--inducing", "8", "--queries", "101"], "query_count must be in [0, n]"),
         (["bench", "residual", "--gate", "0.1,x"], "--gate must be comma-separated numbers"),
         (["bench", "residual", "--gate", "1e-4"], "cannot certify"),
+        (["bench", "delete", "--fractions", "0.1,x"], "--fractions must be comma-separated numbers"),
+        (["bench", "delete", "--fractions", "none"], "fractions must be one or more numbers"),
+        (["bench", "delete", "--fractions", "0.5,1"], "fractions must be one or more numbers"),
     ]
     for args, message in cases:
         result = runner.invoke(app, args)

@@ -79,9 +79,10 @@ def delete_points(tree: PCCTree, gone: np.ndarray, metric) -> tuple[PCCTree, Del
         root = int(orphans[np.argmax(level[orphans])])
         orphans = orphans[orphans != root]
         dparent[root] = 0.0
-    seeds = surviving_ancestors(tree.parent, dead, np.flatnonzero(orphaned))
+    old_orphans = np.flatnonzero(orphaned)
+    seeds = surviving_ancestors(tree.parent, dead, old_orphans)
     seed_of = np.full(pts.shape[0], -1, dtype=np.int64)
-    seed_of[new_position[np.flatnonzero(orphaned)]] = np.where(seeds >= 0, new_position[np.maximum(seeds, 0)], -1)
+    seed_of[new_position[old_orphans]] = np.where(seeds >= 0, new_position[np.maximum(seeds, 0)], -1)
     order = orphans[np.lexsort((orphans, -level[orphans]))]
     starts = np.flatnonzero(np.r_[True, np.diff(level[order]) != 0]) if order.size else np.zeros(0, dtype=np.int64)
     slack = metric.prune_slack(pts)

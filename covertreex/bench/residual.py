@@ -78,10 +78,10 @@ class ResidualWorkload:
         if unknown:
             raise ValueError(f"all-points tasks must be 'knn' and/or 'predecessor', got {', '.join(unknown)}")
         if not self.engines:
-            raise ValueError("engines must name at least one of 'auto', 'tree', 'dense'")
+            raise ValueError(f"engines must name at least one of {', '.join(map(repr, QUERY_ENGINES))}")
         for engine in self.engines:
             if engine not in QUERY_ENGINES:
-                raise ValueError(f"engine must be 'auto', 'tree' or 'dense', got {engine!r}")
+                raise ValueError(f"engine must be one of {', '.join(map(repr, QUERY_ENGINES))}, got {engine!r}")
         for delta in self.gates:
             Gate(delta=delta, calibration=self.gate_calibration, audit=self.gate_audit)  # validates
         if self.source not in ("synthetic", "cities"):

@@ -19,7 +19,7 @@ from covertreex.bench.euclidean import EuclideanWorkload, euclidean_peers, run_e
 from covertreex.cli.tables import Sheet
 from covertreex.cli.common import (ArtifactsOption, JsonOption, ThreadsOption, new_console, progress_steps,
                                    save_result)
-from covertreex.runtime.config import Runtime
+from covertreex.runtime.config import QUERY_ENGINES, Runtime
 
 bench_app = typer.Typer(help="Benchmarks against peer libraries (results verified against brute force).",
                         no_args_is_help=True)
@@ -145,11 +145,12 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in text.split(",") if t.strip() and t.strip() != "none")
 
 
-def _deltas(text: str) -> tuple[float, ...]:
+def _fractions(text: str, option: str) -> tuple[float, ...]:
+    """Comma-separated numbers of ``option`` (each checked in (0, 1) by the workload that takes them)."""
     try:
         return tuple(float(t) for t in _names(text))
     except ValueError:
-        raise ValueError(f"--gate must be comma-separated numbers in (0, 1) or 'none', got {text!r}") from None
+        raise ValueError(f"{option} must be comma-separated numbers in (0, 1) or 'none', got {text!r}") from None
 
 
 @bench_app.command("residual")
@@ -170,7 +171,7 @@ def bench_residual(
                                                  "or 'none'.")] = "predecessor",
     all_points_repeat: Annotated[int, typer.Option(min=1, help="Repeats of the all-points searches.")] = 1,
     engines: Annotated[str, typer.Option(help="covertreex query engines, each timed end to end (comma-separated: "
-                                              "auto, tree, dense).")] = "auto",
+                                              f"{', '.join(QUERY_ENGINES)}).")] = "auto",
     verify_rows: Annotated[int | None, typer.Option(min=0, help="All-points rows checked against the oracle "
                                                                "(0 = all).")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of the data.")] = None,
@@ -199,7 +200,7 @@ def bench_residual(
         base = WORKLOADS.get(workload, ResidualWorkload())  # custom: the defaults, changed by the options
         chosen = dataclasses.replace(base, **{key: val for key, val in given.items() if val is not None},
                                      all_points=_names(all_points), all_points_repeat=all_points_repeat,
-                                     engines=_names(engines), gates=_deltas(gate), gate_calibration=gate_calibration,
+                                     engines=_names(engines), gates=_fractions(gate, "--gate"), gate_calibration=gate_calibration,
                                      gate_audit=gate_audit)
         runtime = Runtime.from_env()
         runtime = runtime.with_updates(metric="residual", residual=chosen.residual(), precision="float64",
@@ -237,10 +238,8 @@ def bench_delete(
     console = new_console()
     try:
         runtime = Runtime.from_env().with_updates(**({} if threads is None else {"threads": threads}))
-        workload = DeleteWorkload(n=n, dim=dim, fractions=_deltas(fractions), repeat=repeat, seed=seed,
-                                  verify_rows=verify_rows)
-        if not all(0.0 < f < 1.0 for f in workload.fractions):
-            raise ValueError(f"each fraction must lie strictly between 0 and 1, got {fractions!r}")
+        workload = DeleteWorkload(n=n, dim=dim, fractions=_fractions(fractions, "--fractions"), repeat=repeat,
+                                  seed=seed, verify_rows=verify_rows)
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--fractions") from None
     with progress_steps(console, "bench delete") as step:

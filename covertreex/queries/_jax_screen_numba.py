@@ -10,38 +10,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-
-@nb.njit(inline="always", cache=True)
-def _heap_push_min(heap, size, cap, value):
-    """Keep the ``cap`` largest values seen in a min-heap; returns the new size."""
-    if size < cap:
-        pos = size
-        size += 1
-    elif value > heap[0]:
-        pos = 0
-        # sift down from the root, the new value replacing the smallest
-        while True:
-            child = 2 * pos + 1
-            if child >= cap:
-                break
-            if child + 1 < cap and heap[child + 1] < heap[child]:
-                child += 1
-            if heap[child] >= value:
-                break
-            heap[pos] = heap[child]
-            pos = child
-        heap[pos] = value
-        return size
-    else:
-        return size
-    while pos > 0:  # sift up
-        up = (pos - 1) // 2
-        if heap[up] <= value:
-            break
-        heap[pos] = heap[up]
-        pos = up
-    heap[pos] = value
-    return size
+from covertreex.queries._dense_numba import _heap_offer  # the dense screen's: the k largest in a min-heap
 
 
 @nb.njit(parallel=True, cache=True)
@@ -56,7 +25,7 @@ def select_candidates(a, uq, ux, exclude, limit, error, k, cands, counts):
         stop = min(limit[r], n)
         for j in range(stop):
             if j != exclude[r]:
-                size = _heap_push_min(heap, size, k, (a[r, j] - error) * uq[r] * ux[j])
+                size = _heap_offer(heap, size, k, (a[r, j] - error) * uq[r] * ux[j])
         thr = heap[0] if size == k else -np.inf
         count = 0
         for j in range(stop):
