@@ -152,8 +152,9 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
         uq = uq_all[qr]
         stop = stop_all[rows]
         state = RowState.empty(rows.shape[0], k)
-        for c0 in range(0, int(stop.max(initial=0)), COL_BLOCK):
-            c1 = min(n, c0 + COL_BLOCK)
+        last = int(stop.max(initial=0))  # no row of the block reads a column at or past this
+        for c0 in range(0, last, COL_BLOCK):
+            c1 = min(last, c0 + COL_BLOCK)
             G = block_gram(Vq, cols.V[c0:c1])
             col_stop = np.clip(stop - c0, 0, c1 - c0).astype(np.int64)
             _screen(slots, E, queries, qr, Cq, uq, cols, c0, col_stop, exclude[rows], G, k, state)
