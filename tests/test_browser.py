@@ -1,5 +1,6 @@
-"""A real browser: JupyterLab on 127.0.0.1, Playwright driving Debian's chromium; notebooks 04 (scope explorer)
-and 07 (gate tuner) run, a slider moved, the panel's plotly chart redrawn, screenshots saved under
+"""A real browser: JupyterLab on 127.0.0.1, Playwright driving Debian's chromium; notebooks 03 (residual
+tuner), 04 (scope explorer) and 07 (gate tuner) run, a slider moved, the panel's plotly chart redrawn,
+the page reloaded (the chart comes back from the kernel's widget state), screenshots saved under
 artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -159,6 +160,24 @@ def test_notebook_04_runs_in_jupyterlab_and_a_slider_redraws_the_chart(lab):
                   "the time-per-phase view", page)
         assert _annotation_texts(page) == [], "the previous view's subplot titles stayed on screen"
         page.locator(".js-plotly-plot").first.screenshot(path=f"{shot}-phase-chart.png")
+        # a browser reload redraws the panel from the kernel's widget state: the chart must come back as it was
+        shown = _scope_chart_signature(page)
+        _save_and_reload(page)
+        _wait_for(lambda: _scope_chart_signature(page) == shown, 120, "the chart to come back after a reload", page)
+        page.locator(".js-plotly-plot").first.screenshot(path=f"{shot}-after-reload.png")
+
+
+def _save_and_reload(page) -> None:
+    """Save the notebook (its outputs name the live widgets), reload the page, wait for the kernel."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); return true; }")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=60_000)
+    page.reload()
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=90_000)
+    page.wait_for_function("""() => {
+        const w = window.jupyterapp.shell.currentWidget;
+        const kernel = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+        return kernel && kernel.connectionStatus === 'connected';
+    }""", timeout=90_000)
 
 
 def _annotation_texts(page) -> list[str]:
@@ -191,3 +210,35 @@ def test_notebook_07_gate_tuner_recalibrates_when_delta_moves(lab):
                           "the tuner's chart to change after moving the slider", page)
         assert after != before and "delta=0.05," not in after  # 10^0.1 times larger
         page.locator(".jupyter-widgets .js-plotly-plot").first.screenshot(path=f"{shot}-gate-tuner.png")
+
+
+def _titled_chart(page, prefix: str) -> str:
+    """The widget chart whose title starts with ``prefix``: its title and the y values of its traces
+    ('' before it draws)."""
+    return page.evaluate("""(prefix) => {
+        for (const plot of document.querySelectorAll('.jupyter-widgets .js-plotly-plot')) {
+            const title = plot.querySelector('.gtitle');
+            if (title && title.textContent.startsWith(prefix) && plot.data && plot.data.length)
+                return title.textContent + '|' + JSON.stringify(plot.data.map(t => Array.from(t.y || [])));
+        }
+        return '';
+    }""", prefix)
+
+
+@pytest.mark.parametrize("lab", ["03_residual_vecchia.ipynb"], indirect=True)
+def test_notebook_03_residual_tuner_redraws_when_k_moves(lab):
+    with _notebook_page(lab, "03_residual_vecchia.ipynb") as (page, shot):
+        title = "residual distance to point 100"
+        before = _wait_for(lambda: _titled_chart(page, title), 240, "the residual tuner's chart to draw", page)
+        assert "of 10 neighbours" in before
+        summary = page.locator(".widget-html").filter(has_text="residual k-NN shared with Euclidean k-NN")
+        assert "not inducing points" in summary.inner_text()
+        slider = page.locator(".widget-hslider").filter(has_text="k").filter(
+            has_not_text="inducing").locator(".noUi-handle")
+        slider.focus()
+        slider.press("ArrowRight")  # k 10 -> 11: refitted, redrawn
+        after = _wait_for(lambda: (s := _titled_chart(page, title)) != before and s, 120,
+                          "the tuner's chart to change after moving k", page)
+        assert "of 11 neighbours" in after
+        page.locator(".jupyter-widgets .js-plotly-plot").filter(has_text=title).first.screenshot(
+            path=f"{shot}-residual-tuner.png")

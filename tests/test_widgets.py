@@ -256,3 +256,18 @@ def test_a_new_figure_clears_the_old_ones_subplot_titles_in_the_browser():
         browser.update(message or {})
     assert browser["annotations"] == [] and browser["shapes"] == [] and browser["images"] == []
     assert len(widget.layout.annotations) == 0
+
+
+def test_a_shown_figure_is_the_state_a_reloaded_page_draws():
+    """A reloaded page draws a FigureWidget from its synchronised state, which plotly writes only when the
+    widget is first displayed: ``show`` must write it, or the chart comes back as first shown (empty)."""
+    import plotly.graph_objects as go
+
+    from covertreex.widgets._figures import figure_widget, show
+
+    widget = figure_widget()
+    widget._repr_mimebundle_()  # displayed while empty, as a panel's figure is
+    show(widget, go.Figure([go.Bar(y=[3, 1, 2]), go.Scatter(y=[5, 6])], layout={"title": "after"}))
+    state = widget.get_state()
+    assert [list(t["y"]) for t in state["_widget_data"]] == [[3, 1, 2], [5, 6]]
+    assert state["_widget_layout"]["title"]["text"] == "after"

@@ -30,13 +30,19 @@ def show(widget: go.FigureWidget, figure: go.Figure) -> None:
 
     Assigning a layout sends the browser only the new layout's properties, which plotly.js *merges* into
     the old one: the previous figure's subplot titles (annotations), shapes or images would stay on
-    screen.  Those arrays are therefore always sent, empty when the new figure has none."""
+    screen.  Those arrays are therefore always sent, empty when the new figure has none.
+
+    The update reaches the page as messages; the widget's synchronised state (what a reloaded page
+    draws from) is only written by plotly when the widget is first displayed.  It is written here after
+    every update, or a browser reload would bring the chart back as it was first shown (empty)."""
     with widget.batch_update():
         widget.data = ()
         widget.add_traces(list(figure.data))
         widget.layout = figure.layout
         for name in _DRAWN_ARRAYS:
             widget.layout[name] = figure.layout[name] or ()
+    widget._widget_data = [trace.to_plotly_json() for trace in widget.data]
+    widget._widget_layout = widget.layout.to_plotly_json()
 
 
 def table_html(rows: list[dict], columns: list[str] | None = None, floats: str = "{:,.4g}") -> str:

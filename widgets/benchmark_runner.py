@@ -144,15 +144,20 @@ class BenchmarkRunner(Displayed):
     def _metric_changed(self, change) -> None:
         self.peers.options = available_peers(change["new"])
 
-    def _step(self, message: str) -> None:
+    def _close_step(self) -> None:
+        """The running step's time so far is its time (it ends when the next starts, or the run)."""
         now = time.perf_counter()
         if self._steps:
             name, _ = self._steps[-1]
             self._steps[-1] = (name, now - self._started)
-        self._steps.append((message, 0.0))
         self._started = now
-        self.progress.value = min(self.progress.max, self.progress.value + 1)
-        self.progress.description = message[:20]
+
+    def _step(self, message: str, done: int, total: int) -> None:
+        self._close_step()
+        self._steps.append((message, 0.0))
+        self.progress.max = total
+        self.progress.value = done - 1  # this step has started, not finished
+        self.progress.description = f"step {done}/{total}"
         show(self.steps_plot, steps_figure(self._steps))
 
     def run(self) -> dict | None:
@@ -161,7 +166,6 @@ class BenchmarkRunner(Displayed):
         self._steps = []
         self._started = time.perf_counter()
         self.progress.value = 0
-        self.progress.max = 4 + 2 * len(settings.peers) + (4 if settings.metric == "residual" else 0)
         self.message.value = "running..."
         self.button.disabled = True
         try:
@@ -171,8 +175,7 @@ class BenchmarkRunner(Displayed):
             return None
         finally:
             self.button.disabled = False
-        self._step("done")
-        self._steps.pop()
+        self._close_step()
         show(self.steps_plot, steps_figure(self._steps))
         self.progress.value = self.progress.max
         self.progress.description = "done"

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from covertreex.api.tree import CoverTree
-from covertreex.bench.harness import check_rows, machine_info, sample_rows, timed
+from covertreex.bench.harness import Steps, check_rows, machine_info, sample_rows, timed
 from covertreex.reference.brute_force import brute_force_knn
 from covertreex.runtime.config import Runtime
 
@@ -32,6 +32,11 @@ class DeleteWorkload:
     def __post_init__(self) -> None:
         if not self.fractions or not all(0.0 < f < 1.0 for f in self.fractions):
             raise ValueError(f"fractions must be one or more numbers strictly between 0 and 1, got {self.fractions}")
+        if self.n < 16:
+            raise ValueError(f"n must be at least 16, got {self.n}")
+        left = self.n - int(round(max(self.fractions) * self.n))
+        if not 1 <= self.k < left:
+            raise ValueError(f"k must be in [1, {left}): the largest deletion leaves {left} of n={self.n} points")
 
     def data(self) -> np.ndarray:
         return np.random.default_rng(self.seed).standard_normal((self.n, self.dim))
@@ -47,11 +52,12 @@ def _ckdtree_rebuild(points: np.ndarray, repeat: int) -> float | None:
 
 def run_delete(workload: DeleteWorkload, runtime: Runtime, progress=None) -> dict:
     """Run the benchmark; returns a JSON-serialisable dict with one row per fraction."""
-    step = progress or (lambda message: None)
+    step = Steps(progress, 2 + len(workload.fractions))
     X = workload.data()
     step("JIT warm-up")
-    small = CoverTree(runtime).fit(X[:2048])
-    jit = timed(lambda: small.delete(np.arange(0, 2048, 7)).knn(k=2), 1).median
+    warm = min(workload.n, 2048)
+    small = CoverTree(runtime).fit(X[:warm])
+    jit = timed(lambda: small.delete(np.arange(0, warm, 7)).knn(k=2), 1).median
     step("fit")
     fit = timed(lambda: CoverTree(runtime).fit(X), 1)
     tree = fit.out

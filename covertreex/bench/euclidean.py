@@ -13,7 +13,7 @@ import numpy as np
 import covertreex
 from covertreex.api.tree import CoverTree
 from covertreex.bench.gp_peers import gp_peers
-from covertreex.bench.harness import (EngineRow, check_fields, check_rows, given_points, machine_info, sample_rows,
+from covertreex.bench.harness import (EngineRow, Steps, check_fields, check_rows, given_points, machine_info, sample_rows,
                                       timed, warm_up, with_ratios)
 from covertreex.bench.peers import BruteForce, all_peers
 from covertreex.reference.brute_force import brute_force_knn, euclidean_block
@@ -76,7 +76,8 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
     missing = [p for p in peer_names if not peers[p].available()]
     if missing:
         raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
-    step = progress or (lambda message: None)
+    gp_names = [p for p in peer_names if p in gp_peers()]
+    step = Steps(progress, 3 + len(peer_names) - len(gp_names) + (2 + len(gp_names) if gp_names else 0))
     X = workload.data() if X is None else given_points(X, workload.n, workload.dim)
     n, k, repeat = workload.n, workload.k, workload.repeat
     rows = sample_rows(n, workload.verify_rows, workload.seed + 1)
@@ -94,7 +95,6 @@ def run_euclidean(workload: EuclideanWorkload, runtime: Runtime, peer_names: lis
     results.append(EngineRow("knn all points", "covertreex", covertreex.__version__, True,
                              "CoverTree.fit + knn(k) (all points)", build.runs, query.runs, n, recall, exact_rows,
                              len(rows), max(build.peak_mb, query.peak_mb)))
-    gp_names = [p for p in peer_names if p in gp_peers()]
     for name in [p for p in peer_names if p not in gp_names]:
         peer = peers[name]
         step(name)

@@ -50,6 +50,19 @@ class Timed:
         return statistics.median(self.runs)
 
 
+class Steps:
+    """A benchmark run's progress: its steps counted before the first one, then announced one by one as
+    ``progress(message, done, total)`` (``done`` counts the step that starts); ``progress`` may be None."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.done = progress, total, 0
+
+    def __call__(self, message: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(message, self.done, self.total)
+
+
 def timed(fn, repeat: int, name: str = "run") -> Timed:
     """Run ``fn()`` ``repeat`` times; the previous output is released before each run."""
     stats, out = [], None

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 
+from covertreex.bench.harness import Steps
 from covertreex.bench.jit_probe import PROBE_K, PROBE_POINTS
 
 METRICS = ("euclidean", "residual")
@@ -34,13 +35,13 @@ def _run_probe(metric: str, dim: int, env: Mapping[str, str], cache_dir: str) ->
 
 
 def run_jit(metric: str, dim: int, repeat: int, env: Mapping[str, str],
-            progress: Callable[[str], None] | None = None) -> dict:
+            progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Medians over ``repeat`` cold/warm pairs; every run's phases are kept under ``runs``."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if dim < 1 or repeat < 1:
         raise ValueError(f"dim and repeat must be >= 1, got dim={dim}, repeat={repeat}")
-    step = progress or (lambda message: None)
+    step = Steps(progress, 2 * repeat)
     runs = []
     for r in range(repeat):
         with tempfile.TemporaryDirectory(prefix="covertreex-numba-cache-") as cache_dir:

@@ -15,7 +15,7 @@ import numpy as np
 
 from covertreex.algo.types import PHASES
 from covertreex.api.tree import CoverTree
-from covertreex.bench.harness import timed, warm_up
+from covertreex.bench.harness import Steps, timed, warm_up
 from covertreex.runtime.config import Runtime
 from covertreex.telemetry.events import emit_operation, emit_query
 
@@ -76,7 +76,7 @@ def sweep(runtime: Runtime, sizes, dims, k: int = 10, repeat: int = 3, seed: int
           progress=None) -> dict:
     """Every (n, dim) pair; returns a JSON-serialisable dict with ``runs`` and the JIT seconds."""
     _check_sizes(sizes, dims, k, repeat)
-    step = progress or (lambda message: None)
+    step = Steps(progress, 1 + len(dims) * len(sizes))
     step("JIT warm-up")
     jit_s = sum(warm_up(runtime, dim, k) for dim in dims)
     runs = []

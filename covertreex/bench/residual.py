@@ -30,7 +30,7 @@ import covertreex
 from covertreex.api.tree import CoverTree
 from covertreex.data import world_cities
 from covertreex.bench.gp_peers import gp_peers
-from covertreex.bench.harness import (EngineRow, check_fields, check_rows, given_points, machine_info, sample_rows,
+from covertreex.bench.harness import (EngineRow, Steps, check_fields, check_rows, given_points, machine_info, sample_rows,
                                       timed, warm_up, with_ratios)
 from covertreex.bench.peers import all_peers, drop_self
 from covertreex.bench.residual_gated import gated_rows, nndescent_row
@@ -167,7 +167,10 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
     missing = [p for p in peer_names if not residual_peer_available(p)]
     if missing:
         raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
-    step = progress or (lambda message: None)
+    tasks = int(workload.query_count > 0) + len(workload.all_points)
+    step = Steps(progress, 3 + len(workload.engines) * (1 + tasks) + len(workload.gates) * tasks
+                 + int("pynndescent" in peer_names and workload.query_count > 0)
+                 + int("scipy-cKDTree" in peer_names and workload.query_count > 0) + int("gpboost-vif" in peer_names))
     X = workload.data() if X is None else given_points(X, workload.n, workload.dim)
     runtime = runtime.with_updates(metric="residual", residual=workload.residual(), precision="float64")
     k, n, m = workload.k, workload.n, workload.inducing

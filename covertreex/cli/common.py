@@ -53,14 +53,16 @@ def progress_points(console: Console, title: str):
 
 @contextmanager
 def progress_steps(console: Console, title: str):
-    """A live progress line (spinner, step count, elapsed time) for multi-step runs; yields ``step(msg)``."""
+    """A live progress line (spinner, bar, step i of n, elapsed time) for multi-step runs; yields
+    ``step(message, done, total)``, the benchmarks' progress callback."""
     columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("step {task.completed:.0f}"), TimeElapsedColumn())
+               TextColumn("step {task.fields[step]}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(title, total=None)
+        task = bar.add_task(title, total=None, step="")
 
-        def step(message: str) -> None:
-            bar.update(task, description=f"{title}: {message}", advance=1)
+        def step(message: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{title}: {message}", completed=done - 1, total=total,
+                       step=f"{done}/{total}")
 
         yield step
 
