@@ -375,8 +375,8 @@ class CoverTree:
 
     # -- queries ----------------------------------------------------------------------------
     def knn(self, Q=None, k: int = 1, return_distances: bool = False, *, query_ids=None,
-            predecessor: bool = False, v_matrix=None, p_diag=None, engine: str | None = None, gate=None,
-            telemetry=None):
+            predecessor: bool = False, before=None, v_matrix=None, p_diag=None, engine: str | None = None,
+            gate=None, telemetry=None):
         """Exact k nearest neighbours, rows sorted by (distance, id) — or, with ``gate``, gated ones.
 
         Parameters
@@ -395,6 +395,10 @@ class CoverTree:
         predecessor : bool
             Without ``Q``: Vecchia conditioning sets, only ids j < i are candidates; rows with fewer
             than k candidates are padded with id -1 and distance +inf (row 0 is all padding).
+        before : array_like of int, shape (q,), optional
+            With ``Q``: row r's candidates are only the points with id < ``before[r]`` (new points
+            placed in a Vecchia ordering among the tree's, or a tree holding part of the ids); rows
+            with fewer than k candidates are padded like predecessor rows.
         v_matrix, p_diag : array_like, optional
             Residual trees: V (q, m) and p (q,) of ``Q``.
         engine : {"auto", "tree", "dense", "jax"}, optional
@@ -412,11 +416,11 @@ class CoverTree:
         distances : ndarray of float64, shape (rows, k)
             Only with ``return_distances=True``.
         """
-        result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, v_matrix=v_matrix,
-                                 p_diag=p_diag, engine=engine, gate=gate, telemetry=telemetry)
+        result = self.knn_result(Q, k, query_ids=query_ids, predecessor=predecessor, before=before,
+                                 v_matrix=v_matrix, p_diag=p_diag, engine=engine, gate=gate, telemetry=telemetry)
         return (result.ids, result.distances) if return_distances else result.ids
 
-    def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False,
+    def knn_result(self, Q=None, k: int = 1, *, query_ids=None, predecessor: bool = False, before=None,
                    v_matrix=None, p_diag=None, engine: str | None = None, gate=None, telemetry=None) -> KnnResult:
         """Like ``knn`` (same parameters) but returns a ``KnnResult``.
 
@@ -429,9 +433,13 @@ class CoverTree:
         rows, n = self._fitted(), self.num_points
         if not isinstance(predecessor, bool):
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
+        if before is not None and Q is None:
+            raise ValueError("before limits the candidates of query coordinates Q: without Q use predecessor=True")
         if gate is not None:
             if engine is not None:
                 raise ValueError("pass engine= or gate=, not both: a gated search is its own engine")
+            if before is not None:
+                raise ValueError("pass before= or gate=, not both: the gated search has no id limits")
             return self._gated(Q, k, query_ids, predecessor, v_matrix, p_diag, gate, telemetry)
         engine = self._engine(engine)
         if engine == "auto" and self._tree is None:
@@ -446,12 +454,22 @@ class CoverTree:
                 run = lambda: knn_self(self._search_tree(), self._metric, k, ids, predecessor, engine)  # noqa: E731
         else:
             k = check_k(k, n, "the number of points in the tree")
+            limit = self._limits(before, queries.shape[0])
             if engine in ("dense", "jax"):
                 search = dense_points if engine == "dense" else jax_points
-                run = lambda: search(rows, self._metric, queries, k)  # noqa: E731
+                run = lambda: search(rows, self._metric, queries, k, limit)  # noqa: E731
             else:
-                run = lambda: knn_points(self._search_tree(), self._metric, queries, k, engine)  # noqa: E731
+                run = lambda: knn_points(self._search_tree(), self._metric, queries, k, engine, limit)  # noqa: E731
         return self._timed_knn(run, Q is not None, predecessor, k, telemetry)
+
+    def _limits(self, before, rows: int) -> np.ndarray | None:
+        """``before`` (users' ids, one per query row) as engine id limits: the points below each."""
+        if before is None:
+            return None
+        ids = as_ids(before, "before", self.next_id + 1)
+        if ids.shape[0] != rows:
+            raise ValueError(f"before has {ids.shape[0]} values, one per query row is needed ({rows})")
+        return ids if self._labels is None else np.searchsorted(self._labels, ids)
 
     def _query_side(self, Q, query_ids, predecessor: bool, v_matrix, p_diag):
         """What a query asks about, validated: (tree point ids or None for all of them, None) without

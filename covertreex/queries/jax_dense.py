@@ -131,8 +131,9 @@ def jax_self(rows: np.ndarray, metric, k: int, query_ids: np.ndarray | None = No
     return jax_knn(rows, metric, rows, ids, ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT), k)
 
 
-def jax_points(rows: np.ndarray, metric, queries: np.ndarray, k: int) -> KnnResult:
-    """The JAX engine at new coordinates (``queries``: their feature rows)."""
+def jax_points(rows: np.ndarray, metric, queries: np.ndarray, k: int, limit: np.ndarray | None = None
+               ) -> KnnResult:
+    """The JAX engine at new coordinates (``queries``: their feature rows; ``limit``: id limits per row)."""
     m = queries.shape[0]
     return jax_knn(rows, metric, queries, np.arange(m, dtype=np.int64), np.full(m, -1, dtype=np.int64),
-                   np.full(m, NO_LIMIT), k)
+                   np.full(m, NO_LIMIT) if limit is None else limit.astype(np.int64), k)

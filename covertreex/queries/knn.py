@@ -71,11 +71,14 @@ def _pilot_rows(count: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, PILOT_QUERIES)).astype(np.int64))
 
 
-def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str = "tree") -> KnnResult:
-    """k nearest tree points of every row of ``queries`` (validated rows in the tree's feature layout)."""
+def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str = "tree",
+               limit: np.ndarray | None = None) -> KnnResult:
+    """k nearest tree points of every row of ``queries`` (validated rows in the tree's feature layout);
+    with ``limit``, row r's candidates are the ids below ``limit[r]``."""
     m = queries.shape[0]
     rows = np.arange(m, dtype=np.int64)
     none, free = np.full(m, -1, dtype=np.int64), np.full(m, NO_LIMIT)
+    bound = free if limit is None else limit.astype(np.int64)
 
     def pilot():
         p = _pilot_rows(m)
@@ -84,15 +87,16 @@ def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str =
         return evals, float(tree.num_points)
 
     if m and _pick(engine, tree, pilot) == "dense":
-        return dense_points(rows_by_id(tree), metric, queries, k)
-    return _run(tree, metric, queries, rows, rows, none, free, k, m)
+        return dense_points(rows_by_id(tree), metric, queries, k, limit)
+    return _run(tree, metric, queries, rows, rows, none, bound, k, m)
 
 
-def dense_points(rows: np.ndarray, metric, queries: np.ndarray, k: int) -> KnnResult:
+def dense_points(rows: np.ndarray, metric, queries: np.ndarray, k: int, limit: np.ndarray | None = None
+                 ) -> KnnResult:
     """The dense engine's ``knn_points``: ``rows`` are the feature rows in id order."""
     m = queries.shape[0]
     return dense_knn(rows, metric, queries, np.arange(m, dtype=np.int64), np.full(m, -1, dtype=np.int64),
-                     np.full(m, NO_LIMIT), k)
+                     np.full(m, NO_LIMIT) if limit is None else limit.astype(np.int64), k)
 
 
 def dense_self(rows: np.ndarray, metric, k: int, query_ids: np.ndarray | None = None,
