@@ -20,7 +20,7 @@ $(STAMP_CORE): pyproject.toml | $(PY)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml | $(PY) $(CHROMIUM)
-	$(PY) -m pip install --quiet -e ".[bench,dev,telemetry,notebook,sklearn,jax]"
+	$(PY) -m pip install --quiet -e ".[bench,dev,telemetry,notebook,sklearn,jax,dask]"
 	touch $@ $(STAMP_CORE) $(STAMP_LAB)
 
 $(STAMP_LAB): pyproject.toml | $(PY)

@@ -19,7 +19,7 @@ LAYERS = (
     ("covertreex.gates",),
     ("covertreex.telemetry",),
     ("covertreex.api",),
-    ("covertreex.reference", "covertreex.viz", "covertreex.io", "covertreex.sklearn"),
+    ("covertreex.reference", "covertreex.viz", "covertreex.io", "covertreex.sklearn", "covertreex.distributed"),
     ("covertreex.bench",),
     ("covertreex.cli", "covertreex.widgets"),
 )
