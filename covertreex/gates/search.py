@@ -28,7 +28,8 @@ from covertreex.gates.profile import GateAudit, GateProfile, Stamp
 from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.metrics.residual_dense import v_norms
 from covertreex.queries._knn_numba import NO_LIMIT
-from covertreex.queries.dense import _in_parallel, dense_among, dense_knn
+from covertreex.metrics.blas import in_parallel
+from covertreex.queries.dense import dense_among, dense_knn
 from covertreex.queries.knn import CHUNKS_PER_THREAD, LEAF_SCAN_LOW_DIM, dense_self
 from covertreex.queries.types import KnnResult
 from covertreex.runtime.config import Runtime
@@ -120,7 +121,7 @@ def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, 
                                                 buffer)
             exact_evals[rows] = np.searchsorted(among, np.minimum(limit[t], fx.shape[0]))
 
-        _in_parallel(union_block, range(0, s1 - s0, block))
+        in_parallel(union_block, range(0, s1 - s0, block))
     return KnnResult(ids=ids, distances=dist, distance_evaluations=exact_evals, engine="gated")
 
 

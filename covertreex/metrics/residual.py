@@ -20,6 +20,7 @@ import numpy as np
 from covertreex.kernels.stationary import StationaryKernel
 from covertreex.metrics._residual_numba import pack_rows
 from covertreex.metrics.base import RESIDUAL, MetricSlots
+from covertreex.metrics.blas import in_parallel, single_threaded_blas
 from covertreex.validation import as_points, check_scale
 
 DEFAULT_JITTER = 1e-6
@@ -122,7 +123,8 @@ class Residual:
                 raise ValueError(f"Residual.inducing has {U.shape[1]} columns but the points have {X.shape[1]}")
         Kmm = self.kernel(U) + self.jitter * np.eye(U.shape[0])
         try:
-            L = np.linalg.cholesky(Kmm)
+            with single_threaded_blas():  # the same factor in every process (see metrics.blas)
+                L = np.linalg.cholesky(Kmm)
         except np.linalg.LinAlgError:
             raise ValueError(
                 f"K_mm + jitter*I is not positive definite (m={U.shape[0]}, jitter={self.jitter:g}): "
@@ -201,21 +203,26 @@ class ResidualFactors:
     @cached_property
     def _chol_inverse(self) -> np.ndarray:
         """L^-1 (lower triangular), formed once: V = (L^-1 K_um)^T is then one GEMM per chunk."""
-        return np.linalg.solve(self.chol, np.eye(self.m))
+        with single_threaded_blas():
+            return np.linalg.solve(self.chol, np.eye(self.m))
 
     def _v_rows(self, Kum: np.ndarray) -> np.ndarray:
         """V = (L^-1 K_um)^T, in products of one fixed shape (FEATURE_CHUNK columns, the last chunk
         zero-padded): a point's row is the same bits whichever points share its call (a fit, an
-        insert of one point, the oracle), because BLAS computes each column of a product of a given
-        shape by the same sequence of operations."""
+        insert of one point, the oracle), because single-threaded BLAS computes each column of a
+        product of a given shape by the same sequence of operations — in any process, whatever its
+        BLAS thread count (a Dask worker's shard too).  Chunks run in parallel, one per thread."""
         n = Kum.shape[1]
         V = np.empty((n, self.m))
-        chunk = np.zeros((self.m, FEATURE_CHUNK))
-        for s in range(0, n, FEATURE_CHUNK):
+        inverse = self._chol_inverse
+
+        def product(s: int) -> None:
             e = min(n, s + FEATURE_CHUNK)
+            chunk = np.zeros((self.m, FEATURE_CHUNK))
             chunk[:, : e - s] = Kum[:, s:e]
-            chunk[:, e - s:] = 0.0
-            V[s:e] = (self._chol_inverse @ chunk)[:, : e - s].T
+            V[s:e] = (inverse @ chunk)[:, : e - s].T
+
+        in_parallel(product, range(0, n, FEATURE_CHUNK))
         return V
 
     def check_factors(self, X: np.ndarray, v_matrix, p_diag) -> np.ndarray:

@@ -13,14 +13,12 @@ block multiplies only the columns below its last row (half the flops of the full
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from covertreex.kernels._approx_numba import KERNEL_ABS_ERR, KERNEL_REL_ERR
+from covertreex.metrics.blas import in_parallel
 from covertreex.metrics.residual_dense import screen_gamma, split_rows, v_norms
 from covertreex.queries._dense_numba import finish_rows, screen_block, screen_pair
 from covertreex.queries.types import KnnResult
@@ -114,19 +112,6 @@ def _finish(slots, queries, q_rows, cols: Columns, state: RowState):
                 state.best_d, state.best_i)
 
 
-def _in_parallel(work, items) -> None:
-    """``work(item)`` for every item, one per thread at a time, each with a single-threaded BLAS: BLAS
-    threads that spin between calls would otherwise take the cores the screen runs on."""
-    workers = numba.get_num_threads()
-    with threadpool_limits(limits=1, user_api="blas"):
-        if workers == 1 or len(items) == 1:
-            for item in items:
-                work(item)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(work, items))
-
-
 def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, exclude: np.ndarray,
               id_limit: np.ndarray, k: int) -> KnnResult:
     """k nearest rows of ``Fx`` (feature rows in id order) for each ``queries[q_rows[r]]``; ids
@@ -162,7 +147,7 @@ def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, e
         out_ids[rows], out_dist[rows] = state.best_i, state.best_d
         evals[rows] = stop - ((exclude[rows] >= 0) & (exclude[rows] < stop))
 
-    _in_parallel(row_block, range(0, nq, ROW_BLOCK))
+    in_parallel(row_block, range(0, nq, ROW_BLOCK))
     return KnnResult(ids=out_ids, distances=out_dist, distance_evaluations=evals, engine="dense")
 
 
@@ -201,7 +186,7 @@ def dense_all_points(Fx: np.ndarray, metric, k: int) -> KnnResult:
         with locks[I], locks[J]:
             screen_pair(slots, E, Fx, cols.coords_t, cols.u, i0, j0, G, k, *state)
 
-    _in_parallel(pair, block_pairs(len(bounds)))
+    in_parallel(pair, block_pairs(len(bounds)))
     _finish(slots, Fx, ids, cols, state)
     return KnnResult(ids=state.best_i, distances=state.best_d,
                      distance_evaluations=np.full(n, n - 1, dtype=np.int64), engine="dense")
