@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from covertreex.bench.deletion import DeleteWorkload, run_delete
 from covertreex.bench.real_data import benchmark_data
+from covertreex.bench.sharded import ShardedWorkload, run_sharded
 from covertreex.data import names as data_names
 from covertreex.bench.jit_timing import METRICS, run_jit
 from covertreex.bench.residual import (RESIDUAL_PEERS, WORKLOADS, ResidualWorkload, residual_peer_available,
@@ -255,6 +257,61 @@ def bench_delete(
     console.print(f"first delete in this process (JIT compile or cache load): {result['jit_s']:.2f} s; "
                   f"exact = the worse of recall and identical rows on {result['rows'][0]['verified_rows']} rows")
     save_result(console, result, "bench-delete", json_path, artifacts)
+
+
+@bench_app.command("sharded")
+def bench_sharded(
+    metric: Annotated[str, typer.Option(help="euclidean (all-points k-NN) or residual (Matern32 l=0.3, "
+                                             "predecessor sets, dense engine).")] = "euclidean",
+    n: Annotated[Optional[int], typer.Option(min=2, help="Points, N(0, I) (default 4,194,304 Euclidean, "
+                                                         "262,144 residual).")] = None,
+    dim: Annotated[int, typer.Option(min=1, help="Dimension of the points.")] = 3,
+    k: Annotated[Optional[int], typer.Option(min=1, help="Neighbours (default 10 Euclidean, 30 residual).")] = None,
+    task: Annotated[Optional[str], typer.Option(help="knn (all points) or predecessor (default: knn Euclidean, "
+                                                     "predecessor residual).")] = None,
+    inducing: Annotated[int, typer.Option(min=1, help="Residual: inducing points.")] = 256,
+    workers: Annotated[int, typer.Option(min=1, help="Workers of the LocalCluster started here.")] = 2,
+    threads_per_worker: Annotated[int, typer.Option(min=1, help="Threads per worker (Numba and Dask).")] = 1,
+    shards: Annotated[int, typer.Option(min=0, help="Shards (0: one per worker Euclidean, four per worker "
+                                                    "residual).")] = 0,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running cluster's scheduler "
+                                                          "(tcp://host:8786) in place of a LocalCluster.")] = None,
+    single: Annotated[bool, typer.Option(help="Also run one CoverTree in this process and compare.")] = True,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the data.")] = 0,
+    json_path: JsonOption = None,
+    artifacts: ArtifactsOption = Path("artifacts"),
+) -> None:
+    """A ShardedTree on a Dask cluster against one CoverTree in this process: fit and query seconds, peak
+    memory per worker, bytes moved, identical answers (extra 'dask')."""
+    console = new_console()
+    residual = metric == "residual"
+    try:
+        workload = ShardedWorkload(
+            metric=metric, n=n or (262_144 if residual else 4_194_304), dim=dim, k=k or (30 if residual else 10),
+            task=task or ("predecessor" if residual else "knn"), inducing=inducing, workers=workers,
+            threads_per_worker=threads_per_worker, shards=shards, seed=seed, single=single, scheduler=scheduler)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if importlib.util.find_spec("distributed") is None:
+        raise typer.BadParameter("bench sharded needs Dask: pip install 'covertreex[dask]'")
+    with progress_steps(console, "bench sharded") as step:
+        result = run_sharded(workload, progress=step)
+    one, sh = result["single"], result["sharded"]
+    table = Sheet(f"sharded vs one tree: {metric} {workload.task}, n={workload.n:,}, d={dim}, k={workload.k}, "
+                  f"{sh['workers']} workers x {workload.threads_per_worker} thread(s), {len(sh['shards'])} shards",
+                  ["engine", "fit s", "query s", "total s", "peak extra MB", "sent MB", "received MB", "identical"])
+    if one is not None:
+        table.add(f"one CoverTree ({one['threads']} threads)", f"{one['fit_s']:.2f}", f"{one['query_s']:.2f}",
+                  f"{one['total_s']:.2f}", f"{one['peak_extra_mb']:,.0f}", "—", "—", "—")
+    peaks = "/".join("?" if p is None else f"{p:,.0f}" for p in sh["worker_peak_extra_mb"])
+    table.add("ShardedTree", f"{sh['fit_s']:.2f}", f"{sh['query_s']:.2f}", f"{sh['total_s']:.2f}",
+              f"{peaks} per worker", f"{(sh['fit_bytes_sent'] + sh['query_bytes_sent']) / 2**20:,.1f}",
+              f"{sh['query_bytes_received'] / 2**20:,.1f}", _fmt(sh["identical_to_single"], ""))
+    table.print(console)
+    console.print(f"shard queries per row {sh['shards_per_row']:.2f}; shard sizes "
+                  f"{', '.join(f'{s:,}' for s in sh['shards'])}; worker peak resident MB "
+                  f"{', '.join(f'{p:,.0f}' for p in sh['worker_peak_mb'] if p is not None)}")
+    save_result(console, result, "bench-sharded", json_path, artifacts)
 
 
 @bench_app.command("jit")
