@@ -102,3 +102,41 @@ def test_bench_residual_adds_the_jax_rows(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [r for r in json.loads(out.read_text())["rows"] if "(jax)" in r["engine"]]
     assert len(rows) == 2 and all(r["recall"] == 1.0 and r["exact_rows"] == 1.0 for r in rows)
+
+
+ORACLE_SHAPES = {**SHAPES,  # p ~ 5e-11: k and V.V cancel to ~1e-11, so the screen's error bound decides
+                 "p ~ 1e-11 (RBF l=1, m=128)": (make_data("uniform", 1200, 2, seed=11),
+                                                Residual(RBF(1.0, 1.0), inducing=128, jitter=1e-10))}
+
+
+@pytest.mark.parametrize("shape", sorted(ORACLE_SHAPES))
+def test_the_oracle_screened_in_jax_gives_the_numpy_oracles_answers(shape):
+    X, policy = ORACLE_SHAPES[shape]
+    Q = np.random.default_rng(8).standard_normal((25, X.shape[1]))
+    rows = np.array([len(X) - 1, 0, 3, len(X) // 3])
+    for call in (dict(k=10), dict(k=10, predecessor=True), dict(k=6, rows=rows), dict(Q=Q, k=8)):
+        kw = dict(call, metric="residual", residual=policy, block_bytes=2**22)  # several blocks of rows
+        _same(brute_force_knn(X, backend="jax", **kw), brute_force_knn(X, **kw))
+
+
+def test_the_jax_oracle_is_for_residual_distances():
+    with pytest.raises(ValueError, match="the Euclidean oracle runs in NumPy"):
+        brute_force_knn(np.zeros((5, 2)), k=1, backend="jax")
+    with pytest.raises(ValueError, match="backend must be 'numpy' or 'jax', got 'cuda'"):
+        brute_force_knn(np.zeros((5, 2)), k=1, backend="cuda")
+
+
+@pytest.mark.parametrize("shape", ["p ~ 1e-11 (RBF l=1, m=128)", "tiny p (RBF l=1, m=64)", "ARD Matern32"])
+def test_the_jax_screens_error_bound_holds_for_every_pair(shape):
+    """The JAX oracle is exact only if |approximate - exact 1 - |rho|| <= its bound on every pair."""
+    from covertreex.metrics._pairwise_numba import listed_distances
+    from covertreex.reference.jax_screen import screen_block_jax
+
+    X, policy = ORACLE_SHAPES[shape]
+    tree = CoverTree(Runtime(metric="residual", residual=policy, query_engine="dense")).fit(X)
+    F, slots = tree._fitted()[:300], tree.metric.slots
+    approx, err = screen_block_jax(slots, F, F)
+    r, c = np.divmod(np.arange(F.shape[0] ** 2), F.shape[0])
+    exact = listed_distances(slots, F, r, F, c).reshape(approx.shape) ** 2  # d = sqrt(1 - |rho|)
+    slack = 4 * np.finfo(np.float64).eps  # squaring the exact distance back
+    assert np.all(np.abs(approx - exact) <= err + slack)

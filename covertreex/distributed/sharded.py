@@ -18,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,9 +163,18 @@ class ShardedTree:
         return sorted(self._client.scheduler_info()["workers"])
 
     def _submit(self, fn, *args, shard: int, **kwargs):
+        """Run ``fn`` on the worker of ``shard``: shards are dealt to workers in snake order (0, 1, 1, 0,
+        0, 1, ... for two), which evens out the predecessor work of id-range shards (shard s answers
+        its own rows and every later shard's)."""
         workers = self._workers()
-        return self._client.submit(fn, *args, pure=False, workers=[workers[shard % len(workers)]],
-                                   allow_other_workers=True, **kwargs)
+        turn, seat = divmod(shard, len(workers))
+        worker = workers[seat if turn % 2 == 0 else len(workers) - 1 - seat]
+        with warnings.catch_warnings():
+            # a shard's points travel inside its build task on purpose: Dask can then rebuild the shard
+            # of a lost worker (scattered data would be lost with it); Dask warns about large tasks
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+            return self._client.submit(fn, *args, pure=False, workers=[worker], allow_other_workers=True,
+                                       **kwargs)
 
     def _gather(self, futures: list) -> list:
         try:
@@ -172,6 +182,16 @@ class ShardedTree:
         except concurrent.futures.CancelledError as exc:  # distributed's FutureCancelledError
             raise ShardLostError(f"the Dask cluster lost a shard of this tree ({exc}): it was restarted or the "
                                  f"shard's data was released; fit the ShardedTree again") from exc
+
+    def _built(self, futures: list) -> None:
+        """Wait for shard trees to be built where they live (they are not sent here); a failed build
+        raises its error here."""
+        from distributed import wait  # the client's package
+
+        wait(futures)
+        for future in futures:
+            if future.status != "finished":
+                self._gather([future])  # raises the task's error (or ShardLostError)
 
     # -- fit / insert / delete --------------------------------------------------------------------
     def fit(self, X, *, partition=None) -> "ShardedTree":
@@ -197,7 +217,7 @@ class ShardedTree:
             future = self._submit(tasks.build_shard, coords[rows], runtime, shard=s)
             shards.append(Shard(future, rows, int(rows.shape[0]), Box.around(coords[rows]) if self._euclidean
                                 else None))
-        self._gather([s.tree for s in shards])  # built (errors surface here); the futures stay on the workers
+        self._built([s.tree for s in shards])
         version = self._version(shards, coords, owner, local)
         version._runtime = runtime
         return version
@@ -235,7 +255,7 @@ class ShardedTree:
             shards[s] = Shard(self._submit(tasks.insert_shard, old.tree, new[rows], shard=int(s)),
                               np.concatenate([old.global_of, gids[rows]]), old.count + rows.shape[0],
                               old.box.grown(new[rows]) if old.box is not None else None)
-        self._gather([shards[s].tree for s in np.unique(dest)])
+        self._built([shards[s].tree for s in np.unique(dest)])
         return self._version(shards, np.concatenate([self._points, new]), np.concatenate([self._owner, dest]), local)
 
     def delete(self, ids) -> "ShardedTree":
@@ -263,7 +283,7 @@ class ShardedTree:
                                             count=shard.count - mine.shape[0])
                 changed.append(shard.tree)
             kept.append(shard)
-        self._gather(changed)
+        self._built(changed)
         owner = np.where(owner >= 0, index[np.maximum(owner, 0)], -1)
         return self._version(kept, self._points, owner, self._local)
 
@@ -307,7 +327,9 @@ class _Query:
     def __init__(self, tree: ShardedTree, coords: np.ndarray, gids: np.ndarray | None, k: int, predecessor: bool):
         self.tree, self.coords, self.gids, self.k, self.predecessor = tree, coords, gids, k, predecessor
         self.rows = coords.shape[0]
-        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+        # the best k so far of every row (global ids), merged with each answer on the rows it covers
+        self.ids = np.full((self.rows, k), -1, dtype=np.int64)
+        self.dist = np.full((self.rows, k), np.inf)
         self.sent = self.received = self.asked = 0
 
     def run(self) -> ShardedResult:
@@ -320,7 +342,7 @@ class _Query:
             home = np.full(self.rows, -1)
         if tree._euclidean:
             self._ask([self._home_call(s, home) for s in range(len(shards))])
-            kth = merge_topk(self.parts, self.rows, self.k)[1][:, -1]
+            kth = self.dist[:, -1]
         else:
             self._ask([self._home_call(s, home) for s in range(len(shards)) if self.gids is not None])
             kth = np.full(self.rows, np.inf)
@@ -336,8 +358,7 @@ class _Query:
                 before = np.searchsorted(shard.global_of, self.gids[rows]) if self.predecessor else None
                 calls.append((s, rows, dict(Q=self.coords[rows], before=before)))
         self._ask(calls)
-        ids, dist = merge_topk(self.parts, self.rows, self.k)
-        return ShardedResult(ids, dist, self.sent, self.received, self.asked / max(1, self.rows))
+        return ShardedResult(self.ids, self.dist, self.sent, self.received, self.asked / max(1, self.rows))
 
     def _home_call(self, s: int, home: np.ndarray):
         rows = np.flatnonzero(home == s)
@@ -356,8 +377,9 @@ class _Query:
             self.sent += _nbytes(*(v for v in args.values() if isinstance(v, np.ndarray)))
             self.received += _nbytes(ids, dist)
             self.asked += rows.shape[0]
-            full_ids = np.full((self.rows, ids.shape[1]), -1, dtype=np.int64)
-            full_dist = np.full((self.rows, ids.shape[1]), np.inf)
-            full_ids[rows] = np.where(ids >= 0, shards[s].global_of[np.maximum(ids, 0)], -1)
-            full_dist[rows] = dist
-            self.parts.append((full_ids, full_dist))
+            found = (np.where(ids >= 0, shards[s].global_of[np.maximum(ids, 0)], -1), dist)
+            if np.all(self.ids[rows, 0] < 0):  # nothing found for these rows yet: the answer is their best
+                self.ids[rows, : ids.shape[1]], self.dist[rows, : ids.shape[1]] = found
+            else:
+                self.ids[rows], self.dist[rows] = merge_topk([(self.ids[rows], self.dist[rows]), found],
+                                                             rows.shape[0], self.k)

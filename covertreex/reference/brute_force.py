@@ -67,7 +67,7 @@ def _mask(d: np.ndarray, query_ids: np.ndarray | None, start: int, predecessor: 
 def brute_force_knn(X, Q=None, k: int = 1, *, return_distances: bool = True, rows=None,
                     predecessor: bool = False, metric: str = "euclidean",
                     residual: Residual | ResidualFactors | None = None, v_matrix=None, p_diag=None,
-                    block_bytes: int = DEFAULT_BLOCK_BYTES):
+                    block_bytes: int = DEFAULT_BLOCK_BYTES, backend: str = "numpy"):
     """Exact k nearest rows of ``X`` for each row of ``Q``.
 
     ``Q=None`` means every point of ``X`` against the *other* points (its own row excluded; exact
@@ -77,10 +77,15 @@ def brute_force_knn(X, Q=None, k: int = 1, *, return_distances: bool = True, row
 
     ``metric="residual"``: ``residual`` is a ``Residual`` policy (fitted to ``X`` exactly as the tree
     fits it) or fitted ``ResidualFactors``; ``v_matrix``/``p_diag`` pass precomputed factors for ``X``.
-    Returns ``(ids, distances)`` or just ``ids``.
+    ``backend="jax"`` (residual, extra ``jax``) screens the pairs in JAX — on a GPU when there is one —
+    before the same exact re-check: the same answers.  Returns ``(ids, distances)`` or just ``ids``.
     """
     if metric not in ("euclidean", "residual"):
         raise ValueError(f"metric must be 'euclidean' or 'residual', got {metric!r}")
+    if backend not in ("numpy", "jax"):
+        raise ValueError(f"backend must be 'numpy' or 'jax', got {backend!r}")
+    if backend == "jax" and metric != "residual":
+        raise ValueError("backend='jax' screens residual distances; the Euclidean oracle runs in NumPy")
     if not isinstance(predecessor, bool):
         raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
     if metric == "residual":
@@ -115,7 +120,7 @@ def brute_force_knn(X, Q=None, k: int = 1, *, return_distances: bool = True, row
             ids[start:stop], dist[start:stop] = select_k_padded(d, k)
         else:
             ids[start:stop], dist[start:stop] = _residual_block(factors, queries[start:stop], X, query_ids,
-                                                               start, predecessor, k)
+                                                               start, predecessor, k, backend)
     return (ids, dist) if return_distances else ids
 
 
@@ -136,10 +141,14 @@ def _residual_rows(X, Q, residual, v_matrix, p_diag):
     return factors, rows, queries
 
 
-def _residual_block(factors, Fq, Fx, query_ids, start, predecessor, k):
-    """Top-k of a block of residual queries: BLAS screen, then exact scalar distances for every pair
-    whose error interval reaches below the k-th smallest upper bound of its row."""
-    approx, err = screen_block(factors.slots, Fq, Fx)
+def _residual_block(factors, Fq, Fx, query_ids, start, predecessor, k, backend="numpy"):
+    """Top-k of a block of residual queries: BLAS (or JAX) screen, then exact scalar distances for every
+    pair whose error interval reaches below the k-th smallest upper bound of its row."""
+    if backend == "jax":
+        from covertreex.reference.jax_screen import screen_block_jax  # extra "jax"
+        approx, err = screen_block_jax(factors.slots, Fq, Fx)
+    else:
+        approx, err = screen_block(factors.slots, Fq, Fx)
     lower = approx - err
     upper = approx + err
     _mask(upper, query_ids, start, predecessor)
