@@ -159,6 +159,8 @@ def test_bad_input_is_refused_in_the_users_words(client):
         tree.delete(tree.ids)
     with pytest.raises(ValueError, match=r"the queries \(Q\) have 3 columns, the tree has 2"):
         tree.knn(np.zeros((2, 3)), k=1)
+    assert tree.knn(np.zeros((0, 2)), k=2).shape == (0, 2)  # no rows: no work, like one tree
+    assert tree.insert(np.zeros((0, 2))) is tree
 
 
 def test_a_lost_worker_is_rebuilt_and_a_restarted_cluster_is_a_clear_error():

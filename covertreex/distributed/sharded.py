@@ -156,7 +156,7 @@ class ShardedTree:
     def _coordinates(self, X, name: str) -> np.ndarray:
         dtype = np.float32 if self._euclidean and self._runtime.precision == "float32" else np.float64
         dim = None if self._points is None else self._points.shape[1]
-        return as_points(X, name, dtype, dim=dim, defines_scale=name == "X")
+        return as_points(X, name, dtype, dim=dim, defines_scale=name == "X", allow_empty=name != "X")
 
     # -- Dask plumbing --------------------------------------------------------------------------
     def _workers(self) -> list[str]:
