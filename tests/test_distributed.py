@@ -186,3 +186,27 @@ def test_residual_feature_rows_are_the_same_bits_on_one_thread_workers(client):
     rt = Runtime(metric="residual", residual=Residual(Matern32(1.0, 0.3), inducing=256), query_engine="dense")
     sharded = ShardedTree(client, rt, shards=2).fit(X)
     assert_same(sharded, CoverTree(rt).fit(X), predecessor=True, ks=(30,))
+
+
+def test_bench_sharded_command_reports_identical_answers(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from covertreex.cli.main import app
+
+    out = tmp_path / "sharded.json"
+    result = CliRunner().invoke(app, ["bench", "sharded", "--n", "3000", "--json", str(out)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert "ShardedTree" in result.output and max(len(line) for line in result.output.splitlines()) <= 80
+    data = json.loads(out.read_text())
+    assert data["sharded"]["identical_to_single"] is True and data["sharded"]["shards"] == [1500, 1500]
+    assert data["sharded"]["query_bytes_received"] > 0 and len(data["sharded"]["worker_peak_mb"]) == 2
+
+
+def test_describe_names_each_shards_worker(client):
+    sharded = ShardedTree(client, shards=3).fit(make_data("gaussian", 300, 2, seed=1))
+    shards = sharded.describe()["shards"]
+    workers = set(client.scheduler_info()["workers"])
+    assert [s["points"] for s in shards] == sharded.shard_sizes and all(set(s["workers"]) <= workers for s in shards)
+    assert all(s["workers"] for s in shards)
