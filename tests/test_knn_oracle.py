@@ -94,3 +94,25 @@ def test_every_strategy_answers_exactly(conflict_graph, batch_order):
     rt = Runtime(conflict_graph=conflict_graph, batch_order=batch_order)
     tree = CoverTree(rt).fit(X)
     assert_same(tree.knn(k=5, return_distances=True), brute_force_knn(X, k=5))
+
+
+def _low_intrinsic(n: int, d: int, seed: int) -> np.ndarray:
+    """3-D points laid linearly into d coordinates: long rows where most partial sums stop early."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((d, 3)))
+    return rng.standard_normal((n, 3)) @ basis.T
+
+
+@pytest.mark.parametrize("shape", ["embedded", "gaussian", "grid", "duplicates", "clusters"])
+@pytest.mark.parametrize("d, precision", [(48, "float64"), (64, "float32"), (130, "float64")])
+def test_long_rows_whose_scans_stop_partial_sums_match_oracle(shape, d, precision):
+    """Rows of >= 48 coordinates: leaf scans stop a distance once a partial sum exceeds the k-th bound.
+    Answers (all points, predecessor, queries; ties on the grid and duplicates) stay the oracle's bits;
+    130 coordinates leave a partial block."""
+    X = (_low_intrinsic(900, d, 4) if shape == "embedded" else make_data(shape, 900, d, seed=d)).astype(precision)
+    tree = CoverTree(Runtime(precision=precision)).fit(X)
+    for k in (1, 10):
+        assert_same(tree.knn(k=k, return_distances=True), brute_force_knn(X, k=k))
+    assert_same(tree.knn(k=7, predecessor=True, return_distances=True), brute_force_knn(X, k=7, predecessor=True))
+    Q = np.concatenate([X[::9], X[:40] * 1.01]).astype(precision)
+    assert_same(tree.knn(Q, k=10, return_distances=True), brute_force_knn(X, Q, k=10))

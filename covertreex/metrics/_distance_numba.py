@@ -107,6 +107,31 @@ def point_distance(metric, A, i, B, j):
     return math.sqrt(point_sqdistance(metric, A, i, B, j))
 
 
+EARLY_EXIT_BLOCK = 16  # coordinates summed between two checks of a partial sum against the bound
+EARLY_EXIT_DIM = 48  # scans of rows this long check partial sums (measured: a loss at d=32, gains at 64 and 128)
+
+
+@nb.njit(inline="always", cache=True)
+def euclidean_sqdistance_below(A, i, B, j, bound):
+    """The Euclidean ``point_sqdistance``, or some value above ``bound`` as soon as a partial sum (every
+    ``EARLY_EXIT_BLOCK`` coordinates) exceeds it.  Squares are >= 0 and a rounded sum never decreases
+    when one is added, so the full sum would exceed ``bound`` too; below it the result is the full sum,
+    in the same order of operations, bit for bit."""
+    dim = A.shape[1]
+    full = dim - dim % EARLY_EXIT_BLOCK
+    s = 0.0
+    for t0 in range(0, full, EARLY_EXIT_BLOCK):
+        for t in range(EARLY_EXIT_BLOCK):  # a fixed trip count: unrolled
+            diff = np.float64(A[i, t0 + t]) - np.float64(B[j, t0 + t])
+            s += diff * diff
+        if s > bound:
+            return s
+    for t in range(full, dim):
+        diff = np.float64(A[i, t]) - np.float64(B[j, t])
+        s += diff * diff
+    return s
+
+
 # A squared distance s can only give sqrt(s) <= t when s <= t * t * SQ_SLACK (rounding of t * t is
 # far below this factor); scans compare squares first and take the root only for such candidates.
 SQ_SLACK = 1.0 + 1e-12
