@@ -186,16 +186,8 @@ def _annotation_texts(page) -> list[str]:
                                    .querySelectorAll('.annotation-text')).map(a => a.textContent)""")
 
 def _tuner_chart_signature(page) -> str:
-    """The GateTuner's profile chart (a plotly chart inside a widget, titled 'gate profile'): its title
-    and the y values of its traces ('' before it draws)."""
-    return page.evaluate("""() => {
-        for (const plot of document.querySelectorAll('.jupyter-widgets .js-plotly-plot')) {
-            const title = plot.querySelector('.gtitle');
-            if (title && title.textContent.startsWith('gate profile') && plot.data && plot.data.length)
-                return title.textContent + '|' + JSON.stringify(plot.data.map(t => Array.from(t.y || [])));
-        }
-        return '';
-    }""")
+    """The GateTuner's profile chart (titled 'gate profile'): its title and the y values of its traces."""
+    return _titled_chart(page, "gate profile")
 
 
 @pytest.mark.parametrize("lab", ["07_gate_tuning.ipynb"], indirect=True)
