@@ -9,21 +9,17 @@ import numpy as np
 _PAD_ID = np.iinfo(np.int64).max  # sorts after every id at equal (infinite) distance
 
 
-def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], rows: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``parts``: (ids, distances) of shape (rows, k_i), padded with -1 / +inf.  Returns the k best of each
-    row by (distance, id), padded with -1 / +inf."""
-    if not parts:
-        return np.full((rows, k), -1, dtype=np.int64), np.full((rows, k), np.inf)
-    ids = np.concatenate([p[0] for p in parts], axis=1)
-    dist = np.concatenate([p[1] for p in parts], axis=1)
+def merge_topk(best: tuple[np.ndarray, np.ndarray], found: tuple[np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``best``: (ids, distances) of shape (rows, k), the best k so far; ``found``: a shard's (rows, k_i)
+    answer for the same rows; both padded with -1 / +inf.  Returns the k best of their union by
+    (distance, id), padded with -1 / +inf."""
+    k = best[0].shape[1]
+    ids = np.concatenate([best[0], found[0]], axis=1)
+    dist = np.concatenate([best[1], found[1]], axis=1)
     pad = ids < 0
     ids = np.where(pad, _PAD_ID, ids)
     dist = np.where(pad, np.inf, dist)
-    if ids.shape[1] < k:  # fewer candidates than k in all: pad up to k
-        extra = k - ids.shape[1]
-        ids = np.concatenate([ids, np.full((rows, extra), _PAD_ID, dtype=np.int64)], axis=1)
-        dist = np.concatenate([dist, np.full((rows, extra), np.inf)], axis=1)
     order = np.lexsort((ids, dist), axis=-1)[:, :k]
-    best_ids = np.take_along_axis(ids, order, axis=1)
-    best = np.take_along_axis(dist, order, axis=1)
-    return np.where(best_ids == _PAD_ID, -1, best_ids), best
+    top_ids = np.take_along_axis(ids, order, axis=1)
+    return np.where(top_ids == _PAD_ID, -1, top_ids), np.take_along_axis(dist, order, axis=1)

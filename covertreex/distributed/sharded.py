@@ -243,7 +243,7 @@ class ShardedTree:
         start = self.next_id
         gids = start + np.arange(new.shape[0], dtype=np.int64)
         if self._euclidean:
-            dest = np.argmin(np.stack([s.box.distance(new) for s in self._shards]), axis=0)
+            dest = self._nearest_box(new)
         else:
             dest = np.full(new.shape[0], int(np.argmax([s.first for s in self._shards])))
         shards = list(self._shards)
@@ -286,6 +286,10 @@ class ShardedTree:
         self._built(changed)
         owner = np.where(owner >= 0, index[np.maximum(owner, 0)], -1)
         return self._version(kept, self._points, owner, self._local)
+
+    def _nearest_box(self, coords: np.ndarray) -> np.ndarray:
+        """For each row, the (Euclidean) shard whose bounding box is nearest (the first of equals)."""
+        return np.argmin(np.stack([s.box.distance(coords) for s in self._shards]), axis=0)
 
     def _alive_ids(self, value, name: str) -> np.ndarray:
         ids = as_ids(value, name, self.next_id)
@@ -337,7 +341,7 @@ class _Query:
         if self.gids is not None:
             home = tree._owner[self.gids]
         elif tree._euclidean:
-            home = np.argmin(np.stack([s.box.distance(self.coords) for s in shards]), axis=0)
+            home = tree._nearest_box(self.coords)
         else:
             home = np.full(self.rows, -1)
         if tree._euclidean:
@@ -381,5 +385,4 @@ class _Query:
             if np.all(self.ids[rows, 0] < 0):  # nothing found for these rows yet: the answer is their best
                 self.ids[rows, : ids.shape[1]], self.dist[rows, : ids.shape[1]] = found
             else:
-                self.ids[rows], self.dist[rows] = merge_topk([(self.ids[rows], self.dist[rows]), found],
-                                                             rows.shape[0], self.k)
+                self.ids[rows], self.dist[rows] = merge_topk((self.ids[rows], self.dist[rows]), found)

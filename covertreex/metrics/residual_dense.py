@@ -61,9 +61,17 @@ def screen_block(metric, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np.ndarray, np
     xq, pq, Vq = split_rows(Fq, dim)
     xx, px, Vx = split_rows(Fx, dim)
     K = kernel_matrix(code, variance, np.ascontiguousarray(xq), np.ascontiguousarray(xx))
+    approx, err, _ = screen_from_gap(np.abs(K - Vq @ Vx.T), np.abs(K), pq, px, Vq, Vx, m)
+    return approx, err
+
+
+def screen_from_gap(gap: np.ndarray, k_abs, pq: np.ndarray, px: np.ndarray, Vq: np.ndarray, Vx: np.ndarray,
+                    m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From ``gap`` = |k - V_q . V_x| computed in any summation order, with |k| at most ``k_abs`` (an
+    array or a number): approximate 1 - |rho|, the bound gamma_m (|V_q| |V_x| + |k|) / sqrt(p_q p_x) on
+    its error, and sqrt(p_q p_x) itself (for callers that add error terms of their own)."""
     scale = np.sqrt(np.multiply.outer(pq, px))
-    rho = np.abs(K - Vq @ Vx.T) / scale
+    rho = gap / scale
     np.minimum(rho, 1.0, out=rho)
-    gamma = screen_gamma(m)
-    err = gamma * (np.multiply.outer(np.linalg.norm(Vq, axis=1), np.linalg.norm(Vx, axis=1)) + np.abs(K)) / scale
-    return 1.0 - rho, err
+    vv = np.multiply.outer(np.linalg.norm(Vq, axis=1), np.linalg.norm(Vx, axis=1))
+    return 1.0 - rho, screen_gamma(m) * (vv + k_abs) / scale, scale

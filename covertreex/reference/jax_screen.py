@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from covertreex.kernels._approx_numba import KERNEL_ABS_ERR, KERNEL_REL_ERR
-from covertreex.metrics.residual_dense import screen_gamma, split_rows
+from covertreex.metrics.residual_dense import screen_from_gap, split_rows
 from covertreex.queries.jax_dense import _jax, _screen_program
 
 # XLA's exp, square root and summation order are other roundings than the NumPy screen's: its bound is
@@ -27,9 +27,6 @@ def screen_block_jax(metric, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np.ndarray
     a = np.asarray(program(jnp.asarray(np.ascontiguousarray(xq)), jnp.asarray(np.ascontiguousarray(Vq)),
                            jnp.asarray(np.ascontiguousarray(xx)), jnp.asarray(np.ascontiguousarray(Vx)),
                            float(variance)))
-    scale = np.sqrt(np.multiply.outer(pq, px))
-    rho = np.minimum(a / scale, 1.0)
     # |k| <= variance for these kernels: the dot's gamma_m bound with |K| replaced by the variance
-    vv = np.multiply.outer(np.linalg.norm(Vq, axis=1), np.linalg.norm(Vx, axis=1))
-    err = MARGIN * (screen_gamma(metric.m) * (vv + variance) + (KERNEL_REL_ERR + KERNEL_ABS_ERR) * variance) / scale
-    return 1.0 - rho, err
+    approx, err, scale = screen_from_gap(a, variance, pq, px, Vq, Vx, metric.m)
+    return approx, MARGIN * (err + (KERNEL_REL_ERR + KERNEL_ABS_ERR) * variance / scale)
