@@ -210,3 +210,13 @@ def test_describe_names_each_shards_worker(client):
     workers = set(client.scheduler_info()["workers"])
     assert [s["points"] for s in shards] == sharded.shard_sizes and all(set(s["workers"]) <= workers for s in shards)
     assert all(s["workers"] for s in shards)
+
+
+def test_tasks_submitted_while_no_worker_is_known_are_left_to_the_scheduler(client, monkeypatch):
+    """A cluster between a worker's death and its replacement lists no workers: tasks then go to the
+    scheduler unplaced (placing them divided by zero)."""
+    X = make_data("gaussian", 400, 3, seed=3)
+    sharded = ShardedTree(client, shards=3).fit(X)
+    monkeypatch.setattr(ShardedTree, "_workers", lambda self: [])
+    assert_same(sharded, CoverTree().fit(X), predecessor=True)
+    assert_same(sharded.insert(X[:10] + 0.1), CoverTree().fit(X).insert(X[:10] + 0.1))

@@ -165,16 +165,19 @@ class ShardedTree:
     def _submit(self, fn, *args, shard: int, **kwargs):
         """Run ``fn`` on the worker of ``shard``: shards are dealt to workers in snake order (0, 1, 1, 0,
         0, 1, ... for two), which evens out the predecessor work of id-range shards (shard s answers
-        its own rows and every later shard's)."""
+        its own rows and every later shard's).  While the cluster has no worker (one restarting), the
+        task is left to Dask's scheduler, which runs it when a worker joins."""
         workers = self._workers()
-        turn, seat = divmod(shard, len(workers))
-        worker = workers[seat if turn % 2 == 0 else len(workers) - 1 - seat]
+        placement = {}
+        if workers:
+            turn, seat = divmod(shard, len(workers))
+            placement = {"workers": [workers[seat if turn % 2 == 0 else len(workers) - 1 - seat]],
+                         "allow_other_workers": True}
         with warnings.catch_warnings():
             # a shard's points travel inside its build task on purpose: Dask can then rebuild the shard
             # of a lost worker (scattered data would be lost with it); Dask warns about large tasks
             warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-            return self._client.submit(fn, *args, pure=False, workers=[worker], allow_other_workers=True,
-                                       **kwargs)
+            return self._client.submit(fn, *args, pure=False, **placement, **kwargs)
 
     def _gather(self, futures: list) -> list:
         try:
