@@ -43,20 +43,22 @@ def test_euclidean_benchmark_counts_its_steps(peers):
     assert rec.check() == 3 + len(peers) - gp + (3 if gp else 0)
 
 
-@pytest.mark.parametrize("engines, all_points, queries, gates, peers", [
-    (("dense",), (), 32, (), ()),
-    (("dense", "tree"), ("knn", "predecessor"), 0, (), ("brute-force",)),
-    (("auto",), ("predecessor",), 32, (0.2,), ("brute-force", "scipy-cKDTree", "pynndescent", "gpboost-vif")),
+@pytest.mark.parametrize("engines, all_points, queries, gates, searches, peers", [
+    (("dense",), (), 32, (), ("walk",), ()),
+    (("dense", "tree"), ("knn", "predecessor"), 0, (), ("walk",), ("brute-force",)),
+    (("auto",), ("predecessor",), 32, (0.2,), ("walk", "cells"),
+     ("brute-force", "scipy-cKDTree", "pynndescent", "gpboost-vif")),
 ])
-def test_residual_benchmark_counts_its_steps(engines, all_points, queries, gates, peers):
+def test_residual_benchmark_counts_its_steps(engines, all_points, queries, gates, searches, peers):
     workload = ResidualWorkload(n=400, dim=2, k=4, inducing=16, repeat=1, query_count=queries, verify_rows=40,
                                 all_points=all_points, engines=engines, gates=gates, gate_calibration=64,
-                                gate_audit=32)
+                                gate_audit=32, gate_searches=searches)
     rec = Recorder()
     run_residual(workload, Runtime(), progress=rec, peer_names=tuple(_installed(peers)))
     tasks = int(queries > 0) + len(all_points)
     peers = _installed(peers)
-    assert rec.check() == (3 + len(engines) * (1 + tasks) + len(gates) * tasks + ("gpboost-vif" in peers)
+    assert rec.check() == (3 + len(engines) * (1 + tasks) + len(gates) * len(searches) * tasks
+                           + ("gpboost-vif" in peers)
                            + queries // 32 * (("scipy-cKDTree" in peers) + ("pynndescent" in peers)))
 
 

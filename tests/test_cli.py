@@ -228,3 +228,24 @@ def test_gate_calibrate_then_audit_and_guardrail(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     bad = runner.invoke(app, ["gate", "audit", str(tmp_path / "bad.json"), *common])
     assert bad.exit_code == 2 and "gate-profile" in bad.output
+
+
+def test_gate_calibrate_with_cells_and_bench_gated_cells_rows(tmp_path):
+    profile = tmp_path / "cells.json"
+    result = runner.invoke(app, ["gate", "calibrate", "--workload", "headline", "--n", "1200", "--delta", "0.1",
+                                 "--calibration", "100", "--audit", "100", "--k", "8", "--search", "cells", "--cell",
+                                 "128", "--out", str(profile)])
+    assert result.exit_code == 0, result.output
+    assert "cells of 128 points" in result.output and json.loads(profile.read_text())["gate"]["search"] == "cells"
+    bad = runner.invoke(app, ["gate", "calibrate", "--search", "grid", "--out", str(profile)])
+    assert bad.exit_code == 2 and "Gate.search" in bad.output
+    out = tmp_path / "gated.json"
+    result = runner.invoke(app, ["bench", "residual", "--workload", "headline", "--n", "900", "--inducing", "32",
+                                 "--k", "5", "--queries", "64", "--repeat", "1", "--all-points", "predecessor",
+                                 "--gate", "0.1", "--gate-search", "walk,cells", "--gate-calibration", "100",
+                                 "--gate-audit", "50", "--peers", "none", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())["rows"]
+    cells = [r for r in rows if r["engine"].startswith("covertreex gated cells")]
+    assert {r["task"] for r in cells} == {"knn query ids", "predecessor all points"}
+    assert all(r["recall_low"] <= r["recall"] <= r["recall_high"] and "basis rank" in r["note"] for r in cells)

@@ -23,6 +23,7 @@ from covertreex.algo.types import RoundStats
 from covertreex.core.invariants import check_tree
 from covertreex.core.tree import PCCTree
 from covertreex.gates import search as gated
+from covertreex.gates.cells import build_index, partition
 from covertreex.gates.policy import Gate
 from covertreex.gates.profile import GateAudit, GateProfile, Stamp, fingerprints
 from covertreex.validation import as_ids, as_points, check_k, check_radius
@@ -97,7 +98,7 @@ class CoverTree:
         self._tree = _tree
         self._plan = _plan or (EnginePlan(True, "built from tree arrays") if _tree is not None else None)
         self._tree_lock = threading.Lock()
-        self._proxy_trees: dict[str, PCCTree] = {}  # gated searches: Euclidean trees over proxy coordinates
+        self._proxy_trees: dict = {}  # gated searches: proxy trees, cell partitions and indexes
         self._fingerprints: tuple[str, str] | None = None
         self._build_stats = _build_stats
         self._build_operation = _build_operation
@@ -501,14 +502,38 @@ class CoverTree:
             self._fingerprints = fingerprints(self._metric, self._fitted(), self._coords)
         return self._fingerprints
 
-    def _proxy_tree(self, proxy: str) -> PCCTree:
-        """The Euclidean cover tree over this version's proxy coordinates, built now (once)."""
+    def _gate_structure(self, profile: GateProfile):
+        """What the profile's search runs on, built now (once): the Euclidean cover tree over this
+        version's proxy coordinates ("walk"), or the cell index with halos of the largest budget ("cells";
+        only the latest index is kept: it holds a basis per cell)."""
+        gate = profile.gate
+        if gate.search == "walk":
+            key = gate.proxy
+        else:
+            key = ("cells", gate.proxy, gate.cell, max(profile.budgets))
+            cells = self._gate_partition(gate)
         rows = self._fitted()
         with self._tree_lock:
-            if proxy not in self._proxy_trees:
+            if key not in self._proxy_trees:
                 with _threads(self._runtime.threads):
-                    self._proxy_trees[proxy] = gated.build_proxy_tree(self._metric, rows, proxy, self._runtime)
-        return self._proxy_trees[proxy]
+                    if gate.search == "walk":
+                        built = gated.build_proxy_tree(self._metric, rows, gate.proxy, self._runtime)
+                    else:
+                        for old in [o for o in self._proxy_trees if isinstance(o, tuple) and o[0] == "cells"]:
+                            del self._proxy_trees[old]
+                        pts = gated.proxy_rows(self._metric, rows, gate.proxy)
+                        built = build_index(self._metric.slots, rows, pts, cells, key[-1])
+                self._proxy_trees[key] = built
+        return self._proxy_trees[key]
+
+    def _gate_partition(self, gate: Gate):
+        """The proxy cells of this version for ``gate.proxy`` and ``gate.cell`` (built once)."""
+        key = ("partition", gate.proxy, gate.cell)
+        with self._tree_lock:
+            if key not in self._proxy_trees:
+                self._proxy_trees[key] = partition(gated.proxy_rows(self._metric, self._fitted(), gate.proxy),
+                                                   gate.cell)
+        return self._proxy_trees[key]
 
     def _gated_metric(self, what: str) -> None:
         self._fitted()
@@ -543,7 +568,7 @@ class CoverTree:
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
         k = check_k(k, self.num_points - 1, "the number of other points in the tree")
         with _threads(self._runtime.threads):
-            profile = gated.calibrate(self, gate, k, predecessor, self._proxy_tree)
+            profile = gated.calibrate(self, gate, k, predecessor)
         if self._labels is not None:  # the calibration points by the users' ids
             calibration = dict(profile.calibration, ids=self._external(profile.calibration["ids"]))
             profile = dataclasses.replace(profile, calibration=calibration)
@@ -559,7 +584,7 @@ class CoverTree:
         if ids.size == 0:
             raise ValueError("query_ids must name at least one tree point to audit")
         with _threads(self._runtime.threads):
-            result = gated.audit(self, profile, ids, self._proxy_tree)
+            result = gated.audit(self, profile, ids)
         if telemetry is not None:
             emit_gate(telemetry, "audit", profile, result)
         return result
@@ -577,13 +602,10 @@ class CoverTree:
         k = check_k(k, n - 1 if Q is None else n, "the number of points a query can have as neighbours")
         self._check_gate(profile, k, predecessor)
         ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
-        proxy = profile.gate.proxy
         if queries is None:
-            run = lambda: gated.gated_self(self._proxy_tree(proxy), self._metric, rows, profile, k,  # noqa: E731
-                                           ids, predecessor)
+            run = lambda: gated.search_self(self, profile, k, ids, predecessor)  # noqa: E731
         else:
-            run = lambda: gated.gated_points(self._proxy_tree(proxy), self._metric, rows, profile,  # noqa: E731
-                                             queries, k)
+            run = lambda: gated.search_points(self, profile, queries, k)  # noqa: E731
         return self._timed_knn(run, queries is not None, predecessor, k, telemetry,
                                recall=None if profile.audit is None else profile.audit.recall)
 

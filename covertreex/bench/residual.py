@@ -64,6 +64,7 @@ class ResidualWorkload:
     gates: tuple[float, ...] = ()  # target miss rates of gated rows (opt-in approximate tier), one row per task
     gate_calibration: int = 1024  # calibration queries of each gate
     gate_audit: int = 1024  # held-out audited queries of each gate
+    gate_searches: tuple[str, ...] = ("walk",)  # gated searches (``Gate.search``), each with every delta
 
     def __post_init__(self) -> None:
         check_fields(self, ("n", "dim", "k", "inducing", "repeat", "all_points_repeat"),
@@ -83,7 +84,10 @@ class ResidualWorkload:
             if engine not in QUERY_ENGINES:
                 raise ValueError(f"engine must be one of {', '.join(map(repr, QUERY_ENGINES))}, got {engine!r}")
         for delta in self.gates:
-            Gate(delta=delta, calibration=self.gate_calibration, audit=self.gate_audit)  # validates
+            for search in self.gate_searches:  # validates
+                Gate(delta=delta, calibration=self.gate_calibration, audit=self.gate_audit, search=search)
+        if not self.gate_searches:
+            raise ValueError("gate_searches must name 'walk' and/or 'cells'")
         if self.source not in ("synthetic", "cities"):
             raise ValueError(f"source must be 'synthetic' or 'cities', got {self.source!r}")
         if self.source == "cities" and self.dim != 3:
@@ -168,7 +172,8 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
     if missing:
         raise ValueError(f"peer(s) {', '.join(missing)} not installed (pip install 'covertreex[bench]')")
     tasks = int(workload.query_count > 0) + len(workload.all_points)
-    step = Steps(progress, 3 + len(workload.engines) * (1 + tasks) + len(workload.gates) * tasks
+    step = Steps(progress, 3 + len(workload.engines) * (1 + tasks)
+                 + len(workload.gates) * len(workload.gate_searches) * tasks
                  + int("pynndescent" in peer_names and workload.query_count > 0)
                  + int("scipy-cKDTree" in peer_names and workload.query_count > 0) + int("gpboost-vif" in peer_names))
     X = workload.data() if X is None else given_points(X, workload.n, workload.dim)
@@ -225,8 +230,9 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
                                   flops=task_flops(task, n, m, answered)))
     tree = first_tree
     if workload.gates:
-        rows += gated_rows(tree, first_fit.runs, oracles, qids, workload.gates, workload.gate_calibration,
-                           workload.gate_audit, k, n, _true_distances, step)
+        for search in workload.gate_searches:
+            rows += gated_rows(tree, first_fit.runs, oracles, qids, workload.gates, workload.gate_calibration,
+                               workload.gate_audit, k, n, _true_distances, step, search)
     if "pynndescent" in peer_names and workload.query_count:
         step("pynndescent: graph build + query ids")
         rows.append(nndescent_row(tree, qids, k, oracles["knn query ids"][1], _true_distances, workload.seed))
@@ -275,7 +281,8 @@ def run_residual(workload: ResidualWorkload, runtime: Runtime, progress=None,
 
 
 def _warm_up_gate(runtime: Runtime, dim: int, k: int) -> float:
-    """Seconds of a first calibration and gated queries (both re-rank paths) on 1,024 seeded points."""
+    """Seconds of a first calibration and gated queries (both re-rank paths of the walk, and the cells) on
+    1,024 seeded points."""
     n = 1024
     X = np.random.default_rng(123).standard_normal((n, dim))
     runtime = runtime.with_updates(residual=dataclasses.replace(runtime.metric_policy(), inducing=64))
@@ -287,6 +294,9 @@ def _warm_up_gate(runtime: Runtime, dim: int, k: int) -> float:
         for budget in (kk, n):  # the scalar and the union re-rank
             tree.knn(k=kk, predecessor=pred, query_ids=None if pred else np.arange(64),
                      gate=dataclasses.replace(profile, budgets=(budget,)))
+        cells = tree.calibrate_gate(Gate(delta=0.1, calibration=64, audit=64, search="cells", cell=256), kk,
+                                    predecessor=pred)
+        tree.knn(k=kk, predecessor=pred, gate=cells)
     return time.perf_counter() - start
 
 

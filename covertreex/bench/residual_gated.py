@@ -35,13 +35,15 @@ def recall_interval(ids: np.ndarray, oracle_ids: np.ndarray, confidence: float =
 
 
 def gated_rows(tree, fit_runs: list[float], oracles: dict, qids: np.ndarray, deltas: tuple[float, ...],
-               calibration: int, audit: int, k: int, n: int, true_distances, step) -> list[EngineRow]:
-    """One row per (delta, task) of ``oracles`` (task -> (checked rows, oracle run, predecessor))."""
+               calibration: int, audit: int, k: int, n: int, true_distances, step, search: str = "walk"
+               ) -> list[EngineRow]:
+    """One row per (delta, task) of ``oracles`` (task -> (checked rows, oracle run, predecessor)), gated
+    by ``search`` (``Gate.search``)."""
     rows = []
     for delta in deltas:
         for task, (check, oracle, pred) in oracles.items():
-            step(f"covertreex gated delta={delta:g}: {task}")
-            gate = Gate(delta=delta, calibration=calibration, audit=audit)
+            step(f"covertreex gated {search} delta={delta:g}: {task}")
+            gate = Gate(delta=delta, calibration=calibration, audit=audit, search=search)
             cal = timed(lambda: tree.calibrate_gate(gate, k, predecessor=pred), 1)
             profile = cal.out
             if task == "knn query ids":
@@ -61,7 +63,13 @@ def gated_rows(tree, fit_runs: list[float], oracles: dict, qids: np.ndarray, del
                     f"recall 95% CI [{low:.4f}, {high:.4f}]")
             if a is not None:
                 note += f"; held-out audit recall {a.recall:.4f} [{a.recall_low:.4f}, {a.recall_high:.4f}]"
-            rows.append(EngineRow(task, f"covertreex gated (delta={delta:g})", None, False, note,
+            if search == "cells":
+                index = tree._gate_structure(profile)
+                ranks = [b.rank for b in index.bases]
+                note += (f"; {index.part.cells} cells, halo {index.size}, basis rank median "
+                         f"{int(np.median(ranks))} (max {max(ranks)}), {index.nbytes / 2**20:,.0f} MB")
+            label = "gated" if search == "walk" else f"gated {search}"
+            rows.append(EngineRow(task, f"covertreex {label} (delta={delta:g})", None, False, note,
                                   [f + cal.runs[0] for f in fit_runs], run.runs, answered, recall, exact, len(check),
                                   max(cal.peak_mb, run.peak_mb),
                                   evals_per_query=float(run.out.distance_evaluations.mean()), recall_low=low,

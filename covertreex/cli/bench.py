@@ -185,6 +185,8 @@ def bench_residual(
                                            "with its interval.")] = "none",
     gate_calibration: Annotated[int, typer.Option(min=1, help="Calibration queries per gate.")] = 1024,
     gate_audit: Annotated[int, typer.Option(min=0, help="Held-out audited queries per gate.")] = 1024,
+    gate_search: Annotated[str, typer.Option(help="Gated searches, comma-separated: walk (per-query proxy "
+                                                  "candidates), cells (proxy cells, local low-rank screen).")] = "walk",
     threads: ThreadsOption = None,
     json_path: JsonOption = None,
     artifacts: ArtifactsOption = Path("artifacts"),
@@ -203,7 +205,7 @@ def bench_residual(
         chosen = dataclasses.replace(base, **{key: val for key, val in given.items() if val is not None},
                                      all_points=_names(all_points), all_points_repeat=all_points_repeat,
                                      engines=_names(engines), gates=_fractions(gate, "--gate"), gate_calibration=gate_calibration,
-                                     gate_audit=gate_audit)
+                                     gate_audit=gate_audit, gate_searches=_names(gate_search))
         runtime = Runtime.from_env()
         runtime = runtime.with_updates(metric="residual", residual=chosen.residual(), precision="float64",
                                        conflict_graph="auto" if runtime.conflict_graph == "grid"

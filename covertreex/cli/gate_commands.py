@@ -16,7 +16,7 @@ from covertreex.cli.tables import Sheet
 from covertreex.api.tree import CoverTree
 from covertreex.bench.residual import WORKLOADS, named_workload
 from covertreex.cli.common import ThreadsOption, new_console
-from covertreex.gates.policy import PROXIES, Gate
+from covertreex.gates.policy import PROXIES, SEARCHES, Gate
 from covertreex.gates.profile import GateAudit, GateProfile
 from covertreex.gates.sweep import held_out_ids
 from covertreex.runtime.config import Runtime
@@ -46,6 +46,7 @@ def _audit_table(title: str, profile: GateProfile, audit: GateAudit | None) -> S
     gate = profile.gate
     table.add("k / mode", f"{profile.k} / {'predecessor' if profile.predecessor else 'k-NN'}")
     table.add("delta / proxy / bands", f"{gate.delta:g} / {gate.proxy} / {gate.bands}")
+    table.add("search", gate.search if gate.search == "walk" else f"{gate.search} of {gate.cell} points")
     table.add("budgets (candidates per query)", ", ".join(map(str, profile.budgets)))
     table.add("calibration", f"{profile.calibration['ids'].size} queries, {profile.seconds:.2f} s")
     if audit is not None:
@@ -69,6 +70,8 @@ def calibrate(
     proxy: Annotated[str, typer.Option(help=f"Candidate ranking: {', '.join(PROXIES)}.")] = "scaled",
     bands: Annotated[int, typer.Option(min=1, help="Budgets per band of the residual variance p.")] = 1,
     seed: Annotated[int, typer.Option(min=0, help="Draws the calibration and audit queries.")] = 0,
+    search: Annotated[str, typer.Option(help=f"Candidate search: {', '.join(SEARCHES)}.")] = "walk",
+    cell: Annotated[int, typer.Option(min=2, help="Points per proxy cell (search cells).")] = 512,
     threads: ThreadsOption = None,
     telemetry: TelemetryOption = None,
 ) -> None:
@@ -76,7 +79,8 @@ def calibrate(
     if out.suffix != ".json":
         raise typer.BadParameter(f"must end in .json, got {str(out)!r}", param_hint="--out")
     try:
-        gate = Gate(delta=delta, calibration=calibration, audit=audit, proxy=proxy, bands=bands, seed=seed)
+        gate = Gate(delta=delta, calibration=calibration, audit=audit, proxy=proxy, bands=bands, seed=seed,
+                    search=search, cell=cell)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     tree, default_k = _tree(workload, n, threads)

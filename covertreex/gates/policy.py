@@ -17,6 +17,10 @@ from dataclasses import asdict, dataclass
 # stationary kernel's correlation decreases with); "v" = Euclidean distance of the V rows (the fallback
 # for precomputed factors whose coordinates say little)
 PROXIES = ("scaled", "v")
+# searches: "walk" = each query's C proxy-nearest candidates (a walk of a Euclidean cover tree over the
+# proxy coordinates), re-ranked exactly; "cells" = the first C points of the query's proxy cell's halo,
+# screened in a local low-rank basis with certified bounds and re-checked exactly (``gates.cells``)
+SEARCHES = ("walk", "cells")
 
 
 def _count(name: str, value, low: int) -> int:
@@ -53,7 +57,15 @@ class Gate:
         Level of the audit's Clopper–Pearson intervals.
     fallback : bool
         Answer exactly (the dense engine, recall 1) when the budget's candidates would cost more than the
-        exact scan (``gates.search.CANDIDATE_COST``); False always runs the gated search (to study it).
+        exact scan (``gates.search.CANDIDATE_COST``; for cells a halo of half the points); False always
+        runs the gated search (to study it).
+    search : {"walk", "cells"}
+        How candidates are found and re-ranked: "walk" takes each query's C proxy-nearest points;
+        "cells" takes the first C points of its proxy cell's halo and screens them in a local low-rank
+        basis of the residual kernel (exact within the halo; a basis per cell is built at calibration,
+        costing time and memory there, and makes queries several times faster).
+    cell : int
+        Points per proxy cell of the "cells" search.
     """
 
     delta: float = 0.01
@@ -64,6 +76,8 @@ class Gate:
     seed: int = 0
     confidence: float = 0.95
     fallback: bool = True
+    search: str = "walk"
+    cell: int = 512
 
     def __post_init__(self) -> None:
         if not isinstance(self.fallback, bool):
@@ -74,6 +88,9 @@ class Gate:
         object.__setattr__(self, "audit", _count("audit", self.audit, 0))
         object.__setattr__(self, "bands", _count("bands", self.bands, 1))
         object.__setattr__(self, "seed", _count("seed", self.seed, 0))
+        object.__setattr__(self, "cell", _count("cell", self.cell, 2))
+        if self.search not in SEARCHES:
+            raise ValueError(f"Gate.search must be one of {', '.join(map(repr, SEARCHES))}, got {self.search!r}")
         if self.proxy not in PROXIES:
             raise ValueError(f"Gate.proxy must be one of {', '.join(map(repr, PROXIES))}, got {self.proxy!r}")
         per_band = self.calibration // self.bands

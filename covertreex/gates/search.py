@@ -21,6 +21,8 @@ import numpy as np
 from covertreex.algo.insert import insert_points
 from covertreex.core.tree import PCCTree
 from covertreex.gates._gated_numba import candidate_kernel, proxy_scores
+from covertreex.gates.cell_search import cells_points, cells_self, exact_first
+from covertreex.gates.cells import cell_scores
 from covertreex.queries._rerank_numba import rerank
 from covertreex.gates.calibration import clopper_pearson, conformal_budget
 from covertreex.gates.policy import Gate
@@ -161,16 +163,28 @@ def _draw(n: int, gate: Gate, predecessor: bool) -> tuple[np.ndarray, np.ndarray
     return np.sort(perm[: gate.calibration]), np.sort(perm[gate.calibration: need])
 
 
-def calibrate(tree, gate: Gate, k: int, predecessor: bool, proxy_tree_of) -> GateProfile:
-    """Calibrate ``gate`` for k-NN (or predecessor) queries on the fitted residual ``tree``; ``proxy_tree_of``
-    returns the tree's proxy tree for a proxy name (built on first use)."""
+def _scores(tree, gate: Gate, cal: np.ndarray, true_ids: np.ndarray, predecessor: bool) -> np.ndarray:
+    """Each calibration query's score: the smallest budget that serves it, in the gate's search."""
+    metric, rows = tree.metric, tree._fitted()
+    pts = proxy_rows(metric, rows, gate.proxy)
+    if gate.search == "cells":
+        scores = cell_scores(tree._gate_partition(gate), pts, cal, true_ids)
+        scores[exact_first(cal, rows.shape[0], predecessor)] = 0  # answered exactly
+        return scores
+    scores = np.zeros(cal.shape[0], dtype=np.int64)
+    proxy_scores(PROXY_METRIC.slots, pts, cal, true_ids, predecessor, scores)
+    return scores
+
+
+def calibrate(tree, gate: Gate, k: int, predecessor: bool) -> GateProfile:
+    """Calibrate ``gate`` for k-NN (or predecessor) queries on the fitted residual ``tree`` (its proxy tree
+    or cell index is built here: part of the calibration's cost)."""
     start = time.perf_counter()
     metric, rows = tree.metric, tree._fitted()
     stamp = Stamp.of(tree, k, predecessor)
     cal, held_out = _draw(rows.shape[0], gate, predecessor)
     exact = dense_self(rows, metric, k, cal, predecessor)
-    scores = np.zeros(cal.shape[0], dtype=np.int64)
-    proxy_scores(PROXY_METRIC.slots, proxy_rows(metric, rows, gate.proxy), cal, exact.ids, predecessor, scores)
+    scores = _scores(tree, gate, cal, exact.ids, predecessor)
     p = rows[cal, metric.dim]
     edges = tuple(float(e) for e in np.quantile(p, np.arange(1, gate.bands) / gate.bands)) if gate.bands > 1 else ()
     band = np.searchsorted(np.asarray(edges), p, side="right")
@@ -185,19 +199,36 @@ def calibrate(tree, gate: Gate, k: int, predecessor: bool, proxy_tree_of) -> Gat
     kth = np.where(exact.ids[:, -1] >= 0, exact.distances[:, -1], np.nan)
     calibration = {"ids": cal, "scores": scores, "p": p, "kth_distance": np.nan_to_num(kth, nan=-1.0)}
     profile = GateProfile(gate, stamp, edges, tuple(budgets), calibration)
-    proxy_tree_of(gate.proxy)  # built now: its cost is part of the calibration
+    tree._gate_structure(profile)  # built now: its cost is part of the calibration
     seconds = time.perf_counter() - start
-    result = audit(tree, profile, held_out, proxy_tree_of) if held_out.size else None
+    result = audit(tree, profile, held_out) if held_out.size else None
     return dataclasses.replace(profile, seconds=seconds, audit=result)
 
 
-def audit(tree, profile: GateProfile, query_ids: np.ndarray, proxy_tree_of) -> GateAudit:
+def search_self(tree, profile: GateProfile, k: int, query_ids: np.ndarray | None, predecessor: bool) -> KnnResult:
+    """Gated ``knn_self`` on ``tree`` in the profile's search."""
+    structure, rows = tree._gate_structure(profile), tree._fitted()
+    if profile.gate.search == "cells":
+        return cells_self(structure, tree.metric, rows, profile, k, query_ids, predecessor)
+    return gated_self(structure, tree.metric, rows, profile, k, query_ids, predecessor)
+
+
+def search_points(tree, profile: GateProfile, queries: np.ndarray, k: int) -> KnnResult:
+    """Gated ``knn_points`` of new feature rows on ``tree`` in the profile's search."""
+    structure, rows = tree._gate_structure(profile), tree._fitted()
+    if profile.gate.search == "cells":
+        pts = proxy_rows(tree.metric, queries, profile.gate.proxy)
+        return cells_points(structure, tree.metric, rows, profile, queries, pts, k)
+    return gated_points(structure, tree.metric, rows, profile, queries, k)
+
+
+def audit(tree, profile: GateProfile, query_ids: np.ndarray) -> GateAudit:
     """Gated and exact answers for the tree points ``query_ids``: recall@k and queries served whole."""
     metric, rows = tree.metric, tree._fitted()
     k, predecessor = profile.k, profile.predecessor
-    proxy_tree = proxy_tree_of(profile.gate.proxy)
+    tree._gate_structure(profile)
     start = time.perf_counter()
-    gated = gated_self(proxy_tree, metric, rows, profile, k, query_ids, predecessor)
+    gated = search_self(tree, profile, k, query_ids, predecessor)
     mid = time.perf_counter()
     exact = dense_self(rows, metric, k, query_ids, predecessor)
     end = time.perf_counter()

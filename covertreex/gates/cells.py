@@ -1,0 +1,237 @@
+"""The cell layout of the gated residual search (``Gate(search="cells")``).
+
+The proxy coordinates are split into cells (k-d median splits, at most ``Gate.cell`` points each).  A
+query in cell c is answered from c's *halo*: the first H points of all points ordered by (squared
+distance from the proxy coordinates to c's bounding box, id).  Calibration scores a query by the
+position of its worst true neighbour in its cell's order, so the split-conformal H serves a query whole
+with probability at least 1 - delta, as the per-query candidate walk does.
+
+Within a halo the search is exact.  Each cell holds a local Nystrom basis of the residual kernel
+c(x, y) = k(x, y) - V_x . V_y over its halo: anchors chosen by blocked pivoted Cholesky (the points whose
+residual variance the basis explains least, relative to p) until every halo point keeps at most
+``RANK_TOLERANCE`` of its p.  With features W (rows of c(., A) L^-T) and what they leave, e = p - |W|^2,
+the Schur complement is a positive semi-definite kernel, so |c(x, y) - W_x . W_y| <= sqrt(e_x e_y)
+(Cauchy-Schwarz).  The screen multiplies the queries' W by the halo's (float32: r numbers per row instead
+of the m of V), bounds every |rho| from both sides, and only the points whose upper bound reaches the k-th
+largest lower bound are re-checked with the exact scalar distance.  The bound carries room for rounding
+(``BOUND_ROOM`` of p in e, float32 products, the scalar kernel's own rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from covertreex.kernels._kernels_numba import kernel_matrix
+from covertreex.metrics.blas import in_parallel
+from covertreex.metrics.residual_dense import split_rows
+
+RANK_TOLERANCE = 1e-1  # a basis stops growing when every halo point keeps at most this share of its p
+MAX_RANK = 512  # and at the latest at this many anchors (the bound stays valid, only looser)
+ANCHOR_BLOCK = 64  # anchor candidates per round (one GEMM of them against the halo)
+BOUND_ROOM = 1e-3  # share of p added to e for the rounding of the basis (measured errors are far below)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Cells of the proxy coordinates: ``members[starts[c]:starts[c+1]]`` are cell c's point ids;
+    ``lo``/``hi`` its bounding box; ``cell_of`` each point's cell."""
+
+    members: np.ndarray
+    starts: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    cell_of: np.ndarray
+
+    @property
+    def cells(self) -> int:
+        return self.starts.shape[0] - 1
+
+    def gaps(self, c: int, pts: np.ndarray) -> np.ndarray:
+        """Squared distance from each row of ``pts`` to cell c's box (0 inside)."""
+        g = np.maximum(self.lo[c] - pts, 0.0) + np.maximum(pts - self.hi[c], 0.0)
+        return np.einsum("ij,ij->i", g, g)
+
+    def nearest_cell(self, pts: np.ndarray) -> np.ndarray:
+        """The cell whose box is nearest each row of ``pts`` (the lowest such cell on ties)."""
+        g = np.maximum(self.lo[None] - pts[:, None], 0.0) + np.maximum(pts[:, None] - self.hi[None], 0.0)
+        return np.argmin(np.einsum("qcd,qcd->qc", g, g), axis=1)
+
+    def halo(self, c: int, pts: np.ndarray, size: int) -> np.ndarray:
+        """The first ``size`` point ids in cell c's order (box gap, then id)."""
+        g = self.gaps(c, pts)
+        size = min(size, g.shape[0])
+        cut = np.partition(g, size - 1)[size - 1]
+        near = np.flatnonzero(g <= cut)  # ascending ids
+        return near[np.argsort(g[near], kind="stable")[:size]]
+
+    def positions(self, c: int, pts: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """1-based positions of the points ``ids`` in cell c's order."""
+        g = self.gaps(c, pts)
+        order = np.argsort(g, kind="stable")
+        rank = np.empty(g.shape[0], dtype=np.int64)
+        rank[order] = np.arange(1, g.shape[0] + 1)
+        return rank[ids]
+
+
+def partition(pts: np.ndarray, size: int) -> Partition:
+    """k-d median splits of ``pts`` (along each part's widest side, lower half first) into cells of at
+    most ``size`` points."""
+    n = pts.shape[0]
+    done: list[np.ndarray] = []
+    todo = [np.arange(n, dtype=np.int64)]
+    while todo:
+        part = todo.pop()
+        if part.shape[0] <= size:
+            done.append(part)
+            continue
+        span = pts[part].max(axis=0) - pts[part].min(axis=0)
+        ordered = part[np.argsort(pts[part, int(np.argmax(span))], kind="stable")]
+        half = ordered.shape[0] // 2
+        todo += [ordered[half:], ordered[:half]]
+    starts = np.zeros(len(done) + 1, dtype=np.int64)
+    starts[1:] = np.cumsum([d.shape[0] for d in done])
+    members = np.concatenate(done)
+    cell_of = np.empty(n, dtype=np.int64)
+    cell_of[members] = np.repeat(np.arange(len(done)), np.diff(starts))
+    lo = np.array([pts[d].min(axis=0) for d in done])
+    hi = np.array([pts[d].max(axis=0) for d in done])
+    return Partition(members, starts, lo, hi, cell_of)
+
+
+def cell_scores(part: Partition, pts: np.ndarray, query_ids: np.ndarray, true_ids: np.ndarray) -> np.ndarray:
+    """Calibration scores: the halo size that holds all of each query's true neighbours (``true_ids``
+    rows, -1 ignored) — the position of its worst one in its cell's order; 0 without neighbours."""
+    scores = np.zeros(query_ids.shape[0], dtype=np.int64)
+    cells = part.cell_of[query_ids]
+    for c in np.unique(cells):
+        rows = np.flatnonzero(cells == c)
+        want = true_ids[rows]
+        pos = part.positions(int(c), pts, np.maximum(want, 0))
+        scores[rows] = np.where(want >= 0, pos, 0).max(axis=1, initial=0)
+    return scores
+
+
+@dataclass(frozen=True)
+class Basis:
+    """One cell's halo and its local Nystrom basis: ``halo`` ids (in the cell's order); ``W`` (float32)
+    their features; ``w_norm`` |W| of the stored float32 rows; ``sqrt_e`` the root of the residual
+    variance each keeps beyond the basis (with room); ``sqrt_p`` of p; ``anchors`` ids and ``inverse`` =
+    L^-1 (lower), so that a query's features are L^-1 c(A, q)."""
+
+    halo: np.ndarray
+    W: np.ndarray
+    w_norm: np.ndarray
+    sqrt_e: np.ndarray
+    sqrt_p: np.ndarray
+    anchors: np.ndarray
+    inverse: np.ndarray
+
+    @property
+    def rank(self) -> int:
+        return self.anchors.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.halo, self.W, self.w_norm, self.sqrt_e, self.sqrt_p, self.anchors,
+                                      self.inverse))
+
+
+def residual_block(slots, Fa: np.ndarray, Fb: np.ndarray) -> np.ndarray:
+    """c(a, b) = k(a, b) - V_a . V_b for feature rows ``Fa`` x ``Fb``."""
+    xa, _, Va = split_rows(Fa, slots.dim)
+    xb, _, Vb = split_rows(Fb, slots.dim)
+    return kernel_matrix(slots.kernel, slots.variance, np.ascontiguousarray(xa), np.ascontiguousarray(xb)) - Va @ Vb.T
+
+
+def _pivots(K: np.ndarray, p: np.ndarray, tol: float) -> tuple[list[int], np.ndarray]:
+    """Pivoted Cholesky of the conditional block ``K`` (greedy on diagonal / p), stopping below ``tol``:
+    (pivots, their lower factor)."""
+    b = K.shape[0]
+    d = np.diag(K).copy()
+    L = np.zeros((b, b))
+    piv: list[int] = []
+    for r in range(b):
+        j = int(np.argmax(d / p))
+        if not d[j] / p[j] >= tol:
+            break
+        col = (K[:, j] - L[:, :r] @ L[j, :r]) / np.sqrt(d[j])
+        L[:, r] = col
+        d -= col * col
+        d[j] = 0.0
+        piv.append(j)
+    return piv, L[piv][:, : len(piv)]
+
+
+def basis(slots, F: np.ndarray, halo: np.ndarray, tol: float | None = None, max_rank: int = MAX_RANK) -> Basis:
+    """The local Nystrom basis of the residual kernel over the feature rows ``F[halo]`` (anchors until
+    every point keeps at most ``tol`` of its p; ``RANK_TOLERANCE`` by default)."""
+    tol = RANK_TOLERANCE if tol is None else tol
+    Fh = F[halo]
+    p = Fh[:, slots.dim]
+    h = halo.shape[0]
+    W = np.zeros((h, min(max_rank, h)))
+    e = p.copy()
+    anchors: list[int] = []
+    while len(anchors) < W.shape[1]:
+        rel = e / p
+        top = np.argsort(-rel, kind="stable")[:ANCHOR_BLOCK]
+        top = top[rel[top] >= tol]
+        if top.size == 0:
+            break
+        r = len(anchors)
+        cond = residual_block(slots, Fh[top], Fh) - W[top, :r] @ W[:, :r].T
+        piv, Lp = _pivots(cond[:, top], p[top], tol)
+        piv = piv[: W.shape[1] - r]
+        if not piv:
+            break
+        Lp = Lp[: len(piv), : len(piv)]
+        new = np.linalg.solve(Lp, cond[piv])
+        W[:, r: r + len(piv)] = new.T
+        e -= np.einsum("ij,ij->j", new, new)
+        anchors += [int(t) for t in top[piv]]
+    r = len(anchors)
+    W = W[:, :r]
+    L = np.tril(W[anchors]) if r else np.zeros((0, 0))
+    inverse = np.linalg.solve(L, np.eye(r)) if r else L
+    W32 = np.ascontiguousarray(W, dtype=np.float32)
+    w_norm = np.sqrt(np.einsum("ij,ij->i", W32.astype(np.float64), W32.astype(np.float64)))
+    e = np.maximum(e, 0.0) + BOUND_ROOM * p
+    return Basis(halo, W32, w_norm, np.sqrt(e), np.sqrt(p), halo[np.asarray(anchors, dtype=np.int64)], inverse)
+
+
+@dataclass(frozen=True)
+class CellIndex:
+    """A partition and, per cell, the basis over its halo of ``size`` points."""
+
+    part: Partition
+    size: int
+    bases: tuple[Basis, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(b.nbytes for b in self.bases)
+
+
+def build_index(slots, F: np.ndarray, pts: np.ndarray, part: Partition, size: int) -> CellIndex:
+    """Every cell's halo of ``size`` points and its basis, cells in parallel (single-threaded BLAS each)."""
+    bases: list[Basis | None] = [None] * part.cells
+
+    def one(c: int) -> None:
+        bases[c] = basis(slots, F, part.halo(c, pts, size))
+
+    in_parallel(one, range(part.cells))
+    return CellIndex(part, size, tuple(bases))
+
+
+def query_features(slots, F: np.ndarray, b: Basis, Fq: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(W as float32, |W| of those float32 rows, sqrt(e) with room, sqrt(p)) of query feature rows ``Fq``
+    in basis ``b``."""
+    pq = Fq[:, slots.dim]
+    W64 = (b.inverse @ residual_block(slots, F[b.anchors], Fq)).T if b.rank else np.zeros((Fq.shape[0], 0))
+    e = np.maximum(pq - np.einsum("ij,ij->i", W64, W64), 0.0) + BOUND_ROOM * pq
+    W = np.ascontiguousarray(W64, dtype=np.float32)
+    Wd = W.astype(np.float64)
+    return W, np.sqrt(np.einsum("ij,ij->i", Wd, Wd)), np.sqrt(e), np.sqrt(pq)
