@@ -50,7 +50,9 @@ def test_full_halos_answer_exactly(policy, shape):
     np.testing.assert_array_equal(ids, e_ids)
     np.testing.assert_array_equal(dist, e_dist)
     result = tree.knn_result(k=k, gate=full)
-    assert result.engine == "gated" and result.distance_evaluations.mean() < N / 2  # the screen screened
+    assert result.engine == "gated"
+    if policy == "rbf-tiny-p":  # the regime the cells are for: a low local rank, so the screen screens
+        assert result.distance_evaluations.mean() < N / 2
     pred = _with_budget(tree.calibrate_gate(CELLS, k, predecessor=True), N)
     ids, dist = tree.knn(k=k, predecessor=True, gate=pred, return_distances=True)
     e_ids, e_dist = brute_force_knn(X, k=k, predecessor=True, metric="residual", residual=tree.metric)
@@ -83,7 +85,7 @@ def test_screen_bounds_hold_for_every_halo_pair(policy, shape):
                 tree.metric, fq, "scaled")) == c)[:5])):
             if pick.size == 0:
                 continue
-            Wq, wn_q, se_q, sp_q = query_features(slots, rows, b, F[pick])
+            Wq, wn_q, se_q, ip_q = query_features(slots, rows, b, F[pick])
             prod = Wq @ b.W.T
             src = X if F is rows else Q
             ids, d = brute_force_knn(X, src[pick], k=N, metric="residual", residual=tree.metric)
@@ -91,7 +93,7 @@ def test_screen_bounds_hold_for_every_halo_pair(policy, shape):
                 exact = np.empty(N)
                 exact[ids[t]] = 1.0 - d[t] ** 2
                 for j, y in enumerate(b.halo):
-                    lo, up = _rho_bounds(prod[t, j], sp_q[t], se_q[t], wn_q[t], b.sqrt_p[j], b.sqrt_e[j],
+                    lo, up = _rho_bounds(prod[t, j], ip_q[t], se_q[t], wn_q[t], b.inv_sqrt_p[j], b.sqrt_e[j],
                                          b.w_norm[j], cell_search._gamma32(b.rank), scalar)
                     assert lo - 1e-12 <= exact[y] <= up + 1e-12, (c, t, y, lo, exact[y], up)
                     worst = max(worst, up - lo)

@@ -228,6 +228,8 @@ def test_gate_tuner_recalibrates_live_and_reports_the_audit():
     assert len(tuner.last.profile.budgets) == 2 and len(tuner.profile_figure.data) == 4
     tuner.k.value = 5
     assert tuner.last.profile.k == 5
+    tuner.search.value = "cells"
+    assert tuner.last.profile.gate.search == "cells" and tuner.last.profile.audit.recall > 0
     tuner.calibration.value = 20
     assert tuner.last.profile.calibration["ids"].size == 20
     tuner.delta.value = 0.05  # 10 queries per band cannot certify it: said inline, the last result kept

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from covertreex.api.tree import CoverTree
-from covertreex.gates.policy import PROXIES, Gate
+from covertreex.gates.policy import PROXIES, SEARCHES, Gate
 from covertreex.gates.profile import GateProfile
 from covertreex.gates.sweep import budget_sweep
 from covertreex.viz.gate_views import gate_profile, recall_speed_pareto
@@ -29,14 +29,16 @@ class GateTuning:
 
 def tune_gate(tree: CoverTree, delta: float = 0.01, calibration: int = 512, proxy: str = "scaled", k: int = 10,
               bands: int = 1, predecessor: bool = False, audit: int = 256, seed: int = 0,
-              peers: list[dict] | None = None) -> GateTuning:
-    """Calibrate ``Gate(delta, calibration, audit, proxy, bands, seed)`` on ``tree`` for k (``audit`` >= 1),
+              peers: list[dict] | None = None, search: str = "walk", cell: int = 512) -> GateTuning:
+    """Calibrate ``Gate(delta, calibration, audit, proxy, bands, seed, search=search, cell=cell)`` on ``tree``
+    for k (``audit`` >= 1),
     sweep budgets around the calibrated one on held-out points, and draw the profile and the
     recall/speed chart (``peers``: extra Pareto points, e.g. an approximate library's measured recall and
     queries/s)."""
     if audit < 1:
         raise ValueError("the tuner reports audited recall: audit must be >= 1")
-    gate = Gate(delta=delta, calibration=calibration, audit=audit, proxy=proxy, bands=bands, seed=seed)
+    gate = Gate(delta=delta, calibration=calibration, audit=audit, proxy=proxy, bands=bands, seed=seed,
+                search=search, cell=cell)
     profile = tree.calibrate_gate(gate, k, predecessor=predecessor)
     chosen = max(profile.budgets)
     budgets = sorted({int(np.clip(round(f * chosen), k, tree.num_points)) for f in SWEEP_FACTORS})
@@ -51,7 +53,7 @@ def tune_gate(tree: CoverTree, delta: float = 0.01, calibration: int = 512, prox
 
 
 class GateTuner(Displayed):
-    """Target delta, calibration size, proxy, k and bands of p; recalibrates on every change."""
+    """Target delta, calibration size, proxy, search, k and bands of p; recalibrates on every change."""
 
     def __init__(self, tree: CoverTree, peers: list[dict] | None = None):
         self.tree = tree
@@ -61,16 +63,17 @@ class GateTuner(Displayed):
         self.calibration = W.IntSlider(value=min(512, n // 3), min=20, max=max(20, min(4096, n // 2)), step=4,
                                        description="calibration")
         self.proxy = W.Dropdown(options=list(PROXIES), value="scaled", description="proxy")
+        self.search = W.Dropdown(options=list(SEARCHES), value="walk", description="search")
         self.k = W.IntSlider(value=10, min=1, max=min(100, n // 4), description="k")
         self.bands = W.IntSlider(value=1, min=1, max=8, description="bands of p")
         self.summary = W.HTML()
         self.profile_figure = figure_widget()
         self.pareto_figure = figure_widget()
         self.last: GateTuning | None = None
-        for control in (self.delta, self.calibration, self.proxy, self.k, self.bands):
+        for control in (self.delta, self.calibration, self.proxy, self.search, self.k, self.bands):
             control.observe(lambda _c: self.update(), names="value")
         self.widget = W.VBox([W.HBox([W.VBox([self.delta, self.calibration, self.proxy]),
-                                      W.VBox([self.k, self.bands])]), self.summary,
+                                      W.VBox([self.search, self.k, self.bands])]), self.summary,
                               W.HBox([self.profile_figure, self.pareto_figure])])
         self.update()
 
@@ -78,7 +81,7 @@ class GateTuner(Displayed):
         try:
             self.last = tune_gate(self.tree, self.delta.value, self.calibration.value, self.proxy.value,
                                   self.k.value, self.bands.value, audit=min(256, self.tree.num_points // 4),
-                                  peers=self.peers)
+                                  peers=self.peers, search=self.search.value, cell=max(64, self.tree.num_points // 16))
         except (ValueError, TypeError) as exc:
             self.summary.value = error_html(str(exc))
             return None

@@ -526,6 +526,11 @@ class CoverTree:
                 self._proxy_trees[key] = built
         return self._proxy_trees[key]
 
+    def _drop_gate_structures(self) -> None:
+        """Forget the proxy trees, cells and bases built so far (a benchmark times each calibration whole)."""
+        with self._tree_lock:
+            self._proxy_trees.clear()
+
     def _gate_partition(self, gate: Gate):
         """The proxy cells of this version for ``gate.proxy`` and ``gate.cell`` (built once)."""
         key = ("partition", gate.proxy, gate.cell)

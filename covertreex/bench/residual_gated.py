@@ -44,6 +44,7 @@ def gated_rows(tree, fit_runs: list[float], oracles: dict, qids: np.ndarray, del
         for task, (check, oracle, pred) in oracles.items():
             step(f"covertreex gated {search} delta={delta:g}: {task}")
             gate = Gate(delta=delta, calibration=calibration, audit=audit, search=search)
+            tree._drop_gate_structures()  # each calibration pays for the structure it builds
             cal = timed(lambda: tree.calibrate_gate(gate, k, predecessor=pred), 1)
             profile = cal.out
             if task == "knn query ids":

@@ -15,7 +15,7 @@ from covertreex.queries.types import KnnResult
 
 # Predecessor queries with fewer than n / EXACT_SHARE predecessors are answered exactly (their scan is
 # short, and their neighbours lie far down a halo ordered over all points); calibration scores them 0.
-EXACT_SHARE = 8
+EXACT_SHARE = 4
 # A halo of at least n / FALLBACK_SHARE points saves too little: with ``Gate.fallback`` the exact engine answers.
 FALLBACK_SHARE = 2
 _U32 = 2.0 ** -24
@@ -34,9 +34,11 @@ def _gamma32(rank: int) -> float:
 
 def run(index: CellIndex, metric, fx: np.ndarray, fq: np.ndarray, q_rows: np.ndarray, cells: np.ndarray,
         exclude: np.ndarray, limit: np.ndarray, prefix: np.ndarray, exact: np.ndarray, k: int,
-        fallback: bool) -> KnnResult:
+        fallback: bool, near: np.ndarray | None = None) -> KnnResult:
     """Row r answers ``fq[q_rows[r]]`` in cell ``cells[r]`` from the first ``prefix[r]`` points of the
-    cell's halo (ids ``exclude[r]`` and >= ``limit[r]`` left out), or exactly where ``exact[r]``."""
+    cell's halo (ids ``exclude[r]`` and >= ``limit[r]`` left out), or exactly where ``exact[r]``.  A cell's
+    queries run in the order of ``near`` (neighbours next to each other: their exact re-checks read the
+    same rows while they are in cache)."""
     slots = metric.slots
     nq, n = q_rows.shape[0], fx.shape[0]
     ids = np.full((nq, k), -1, dtype=np.int64)
@@ -51,22 +53,23 @@ def run(index: CellIndex, metric, fx: np.ndarray, fq: np.ndarray, q_rows: np.nda
     if rows_exact.size == nq:
         return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, engine="dense")
     todo = np.flatnonzero(~exact)
-    todo = todo[np.argsort(cells[todo], kind="stable")]
+    key = cells[todo] if near is None else np.lexsort((near[todo], cells[todo]))
+    todo = todo[np.argsort(key, kind="stable")] if near is None else todo[key]
     bounds = np.flatnonzero(np.diff(cells[todo])) + 1
     groups = np.split(todo, bounds)
     scalar = 4.0 * (slots.m + 4) * np.finfo(np.float64).eps * slots.variance
 
     def one(rows: np.ndarray) -> None:
         b = index.bases[int(cells[rows[0]])]
-        Wq, wn_q, se_q, sp_q = query_features(slots, fx, b, fq[q_rows[rows]])
+        Wq, wn_q, se_q, ip_q = query_features(slots, fx, b, fq[q_rows[rows]])
         width = int(prefix[rows].max())
         prod = Wq @ b.W[:width].T
-        heap, upper = np.empty(k), np.empty(width)
+        heap, lower, upper = np.empty(k), np.empty(width), np.empty(width)
         got_ids = np.empty((rows.shape[0], k), dtype=np.int64)
         got_dist = np.empty((rows.shape[0], k))
         got_evals = np.empty(rows.shape[0], dtype=np.int64)
-        cell_search(slots, fq, q_rows[rows], fx, prod, b.halo, b.sqrt_p, b.sqrt_e, b.w_norm, sp_q, se_q, wn_q,
-                    exclude[rows], limit[rows], prefix[rows], _gamma32(b.rank), scalar, heap, upper, got_ids,
+        cell_search(slots, fq, q_rows[rows], fx, prod, b.halo, b.inv_sqrt_p, b.sqrt_e, b.w_norm, ip_q, se_q, wn_q,
+                    exclude[rows], limit[rows], prefix[rows], _gamma32(b.rank), scalar, heap, lower, upper, got_ids,
                     got_dist, got_evals)
         ids[rows], dist[rows], evals[rows] = got_ids, got_dist, got_evals
 
@@ -83,7 +86,7 @@ def cells_self(index: CellIndex, metric, rows: np.ndarray, profile, k: int, quer
     limit = ids if predecessor else np.full(ids.shape[0], NO_LIMIT)
     prefix = np.minimum(profile.budget_of(rows[ids, metric.dim]), index.size)
     return run(index, metric, rows, rows, ids, index.part.cell_of[ids], ids, limit, prefix,
-               exact_first(ids, n, predecessor), k, profile.gate.fallback)
+               exact_first(ids, n, predecessor), k, profile.gate.fallback, index.part.position[ids])
 
 
 def cells_points(index: CellIndex, metric, rows: np.ndarray, profile, queries: np.ndarray, pts: np.ndarray,

@@ -20,6 +20,7 @@ largest lower bound are re-checked with the exact scalar distance.  The bound ca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -28,8 +29,11 @@ from covertreex.metrics.blas import in_parallel
 from covertreex.metrics.residual_dense import split_rows
 
 RANK_TOLERANCE = 1e-1  # a basis stops growing when every halo point keeps at most this share of its p
-MAX_RANK = 512  # and at the latest at this many anchors (the bound stays valid, only looser)
+MAX_RANK = 512  # and at the latest at this many anchors, or m (a longer W than V saves nothing): the bound
+# stays valid, only looser
 ANCHOR_BLOCK = 64  # anchor candidates per round (one GEMM of them against the halo)
+FIRST_BLOCK = 128  # candidates of the first round, spread over the halo
+SPREAD_QUANTILE = 0.5  # later rounds spread their candidates over the points worst explained (above this quantile)
 BOUND_ROOM = 1e-3  # share of p added to e for the rounding of the basis (measured errors are far below)
 
 
@@ -47,6 +51,13 @@ class Partition:
     @property
     def cells(self) -> int:
         return self.starts.shape[0] - 1
+
+    @cached_property
+    def position(self) -> np.ndarray:
+        """Each point's position in ``members`` (k-d order: neighbours are mostly close)."""
+        position = np.empty(self.members.shape[0], dtype=np.int64)
+        position[self.members] = np.arange(self.members.shape[0])
+        return position
 
     def gaps(self, c: int, pts: np.ndarray) -> np.ndarray:
         """Squared distance from each row of ``pts`` to cell c's box (0 inside)."""
@@ -117,14 +128,14 @@ def cell_scores(part: Partition, pts: np.ndarray, query_ids: np.ndarray, true_id
 class Basis:
     """One cell's halo and its local Nystrom basis: ``halo`` ids (in the cell's order); ``W`` (float32)
     their features; ``w_norm`` |W| of the stored float32 rows; ``sqrt_e`` the root of the residual
-    variance each keeps beyond the basis (with room); ``sqrt_p`` of p; ``anchors`` ids and ``inverse`` =
+    variance each keeps beyond the basis (with room); ``inv_sqrt_p`` 1 / sqrt(p); ``anchors`` ids and ``inverse`` =
     L^-1 (lower), so that a query's features are L^-1 c(A, q)."""
 
     halo: np.ndarray
     W: np.ndarray
     w_norm: np.ndarray
     sqrt_e: np.ndarray
-    sqrt_p: np.ndarray
+    inv_sqrt_p: np.ndarray
     anchors: np.ndarray
     inverse: np.ndarray
 
@@ -134,7 +145,7 @@ class Basis:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.halo, self.W, self.w_norm, self.sqrt_e, self.sqrt_p, self.anchors,
+        return sum(a.nbytes for a in (self.halo, self.W, self.w_norm, self.sqrt_e, self.inv_sqrt_p, self.anchors,
                                       self.inverse))
 
 
@@ -164,41 +175,67 @@ def _pivots(K: np.ndarray, p: np.ndarray, tol: float) -> tuple[list[int], np.nda
     return piv, L[piv][:, : len(piv)]
 
 
+def _spread(x: np.ndarray, count: int, d: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Up to ``count`` of the ``allowed`` rows of ``x`` by farthest-point sampling, ``d`` holding each
+    row's squared distance to the anchors so far (+inf when none; updated in place for the chosen).
+    The residual kernel decorrelates with distance: spread candidates are nearly independent, so the
+    pivoted Cholesky of a round wastes few of them."""
+    chosen = []
+    far = np.where(allowed, d, -1.0)
+    for _ in range(count):
+        j = int(np.argmax(far))
+        if far[j] < 0.0:
+            break
+        chosen.append(j)
+        step = x - x[j]
+        near = np.einsum("ij,ij->i", step, step)
+        np.minimum(far, near, out=far, where=far >= 0.0)
+        far[j] = -1.0
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def _note_anchors(x: np.ndarray, d: np.ndarray, anchors: np.ndarray) -> None:
+    for j in anchors:
+        step = x - x[j]
+        np.minimum(d, np.einsum("ij,ij->i", step, step), out=d)
+
+
 def basis(slots, F: np.ndarray, halo: np.ndarray, tol: float | None = None, max_rank: int = MAX_RANK) -> Basis:
     """The local Nystrom basis of the residual kernel over the feature rows ``F[halo]`` (anchors until
     every point keeps at most ``tol`` of its p; ``RANK_TOLERANCE`` by default)."""
     tol = RANK_TOLERANCE if tol is None else tol
-    Fh = F[halo]
-    p = Fh[:, slots.dim]
+    x, p, V = (np.ascontiguousarray(a) for a in split_rows(F[halo], slots.dim))
     h = halo.shape[0]
-    W = np.zeros((h, min(max_rank, h)))
+    cap = min(max_rank, h, slots.m)
+    Wt = np.empty((cap, h))  # basis functions by rows: rows [0, r) are filled
     e = p.copy()
     anchors: list[int] = []
-    while len(anchors) < W.shape[1]:
+    near = np.full(h, np.inf)  # squared proxy distance to the nearest anchor
+    while len(anchors) < cap:
+        r = len(anchors)
         rel = e / p
-        top = np.argsort(-rel, kind="stable")[:ANCHOR_BLOCK]
-        top = top[rel[top] >= tol]
+        over = rel[rel >= tol]
+        floor = max(tol, float(np.quantile(over, SPREAD_QUANTILE))) if over.size > ANCHOR_BLOCK else tol
+        top = _spread(x, min(ANCHOR_BLOCK if r else FIRST_BLOCK, cap - r), near, rel >= floor)
         if top.size == 0:
             break
-        r = len(anchors)
-        cond = residual_block(slots, Fh[top], Fh) - W[top, :r] @ W[:, :r].T
+        cond = kernel_matrix(slots.kernel, slots.variance, x[top], x) - V[top] @ V.T - Wt[:r, top].T @ Wt[:r]
         piv, Lp = _pivots(cond[:, top], p[top], tol)
-        piv = piv[: W.shape[1] - r]
+        piv = piv[: cap - r]
         if not piv:
             break
-        Lp = Lp[: len(piv), : len(piv)]
-        new = np.linalg.solve(Lp, cond[piv])
-        W[:, r: r + len(piv)] = new.T
+        new = np.linalg.solve(Lp[: len(piv), : len(piv)], cond[piv])
+        Wt[r: r + len(piv)] = new
         e -= np.einsum("ij,ij->j", new, new)
         anchors += [int(t) for t in top[piv]]
+        _note_anchors(x, near, top[piv])
     r = len(anchors)
-    W = W[:, :r]
-    L = np.tril(W[anchors]) if r else np.zeros((0, 0))
+    L = np.tril(Wt[:r, anchors].T) if r else np.zeros((0, 0))
     inverse = np.linalg.solve(L, np.eye(r)) if r else L
-    W32 = np.ascontiguousarray(W, dtype=np.float32)
+    W32 = np.ascontiguousarray(Wt[:r].T, dtype=np.float32)
     w_norm = np.sqrt(np.einsum("ij,ij->i", W32.astype(np.float64), W32.astype(np.float64)))
     e = np.maximum(e, 0.0) + BOUND_ROOM * p
-    return Basis(halo, W32, w_norm, np.sqrt(e), np.sqrt(p), halo[np.asarray(anchors, dtype=np.int64)], inverse)
+    return Basis(halo, W32, w_norm, np.sqrt(e), 1.0 / np.sqrt(p), halo[np.asarray(anchors, dtype=np.int64)], inverse)
 
 
 @dataclass(frozen=True)
@@ -227,11 +264,11 @@ def build_index(slots, F: np.ndarray, pts: np.ndarray, part: Partition, size: in
 
 def query_features(slots, F: np.ndarray, b: Basis, Fq: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(W as float32, |W| of those float32 rows, sqrt(e) with room, sqrt(p)) of query feature rows ``Fq``
-    in basis ``b``."""
+    """(W as float32, |W| of those float32 rows, sqrt(e) with room, 1 / sqrt(p)) of query feature rows
+    ``Fq`` in basis ``b``."""
     pq = Fq[:, slots.dim]
     W64 = (b.inverse @ residual_block(slots, F[b.anchors], Fq)).T if b.rank else np.zeros((Fq.shape[0], 0))
     e = np.maximum(pq - np.einsum("ij,ij->i", W64, W64), 0.0) + BOUND_ROOM * pq
     W = np.ascontiguousarray(W64, dtype=np.float32)
     Wd = W.astype(np.float64)
-    return W, np.sqrt(np.einsum("ij,ij->i", Wd, Wd)), np.sqrt(e), np.sqrt(pq)
+    return W, np.sqrt(np.einsum("ij,ij->i", Wd, Wd)), np.sqrt(e), 1.0 / np.sqrt(pq)
