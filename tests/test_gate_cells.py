@@ -173,3 +173,20 @@ def test_cell_settings_are_validated():
     for bad, match in (({"search": "tree"}, "search"), ({"cell": 1}, "cell"), ({"cell": 2.5}, "cell")):
         with pytest.raises(ValueError, match=match):
             Gate(**bad)
+
+
+def test_auto_takes_the_walk_where_its_budget_is_cheap_and_the_cells_where_it_is_not(tmp_path):
+    auto = dataclasses.replace(CELLS, search="auto", calibration=100, audit=50)
+    _, tiny = _tree("gaussian", "rbf-tiny-p")  # 600 points: any budget over 12 costs more than the scan
+    chosen = tiny.calibrate_gate(auto, 7)
+    walk = tiny.calibrate_gate(dataclasses.replace(auto, search="walk"), 7)
+    assert chosen.gate.search == "cells" and 50 * walk.budgets[0] > N
+    X = make_data("gaussian", 6000, 3, seed=1)
+    large = CoverTree(Runtime(metric="residual", residual=POLICIES["matern-large-p"])).fit(X)
+    chosen = large.calibrate_gate(auto, 5, predecessor=True)
+    assert chosen.gate.search == "walk" and 50 * chosen.budgets[0] <= 3000
+    doc = json.loads(chosen.save(tmp_path / "p.json").read_text())
+    doc["gate"]["search"] = "auto"
+    (tmp_path / "auto.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="not 'auto'"):
+        GateProfile.load(tmp_path / "auto.json")

@@ -64,7 +64,9 @@ def gated_rows(tree, fit_runs: list[float], oracles: dict, qids: np.ndarray, del
                     f"recall 95% CI [{low:.4f}, {high:.4f}]")
             if a is not None:
                 note += f"; held-out audit recall {a.recall:.4f} [{a.recall_low:.4f}, {a.recall_high:.4f}]"
-            if search == "cells":
+            if search == "auto":
+                note += f"; auto chose {profile.gate.search}"
+            if profile.gate.search == "cells":
                 index = tree._gate_structure(profile)
                 ranks = [b.rank for b in index.bases]
                 note += (f"; {index.part.cells} cells, halo {index.size}, basis rank median "

@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass
 PROXIES = ("scaled", "v")
 # searches: "walk" = each query's C proxy-nearest candidates (a walk of a Euclidean cover tree over the
 # proxy coordinates), re-ranked exactly; "cells" = the first C points of the query's proxy cell's halo,
-# screened in a local low-rank basis with certified bounds and re-checked exactly (``gates.cells``)
-SEARCHES = ("walk", "cells")
+# screened in a local low-rank basis with certified bounds and re-checked exactly (``gates.cells``);
+# "auto" = the walk unless its calibrated budget would cost more than the exact scan, then the cells
+SEARCHES = ("walk", "cells", "auto")
 
 
 def _count(name: str, value, low: int) -> int:
@@ -59,11 +60,13 @@ class Gate:
         Answer exactly (the dense engine, recall 1) when the budget's candidates would cost more than the
         exact scan (``gates.search.CANDIDATE_COST``; for cells a halo of half the points); False always
         runs the gated search (to study it).
-    search : {"walk", "cells"}
+    search : {"walk", "cells", "auto"}
         How candidates are found and re-ranked: "walk" takes each query's C proxy-nearest points;
         "cells" takes the first C points of its proxy cell's halo and screens them in a local low-rank
         basis of the residual kernel (exact within the halo; a basis per cell is built at calibration,
-        costing time and memory there, and makes queries several times faster).
+        costing time and memory there).  The walk suits a large residual variance p (the proxy ranks
+        well, C is small); the cells a tiny one.  "auto" calibrates the walk and switches to the cells
+        when the walk's budget would cost more than the exact scan; the profile names the choice.
     cell : int
         Points per proxy cell of the "cells" search.
     """

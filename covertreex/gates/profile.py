@@ -183,6 +183,7 @@ def _from_doc(doc, where: str) -> GateProfile:
         gate = Gate(**doc["gate"])
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: not a valid gate profile: gate: {exc}") from None
+    _need(gate.search != "auto", where, "gate search must be the one calibrated ('walk' or 'cells'), not 'auto'")
     st = doc["stamp"]
     _need(isinstance(st, dict) and set(st) == {"kernel", "inducing", "data", "points", "k", "predecessor"},
           where, "stamp must hold kernel, inducing, data, points, k, predecessor")

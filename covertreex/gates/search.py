@@ -176,16 +176,8 @@ def _scores(tree, gate: Gate, cal: np.ndarray, true_ids: np.ndarray, predecessor
     return scores
 
 
-def calibrate(tree, gate: Gate, k: int, predecessor: bool) -> GateProfile:
-    """Calibrate ``gate`` for k-NN (or predecessor) queries on the fitted residual ``tree`` (its proxy tree
-    or cell index is built here: part of the calibration's cost)."""
-    start = time.perf_counter()
-    metric, rows = tree.metric, tree._fitted()
-    stamp = Stamp.of(tree, k, predecessor)
-    cal, held_out = _draw(rows.shape[0], gate, predecessor)
-    exact = dense_self(rows, metric, k, cal, predecessor)
-    scores = _scores(tree, gate, cal, exact.ids, predecessor)
-    p = rows[cal, metric.dim]
+def _budgets(gate: Gate, scores: np.ndarray, p: np.ndarray, n: int, k: int) -> tuple[tuple, tuple]:
+    """(band edges of p, the conformal budget per band) from the calibration queries' scores."""
     edges = tuple(float(e) for e in np.quantile(p, np.arange(1, gate.bands) / gate.bands)) if gate.bands > 1 else ()
     band = np.searchsorted(np.asarray(edges), p, side="right")
     budgets = []
@@ -195,10 +187,31 @@ def calibrate(tree, gate: Gate, k: int, predecessor: bool) -> GateProfile:
         if budget is None:
             raise ValueError(f"band {b} of p holds {in_band.size} calibration queries, too few to certify "
                              f"delta={gate.delta:g}: use fewer bands, more calibration queries or a larger delta")
-        budgets.append(int(min(rows.shape[0], max(k, budget))))
+        budgets.append(int(min(n, max(k, budget))))
+    return edges, tuple(budgets)
+
+
+def calibrate(tree, gate: Gate, k: int, predecessor: bool) -> GateProfile:
+    """Calibrate ``gate`` for k-NN (or predecessor) queries on the fitted residual ``tree`` (its proxy tree
+    or cell index is built here: part of the calibration's cost).  ``search="auto"`` scores the walk
+    first and takes the cells when the walk's budget would cost more than the exact scan (where the
+    walk would fall back to the exact engine); the profile's gate names the search chosen."""
+    start = time.perf_counter()
+    metric, rows = tree.metric, tree._fitted()
+    stamp = Stamp.of(tree, k, predecessor)
+    cal, held_out = _draw(rows.shape[0], gate, predecessor)
+    exact = dense_self(rows, metric, k, cal, predecessor)
+    p = rows[cal, metric.dim]
+    if gate.search == "auto":  # the walk, unless its budget would cost more than the exact scan
+        walk = dataclasses.replace(gate, search="walk")
+        edges, budgets = _budgets(walk, _scores(tree, walk, cal, exact.ids, predecessor), p, rows.shape[0], k)
+        columns = rows.shape[0] / (2.0 if predecessor else 1.0)
+        gate = walk if CANDIDATE_COST * float(np.mean(budgets)) <= columns else dataclasses.replace(gate, search="cells")
+    scores = _scores(tree, gate, cal, exact.ids, predecessor)
+    edges, budgets = _budgets(gate, scores, p, rows.shape[0], k)
     kth = np.where(exact.ids[:, -1] >= 0, exact.distances[:, -1], np.nan)
     calibration = {"ids": cal, "scores": scores, "p": p, "kth_distance": np.nan_to_num(kth, nan=-1.0)}
-    profile = GateProfile(gate, stamp, edges, tuple(budgets), calibration)
+    profile = GateProfile(gate, stamp, edges, budgets, calibration)
     tree._gate_structure(profile)  # built now: its cost is part of the calibration
     seconds = time.perf_counter() - start
     result = audit(tree, profile, held_out) if held_out.size else None
