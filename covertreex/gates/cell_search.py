@@ -53,8 +53,7 @@ def run(index: CellIndex, metric, fx: np.ndarray, fq: np.ndarray, q_rows: np.nda
     if rows_exact.size == nq:
         return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, engine="dense")
     todo = np.flatnonzero(~exact)
-    key = cells[todo] if near is None else np.lexsort((near[todo], cells[todo]))
-    todo = todo[np.argsort(key, kind="stable")] if near is None else todo[key]
+    todo = todo[np.lexsort((todo if near is None else near[todo], cells[todo]))]
     bounds = np.flatnonzero(np.diff(cells[todo])) + 1
     groups = np.split(todo, bounds)
     scalar = 4.0 * (slots.m + 4) * np.finfo(np.float64).eps * slots.variance

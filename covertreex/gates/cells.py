@@ -64,10 +64,14 @@ class Partition:
         g = np.maximum(self.lo[c] - pts, 0.0) + np.maximum(pts - self.hi[c], 0.0)
         return np.einsum("ij,ij->i", g, g)
 
-    def nearest_cell(self, pts: np.ndarray) -> np.ndarray:
+    def nearest_cell(self, pts: np.ndarray, chunk: int = 2048) -> np.ndarray:
         """The cell whose box is nearest each row of ``pts`` (the lowest such cell on ties)."""
-        g = np.maximum(self.lo[None] - pts[:, None], 0.0) + np.maximum(pts[:, None] - self.hi[None], 0.0)
-        return np.argmin(np.einsum("qcd,qcd->qc", g, g), axis=1)
+        out = np.empty(pts.shape[0], dtype=np.int64)
+        for s in range(0, pts.shape[0], chunk):
+            q = pts[s: s + chunk, None]
+            g = np.maximum(self.lo[None] - q, 0.0) + np.maximum(q - self.hi[None], 0.0)
+            out[s: s + chunk] = np.argmin(np.einsum("qcd,qcd->qc", g, g), axis=1)
+        return out
 
     def halo(self, c: int, pts: np.ndarray, size: int) -> np.ndarray:
         """The first ``size`` point ids in cell c's order (box gap, then id)."""
