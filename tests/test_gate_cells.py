@@ -190,3 +190,19 @@ def test_auto_takes_the_walk_where_its_budget_is_cheap_and_the_cells_where_it_is
     (tmp_path / "auto.json").write_text(json.dumps(doc))
     with pytest.raises(ValueError, match="not 'auto'"):
         GateProfile.load(tmp_path / "auto.json")
+
+
+@pytest.mark.parametrize("predecessor", [False, True])
+def test_small_halos_return_exact_distances_for_the_ids_they_return(predecessor):
+    """Only membership is approximate: every distance returned is the tree's own distance of that pair."""
+    X, tree = _tree("clusters", "rbf-tiny-p")
+    k = 6
+    profile = _with_budget(tree.calibrate_gate(CELLS, k, predecessor=predecessor), 40)
+    rows = np.arange(N // 2, N, 7)
+    ids, dist = tree.knn(query_ids=rows, k=k, predecessor=predecessor, gate=profile, return_distances=True)
+    assert (ids >= 0).all()
+    for q, got, d in zip(rows, ids, dist):
+        np.testing.assert_array_equal(d, tree.distances([q], got)[0])
+        assert (np.diff(d) >= 0).all() and (not predecessor or (got < q).all())
+    e_ids, _ = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor, metric="residual", residual=tree.metric)
+    assert np.mean([np.isin(e, g).mean() for e, g in zip(e_ids, ids)]) < 1.0  # a 40-point halo does miss some
