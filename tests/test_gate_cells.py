@@ -206,3 +206,16 @@ def test_small_halos_return_exact_distances_for_the_ids_they_return(predecessor)
         assert (np.diff(d) >= 0).all() and (not predecessor or (got < q).all())
     e_ids, _ = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor, metric="residual", residual=tree.metric)
     assert np.mean([np.isin(e, g).mean() for e, g in zip(e_ids, ids)]) < 1.0  # a 40-point halo does miss some
+
+
+def test_bands_of_p_read_their_own_prefix_of_one_halo():
+    X, tree = _tree("gaussian", "rbf-tiny-p")
+    k = 5
+    profile = tree.calibrate_gate(dataclasses.replace(CELLS, bands=2, calibration=120), k)
+    mixed = dataclasses.replace(profile, budgets=(N, k))  # band 0: every point; band 1: k points
+    rows = np.arange(0, N, 3)
+    ids = tree.knn(query_ids=rows, k=k, gate=mixed)
+    e_ids, _ = brute_force_knn(X, k=k, rows=rows, metric="residual", residual=tree.metric)
+    band = mixed.band_of(tree._fitted()[rows, tree.metric.dim])
+    np.testing.assert_array_equal(ids[band == 0], e_ids[band == 0])
+    assert not np.array_equal(ids[band == 1], e_ids[band == 1])
