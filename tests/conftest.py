@@ -36,3 +36,18 @@ SHAPES = ("uniform", "gaussian", "duplicates", "grid", "collinear", "clusters")
 @pytest.fixture(scope="session")
 def data_factory():
     return make_data
+
+
+def assert_gate_matches_oracle(X, tree, k: int, gate, *, rows=None, predecessor: bool = False, Q=None) -> None:
+    """A gated residual answer (tree points ``rows`` — all when None — or new points ``Q``) equals the
+    brute-force oracle's, ids and distances bit for bit."""
+    from covertreex.reference import brute_force_knn
+
+    if Q is None:
+        got = tree.knn(query_ids=rows, k=k, predecessor=predecessor, gate=gate, return_distances=True)
+        want = brute_force_knn(X, k=k, rows=rows, predecessor=predecessor, metric="residual", residual=tree.metric)
+    else:
+        got = tree.knn(Q, k=k, gate=gate, return_distances=True)
+        want = brute_force_knn(X, Q, k=k, metric="residual", residual=tree.metric)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_data
+from conftest import assert_gate_matches_oracle, make_data
 
 from covertreex import CoverTree, Gate, GateProfile, Residual, Runtime
 from covertreex.gates import search as gated
@@ -50,20 +50,10 @@ def test_a_full_budget_answers_exactly(policy, shape, path, monkeypatch):
     k = 7
     rows = np.arange(0, N, 5)
     full = _with_budget(tree.calibrate_gate(SMALL, k), N)
-    ids, dist = tree.knn(query_ids=rows, k=k, gate=full, return_distances=True)
-    e_ids, e_dist = brute_force_knn(X, k=k, rows=rows, metric="residual", residual=tree.metric)
-    np.testing.assert_array_equal(ids, e_ids)
-    np.testing.assert_array_equal(dist, e_dist)
+    assert_gate_matches_oracle(X, tree, k, full, rows=rows)
     pred = _with_budget(tree.calibrate_gate(SMALL, k, predecessor=True), N)
-    ids, dist = tree.knn(k=k, predecessor=True, gate=pred, return_distances=True)
-    e_ids, e_dist = brute_force_knn(X, k=k, predecessor=True, metric="residual", residual=tree.metric)
-    np.testing.assert_array_equal(ids, e_ids)
-    np.testing.assert_array_equal(dist, e_dist)
-    Q = make_data("gaussian", 40, 3, seed=9)
-    ids, dist = tree.knn(Q, k=k, gate=_with_budget(full, N), return_distances=True)
-    e_ids, e_dist = brute_force_knn(X, Q, k=k, metric="residual", residual=tree.metric)
-    np.testing.assert_array_equal(ids, e_ids)
-    np.testing.assert_array_equal(dist, e_dist)
+    assert_gate_matches_oracle(X, tree, k, pred, predecessor=True)
+    assert_gate_matches_oracle(X, tree, k, full, Q=make_data("gaussian", 40, 3, seed=9))
 
 
 @pytest.mark.parametrize("predecessor", [False, True])
