@@ -65,7 +65,7 @@ def test_screen_bounds_hold_for_every_halo_pair(policy, shape):
     profile = _with_budget(tree.calibrate_gate(CELLS, k), 200)
     index = tree._gate_structure(profile)
     rows, slots = tree._fitted(), tree.metric.slots
-    scalar = 4.0 * (slots.m + 4) * np.finfo(np.float64).eps * slots.variance
+    scalar = tree.metric.rho_error_bound(1.0)
     Q = make_data("gaussian", 30, 3, seed=4)
     fq = tree.metric.rows(Q)
     worst = 0.0

@@ -31,9 +31,8 @@ def tune_gate(tree: CoverTree, delta: float = 0.01, calibration: int = 512, prox
               bands: int = 1, predecessor: bool = False, audit: int = 256, seed: int = 0,
               peers: list[dict] | None = None, search: str = "walk", cell: int = 512) -> GateTuning:
     """Calibrate ``Gate(delta, calibration, audit, proxy, bands, seed, search=search, cell=cell)`` on ``tree``
-    for k (``audit`` >= 1),
-    sweep budgets around the calibrated one on held-out points, and draw the profile and the
-    recall/speed chart (``peers``: extra Pareto points, e.g. an approximate library's measured recall and
+    for k (``audit`` >= 1), sweep budgets around the calibrated one on held-out points, and draw the
+    profile and the recall/speed chart (``peers``: extra Pareto points, e.g. an approximate library's measured recall and
     queries/s)."""
     if audit < 1:
         raise ValueError("the tuner reports audited recall: audit must be >= 1")

@@ -34,7 +34,7 @@ from covertreex.bench.harness import (EngineRow, Steps, check_fields, check_rows
                                       timed, warm_up, with_ratios)
 from covertreex.bench.peers import all_peers, drop_self
 from covertreex.bench.residual_gated import gated_rows, nndescent_row
-from covertreex.gates.policy import Gate
+from covertreex.gates.policy import SEARCHES, Gate
 from covertreex.kernels import kernel_by_name
 from covertreex.metrics.residual import Residual
 from covertreex.reference.brute_force import brute_force_knn
@@ -87,7 +87,7 @@ class ResidualWorkload:
             for search in self.gate_searches:  # validates
                 Gate(delta=delta, calibration=self.gate_calibration, audit=self.gate_audit, search=search)
         if not self.gate_searches:
-            raise ValueError("gate_searches must name 'walk' and/or 'cells'")
+            raise ValueError(f"gate_searches must name at least one of {', '.join(map(repr, SEARCHES))}")
         if self.source not in ("synthetic", "cities"):
             raise ValueError(f"source must be 'synthetic' or 'cities', got {self.source!r}")
         if self.source == "cities" and self.dim != 3:

@@ -56,7 +56,7 @@ def run(index: CellIndex, metric, fx: np.ndarray, fq: np.ndarray, q_rows: np.nda
     todo = todo[np.lexsort((todo if near is None else near[todo], cells[todo]))]
     bounds = np.flatnonzero(np.diff(cells[todo])) + 1
     groups = np.split(todo, bounds)
-    scalar = 4.0 * (slots.m + 4) * np.finfo(np.float64).eps * slots.variance
+    scalar = metric.rho_error_bound(1.0)  # the scalar kernel's rounding of c, in units of sqrt(p_q p_y)
 
     def one(rows: np.ndarray) -> None:
         b = index.bases[int(cells[rows[0]])]

@@ -24,9 +24,8 @@ from functools import cached_property
 
 import numpy as np
 
-from covertreex.kernels._kernels_numba import kernel_matrix
 from covertreex.metrics.blas import in_parallel
-from covertreex.metrics.residual_dense import split_rows
+from covertreex.metrics.residual_dense import residual_cross, split_rows
 
 RANK_TOLERANCE = 1e-1  # a basis stops growing when every halo point keeps at most this share of its p
 MAX_RANK = 512  # and at the latest at this many anchors, or m (a longer W than V saves nothing): the bound
@@ -153,11 +152,16 @@ class Basis:
                                       self.inverse))
 
 
-def residual_block(slots, Fa: np.ndarray, Fb: np.ndarray) -> np.ndarray:
-    """c(a, b) = k(a, b) - V_a . V_b for feature rows ``Fa`` x ``Fb``."""
-    xa, _, Va = split_rows(Fa, slots.dim)
-    xb, _, Vb = split_rows(Fb, slots.dim)
-    return kernel_matrix(slots.kernel, slots.variance, np.ascontiguousarray(xa), np.ascontiguousarray(xb)) - Va @ Vb.T
+def _norms(W32: np.ndarray) -> np.ndarray:
+    """|W| of float32 feature rows, summed in float64."""
+    W = W32.astype(np.float64)
+    return np.sqrt(np.einsum("ij,ij->i", W, W))
+
+
+def _sqdistances(x: np.ndarray, j: int) -> np.ndarray:
+    """Squared distance from row j of ``x`` to every row."""
+    step = x - x[j]
+    return np.einsum("ij,ij->i", step, step)
 
 
 def _pivots(K: np.ndarray, p: np.ndarray, tol: float) -> tuple[list[int], np.ndarray]:
@@ -180,8 +184,8 @@ def _pivots(K: np.ndarray, p: np.ndarray, tol: float) -> tuple[list[int], np.nda
 
 
 def _spread(x: np.ndarray, count: int, d: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-    """Up to ``count`` of the ``allowed`` rows of ``x`` by farthest-point sampling, ``d`` holding each
-    row's squared distance to the anchors so far (+inf when none; updated in place for the chosen).
+    """Up to ``count`` of the ``allowed`` rows of ``x`` by farthest-point sampling, starting from ``d``:
+    each row's squared distance to the anchors so far (+inf when none; not changed here).
     The residual kernel decorrelates with distance: spread candidates are nearly independent, so the
     pivoted Cholesky of a round wastes few of them."""
     chosen = []
@@ -191,17 +195,15 @@ def _spread(x: np.ndarray, count: int, d: np.ndarray, allowed: np.ndarray) -> np
         if far[j] < 0.0:
             break
         chosen.append(j)
-        step = x - x[j]
-        near = np.einsum("ij,ij->i", step, step)
-        np.minimum(far, near, out=far, where=far >= 0.0)
+        np.minimum(far, _sqdistances(x, j), out=far, where=far >= 0.0)
         far[j] = -1.0
     return np.asarray(chosen, dtype=np.int64)
 
 
 def _note_anchors(x: np.ndarray, d: np.ndarray, anchors: np.ndarray) -> None:
+    """Lower ``d`` (squared distance to the nearest anchor) for new ``anchors``."""
     for j in anchors:
-        step = x - x[j]
-        np.minimum(d, np.einsum("ij,ij->i", step, step), out=d)
+        np.minimum(d, _sqdistances(x, j), out=d)
 
 
 def basis(slots, F: np.ndarray, halo: np.ndarray, tol: float | None = None, max_rank: int = MAX_RANK) -> Basis:
@@ -223,7 +225,7 @@ def basis(slots, F: np.ndarray, halo: np.ndarray, tol: float | None = None, max_
         top = _spread(x, min(ANCHOR_BLOCK if r else FIRST_BLOCK, cap - r), near, rel >= floor)
         if top.size == 0:
             break
-        cond = kernel_matrix(slots.kernel, slots.variance, x[top], x) - V[top] @ V.T - Wt[:r, top].T @ Wt[:r]
+        cond = residual_cross(slots, x[top], V[top], x, V)[1] - Wt[:r, top].T @ Wt[:r]
         piv, Lp = _pivots(cond[:, top], p[top], tol)
         piv = piv[: cap - r]
         if not piv:
@@ -237,9 +239,8 @@ def basis(slots, F: np.ndarray, halo: np.ndarray, tol: float | None = None, max_
     L = np.tril(Wt[:r, anchors].T) if r else np.zeros((0, 0))
     inverse = np.linalg.solve(L, np.eye(r)) if r else L
     W32 = np.ascontiguousarray(Wt[:r].T, dtype=np.float32)
-    w_norm = np.sqrt(np.einsum("ij,ij->i", W32.astype(np.float64), W32.astype(np.float64)))
     e = np.maximum(e, 0.0) + BOUND_ROOM * p
-    return Basis(halo, W32, w_norm, np.sqrt(e), 1.0 / np.sqrt(p), halo[np.asarray(anchors, dtype=np.int64)], inverse)
+    return Basis(halo, W32, _norms(W32), np.sqrt(e), 1.0 / np.sqrt(p), halo[np.asarray(anchors, dtype=np.int64)], inverse)
 
 
 @dataclass(frozen=True)
@@ -270,9 +271,9 @@ def query_features(slots, F: np.ndarray, b: Basis, Fq: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(W as float32, |W| of those float32 rows, sqrt(e) with room, 1 / sqrt(p)) of query feature rows
     ``Fq`` in basis ``b``."""
-    pq = Fq[:, slots.dim]
-    W64 = (b.inverse @ residual_block(slots, F[b.anchors], Fq)).T if b.rank else np.zeros((Fq.shape[0], 0))
+    xq, pq, Vq = split_rows(Fq, slots.dim)
+    xa, _, Va = split_rows(F[b.anchors], slots.dim)
+    W64 = (b.inverse @ residual_cross(slots, xa, Va, xq, Vq)[1]).T if b.rank else np.zeros((Fq.shape[0], 0))
     e = np.maximum(pq - np.einsum("ij,ij->i", W64, W64), 0.0) + BOUND_ROOM * pq
     W = np.ascontiguousarray(W64, dtype=np.float32)
-    Wd = W.astype(np.float64)
-    return W, np.sqrt(np.einsum("ij,ij->i", Wd, Wd)), np.sqrt(e), 1.0 / np.sqrt(pq)
+    return W, _norms(W), np.sqrt(e), 1.0 / np.sqrt(pq)

@@ -68,6 +68,12 @@ CANDIDATE_COST = 50.0
 SCALAR_BUDGET = 512
 
 
+def walk_is_dearer(mean_budget: float, mean_columns: float) -> bool:
+    """True when fetching a mean of ``mean_budget`` candidates costs more than scanning ``mean_columns``
+    columns exactly (``CANDIDATE_COST``): the walk's fallback rule, and ``Gate(search="auto")``'s."""
+    return CANDIDATE_COST * mean_budget > mean_columns
+
+
 def _block_size(queries: int, points: int, budget: int) -> int:
     return int(np.clip(budget * queries / max(points, 1), MIN_BLOCK, MAX_BLOCK))
 
@@ -82,7 +88,7 @@ def _run(proxy_tree: PCCTree, metric, fx, proxy_q, fq, order, out_row, exclude, 
     exact_evals = np.zeros(n_out, dtype=np.int64)
     ex_ids = np.where(exclude >= 0, proxy_tree.ids[np.maximum(exclude, 0)], -1)
     columns = np.minimum(limit, fx.shape[0])
-    if fallback and order.size and CANDIDATE_COST * float(budget.mean()) > float(columns.mean()):
+    if fallback and order.size and walk_is_dearer(float(budget.mean()), float(columns.mean())):
         # fetching C candidate rows each would cost more than the exact scan's GEMM: answer exactly
         exact = dense_knn(fx, metric, fq, order, ex_ids, limit, k)
         ids[out_row], dist[out_row], exact_evals[out_row] = exact.ids, exact.distances, exact.distance_evaluations
@@ -198,17 +204,19 @@ def calibrate(tree, gate: Gate, k: int, predecessor: bool) -> GateProfile:
     walk would fall back to the exact engine); the profile's gate names the search chosen."""
     start = time.perf_counter()
     metric, rows = tree.metric, tree._fitted()
+    n = rows.shape[0]
     stamp = Stamp.of(tree, k, predecessor)
-    cal, held_out = _draw(rows.shape[0], gate, predecessor)
+    cal, held_out = _draw(n, gate, predecessor)
     exact = dense_self(rows, metric, k, cal, predecessor)
     p = rows[cal, metric.dim]
-    if gate.search == "auto":  # the walk, unless its budget would cost more than the exact scan
-        walk = dataclasses.replace(gate, search="walk")
-        edges, budgets = _budgets(walk, _scores(tree, walk, cal, exact.ids, predecessor), p, rows.shape[0], k)
-        columns = rows.shape[0] / (2.0 if predecessor else 1.0)
-        gate = walk if CANDIDATE_COST * float(np.mean(budgets)) <= columns else dataclasses.replace(gate, search="cells")
+    auto = gate.search == "auto"
+    gate = dataclasses.replace(gate, search="walk") if auto else gate
     scores = _scores(tree, gate, cal, exact.ids, predecessor)
-    edges, budgets = _budgets(gate, scores, p, rows.shape[0], k)
+    edges, budgets = _budgets(gate, scores, p, n, k)
+    if auto and walk_is_dearer(float(np.mean(budgets)), n / (2.0 if predecessor else 1.0)):
+        gate = dataclasses.replace(gate, search="cells")  # where the walk would answer exactly anyway
+        scores = _scores(tree, gate, cal, exact.ids, predecessor)
+        edges, budgets = _budgets(gate, scores, p, n, k)
     kth = np.where(exact.ids[:, -1] >= 0, exact.distances[:, -1], np.nan)
     calibration = {"ids": cal, "scores": scores, "p": p, "kth_distance": np.nan_to_num(kth, nan=-1.0)}
     profile = GateProfile(gate, stamp, edges, budgets, calibration)

@@ -54,14 +54,21 @@ class ScreenRows:
         return ScreenRows(self.coords[start:stop], self.sqrt_p[start:stop], self.v_norm[start:stop])
 
 
+def residual_cross(metric, xa: np.ndarray, Va: np.ndarray, xb: np.ndarray, Vb: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(K, c): the kernel k(a, b) and the residual covariance c(a, b) = k(a, b) - V_a . V_b of scaled
+    coordinates and V rows (``metric``: the residual metric's ``MetricSlots``)."""
+    K = kernel_matrix(metric.kernel, metric.variance, np.ascontiguousarray(xa), np.ascontiguousarray(xb))
+    return K, K - Va @ Vb.T
+
+
 def screen_block(metric, Fq: np.ndarray, Fx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Approximate 1 - |rho| (len(Fq), len(Fx)) and an upper bound on each entry's error
     (``metric``: the residual metric's ``MetricSlots``)."""
-    code, variance, dim, m = metric.kernel, metric.variance, metric.dim, metric.m
-    xq, pq, Vq = split_rows(Fq, dim)
-    xx, px, Vx = split_rows(Fx, dim)
-    K = kernel_matrix(code, variance, np.ascontiguousarray(xq), np.ascontiguousarray(xx))
-    approx, err, _ = screen_from_gap(np.abs(K - Vq @ Vx.T), np.abs(K), pq, px, Vq, Vx, m)
+    xq, pq, Vq = split_rows(Fq, metric.dim)
+    xx, px, Vx = split_rows(Fx, metric.dim)
+    K, c = residual_cross(metric, xq, Vq, xx, Vx)
+    approx, err, _ = screen_from_gap(np.abs(c), np.abs(K), pq, px, Vq, Vx, metric.m)
     return approx, err
 
 
