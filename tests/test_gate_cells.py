@@ -159,6 +159,16 @@ def test_cells_profiles_round_trip_and_older_files_are_walk_profiles(tmp_path):
     assert GateProfile.load(tmp_path / "old.json").gate.search == "walk"
 
 
+def test_tiny_cells_with_large_halos_are_refused_before_any_basis_is_built(tmp_path):
+    """Memory grows with cells x halo: a profile (or a crafted file) asking for far too many is an error."""
+    X, tree = _tree()
+    profile = tree.calibrate_gate(CELLS, 5)
+    tiny = dataclasses.replace(profile, gate=dataclasses.replace(profile.gate, cell=2), budgets=(N,))
+    tiny.save(tmp_path / "tiny.json")
+    with pytest.raises(ValueError, match="use larger cells"):
+        tree.knn(k=5, gate=GateProfile.load(tmp_path / "tiny.json"))
+
+
 def test_cell_settings_are_validated():
     for bad, match in (({"search": "tree"}, "search"), ({"cell": 1}, "cell"), ({"cell": 2.5}, "cell")):
         with pytest.raises(ValueError, match=match):

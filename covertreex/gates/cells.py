@@ -34,6 +34,9 @@ ANCHOR_BLOCK = 64  # anchor candidates per round (one GEMM of them against the h
 FIRST_BLOCK = 128  # candidates of the first round, spread over the halo
 SPREAD_QUANTILE = 0.5  # later rounds spread their candidates over the points worst explained (above this quantile)
 BOUND_ROOM = 1e-3  # share of p added to e for the rounding of the basis (measured errors are far below)
+# Halo rows (cells x halo size) per point an index may hold: 8-17 at N = 32,768 with cells of 512 points.
+# Tiny cells with large halos would need memory without bound (cells x halo x rank x 4 bytes): refused.
+MAX_HALO_ROWS_PER_POINT = 64
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,11 @@ class CellIndex:
 
 def build_index(slots, F: np.ndarray, pts: np.ndarray, part: Partition, size: int) -> CellIndex:
     """Every cell's halo of ``size`` points and its basis, cells in parallel (single-threaded BLAS each)."""
+    n = pts.shape[0]
+    if part.cells * min(size, n) > MAX_HALO_ROWS_PER_POINT * n:
+        raise ValueError(f"{part.cells} cells with halos of {min(size, n)} points would hold "
+                         f"{part.cells * min(size, n):,} rows of bases, over {MAX_HALO_ROWS_PER_POINT} per point: "
+                         f"use larger cells (Gate.cell) or a larger delta")
     bases: list[Basis | None] = [None] * part.cells
 
     def one(c: int) -> None:
