@@ -229,8 +229,10 @@ def test_notebook_03_residual_tuner_redraws_when_k_moves(lab):
             has_not_text="inducing").locator(".noUi-handle")
         slider.focus()
         slider.press("ArrowRight")  # k 10 -> 11: refitted, redrawn
-        after = _wait_for(lambda: (s := _titled_chart(page, title)) != before and s, 120,
-                          "the tuner's chart to change after moving k", page)
+        # wait for the k = 11 chart itself: an intermediate redraw (the figure's state written while the
+        # refit runs) can differ from the first chart before the new one arrives
+        after = _wait_for(lambda: (s := _titled_chart(page, title)) and s != before and "of 11 neighbours" in s and s,
+                          120, "the tuner's chart to show k = 11 after moving k", page)
         assert "of 11 neighbours" in after
         page.locator(".jupyter-widgets .js-plotly-plot").filter(has_text=title).first.screenshot(
             path=f"{shot}-residual-tuner.png")
