@@ -151,7 +151,8 @@ def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
     assert sum(len(r) for r in results["dense"]) > 600 * 2
 
 
-@pytest.mark.parametrize("dim,dtype", [(1, np.float64), (8, np.float64), (8, np.float32), (32, np.float64)])
+@pytest.mark.parametrize("dim,dtype", [(1, np.float64), (8, np.float64), (8, np.float32), (32, np.float64),
+                                       (64, np.float64), (130, np.float32)])
 def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     """The k-d tree prunes on every coordinate and the grid visits only the cells the box [x - R, x + R]
     meets; their sets must still be the dense ones (ties, duplicates, inf, reach exactly a lattice step)."""
@@ -189,3 +190,38 @@ def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     trees = [CoverTree(Runtime(conflict_graph=name, seed=3)).fit(X) for name in ("kdtree", "grid")]
     assert all(np.array_equal(getattr(trees[0].arrays, f), getattr(trees[1].arrays, f))
                for f in ("ids", "level", "parent", "radius"))
+
+
+@pytest.mark.parametrize("conflict_graph", STRATEGIES)
+@pytest.mark.parametrize("shape", ["embedded", "duplicates", "clusters"])
+def test_partial_sums_of_long_rows_change_nothing(shape, conflict_graph):
+    """Over rows of >= 48 coordinates, tree walks stop a child's distance once a partial sum shows it can
+    neither be used nor hold anything usable, and the conflict graphs stop a pair's distance (and the k-d
+    tree a box's gap) once it exceeds the radius.  A zero 48th coordinate adds exactly 0.0 to every
+    squared distance, so 47 coordinates (full sums) and 48 (partial sums) must give the identical tree
+    after a fit, an insert and a delete (the build's conflict graph and parent search, the deletion's
+    re-attachment walk) and the identical answers (k-NN and radius walks)."""
+    rng = np.random.default_rng(30)
+    if shape == "embedded":
+        basis, _ = np.linalg.qr(rng.standard_normal((47, 3)))
+        X = rng.standard_normal((1400, 3)) @ basis.T
+    else:
+        X = make_data(shape, 1400, 47, seed=31)
+    built = []
+    for rows in (X, np.hstack([X, np.zeros((X.shape[0], 1))])):
+        tree = CoverTree(Runtime(conflict_graph=conflict_graph)).fit(rows[:1000]).insert(rows[1000:])
+        built.append((rows, tree, tree.delete(np.arange(0, 1400, 7))))
+    (rows47, fitted47, deleted47), (rows48, fitted48, deleted48) = built
+    for full, partial in ((fitted47, fitted48), (deleted47, deleted48)):
+        assert_same_arrays(*({name: v for name, v in tree_arrays(t).items() if "points" not in name}
+                             for t in (full, partial)))  # everything but the coordinates (one column apart)
+        partial.check_invariants()
+        for k in (1, 10):
+            for got, want in zip(partial.knn(k=k, return_distances=True), full.knn(k=k, return_distances=True)):
+                np.testing.assert_array_equal(got, want)
+    r = float(np.median(fitted47.knn(k=5, return_distances=True)[1][:, -1]))
+    full, partial = fitted47.radius(rows47[::13], r=r), fitted48.radius(rows48[::13], r=r)
+    assert full.ids.shape[0] > len(full)  # the radius holds neighbours, not just the rows' own points
+    for name in ("indptr", "ids", "distances"):
+        np.testing.assert_array_equal(getattr(partial, name), getattr(full, name), err_msg=name)
+    np.testing.assert_array_equal(fitted48.knn(k=10), brute_force_knn(rows48, k=10)[0])  # and right

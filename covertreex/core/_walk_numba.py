@@ -8,6 +8,11 @@ triangle-inequality tests (both through ``beyond``, so rounding can never drop a
 * the radius test ``d(q, c) - radius(c)`` cuts the child's subtree (at push, and again at pop, where
   ``tau`` may have shrunk meanwhile).
 
+Euclidean rows of ``EARLY_EXIT_DIM`` or more coordinates stop a child's distance as soon as a partial
+sum shows that the child can neither be visited (``d(q, c)`` above ``reach``: every rule's ``visit``
+takes only children within it) nor have its subtree entered (above ``subtree_reach + radius(c)``), with
+the same rounding room as ``beyond``.  A distance that is not stopped is the full sum, bit for bit.
+
 What differs between searches is a ``WalkRule``: a bundle of small jitted functions the walk calls at
 fixed points.  ``make_walk(rule)`` compiles the walk for one rule: the rule's functions are fixed in
 the closure, so they are called directly (and inlined), never handled as values — a function value
@@ -19,13 +24,15 @@ The tree is any named bundle with the fields ``radius`` (per node), ``child_ptr`
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numba as nb
 
 from covertreex.core._bounds_numba import beyond
 from covertreex.core._stack_numba import stack_pop, stack_put, stack_sort_top
-from covertreex.metrics._distance_numba import point_distance
+from covertreex.metrics._distance_numba import (EARLY_EXIT_DIM, EUCLIDEAN, PRUNE_SLACK, SQ_SLACK,
+                                                euclidean_sqdistance_below, point_distance)
 
 
 class WalkRule(NamedTuple):
@@ -75,6 +82,7 @@ def make_walk(rule: WalkRule):
         n_parent = 0
         n_skip = 0
         size = 0
+        early = metric.kind == EUCLIDEAN and q_pts.shape[1] >= EARLY_EXIT_DIM
         if child_ptr[root + 1] > child_ptr[root]:
             size = stack_put(keys, nodes, aux, 0, d_root - radius[root], root, d_root)
         while size > 0:
@@ -94,8 +102,20 @@ def make_walk(rule: WalkRule):
                 if beyond(abs(dp - dpc) - rc, reach(tree, e, tau), slack, dp + dpc + rc):
                     n_parent += 1
                     continue
-                dc = point_distance(metric, q_pts, q, edge_points, e)
                 n_eval += 1
+                if early:
+                    far = reach(tree, e, tau)
+                    if internal(tree, e):
+                        far = max(far, subtree_reach(tree, e, tau) + rc)
+                    far += slack + PRUNE_SLACK * (2.0 * far + 2.0 * rc)
+                    cut = far * far * SQ_SLACK
+                    sc = euclidean_sqdistance_below(q_pts, q, edge_points, e, cut)
+                    if sc > cut:  # farther than anything the child could be used for
+                        n_radius += 1
+                        continue
+                    dc = math.sqrt(sc)
+                else:
+                    dc = point_distance(metric, q_pts, q, edge_points, e)
                 tau = visit(tree, ctx, e, c, dc, tau)
                 if not internal(tree, e):
                     continue

@@ -12,7 +12,7 @@ import numba as nb
 import numpy as np
 
 from covertreex.algo.conflict._chunks_numba import chunk_room, compact_chunks, pair_within
-from covertreex.metrics._distance_numba import PRUNE_SLACK
+from covertreex.metrics._distance_numba import EARLY_EXIT_BLOCK, PRUNE_SLACK
 
 STACK = 128  # depth-first stack: the tree depth is below log2(b) + 2
 
@@ -73,6 +73,27 @@ def kd_build(P, leaf_size):
 
 
 @nb.njit(inline="always", cache=True)
+def _box_beyond(P, i, box_lo, box_hi, nd, d, r):
+    """Is box ``nd`` farther than r from row i (with rounding room)?  The gap is a sum of squares in
+    coordinate order, checked every ``EARLY_EXIT_BLOCK`` coordinates: a partial sum never exceeds the
+    full one and the test grows with the gap, so a partial answer of yes is the full answer."""
+    gap = 0.0
+    t0 = 0
+    while t0 < d:
+        for t in range(t0, min(d, t0 + EARLY_EXIT_BLOCK)):
+            x = P[i, t]
+            if x < box_lo[nd, t]:
+                gap += (box_lo[nd, t] - x) ** 2
+            elif x > box_hi[nd, t]:
+                gap += (x - box_hi[nd, t]) ** 2
+        lb = np.sqrt(gap)
+        if lb > r + PRUNE_SLACK * (lb + r):
+            return True
+        t0 += EARLY_EXIT_BLOCK
+    return False
+
+
+@nb.njit(inline="always", cache=True)
 def _kd_point(metric, pts, lo, reach, P, tree, i, stack, pos, limit, out_idx, out_dist):
     """Neighbours of batch point i within reach[i], written from ``pos`` while below ``limit``; returns
     how many there are (all of them, written or not)."""
@@ -85,15 +106,7 @@ def _kd_point(metric, pts, lo, reach, P, tree, i, stack, pos, limit, out_idx, ou
     while top > 0:
         top -= 1
         nd = stack[top]
-        gap = 0.0
-        for t in range(d):
-            x = P[i, t]
-            if x < box_lo[nd, t]:
-                gap += (box_lo[nd, t] - x) ** 2
-            elif x > box_hi[nd, t]:
-                gap += (x - box_hi[nd, t]) ** 2
-        lb = np.sqrt(gap)
-        if lb > r + PRUNE_SLACK * (lb + r):
+        if _box_beyond(P, i, box_lo, box_hi, nd, d, r):
             continue
         if left[nd] >= 0:
             stack[top] = right[nd]
