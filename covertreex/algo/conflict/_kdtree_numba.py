@@ -12,7 +12,7 @@ import numba as nb
 import numpy as np
 
 from covertreex.algo.conflict._chunks_numba import chunk_room, compact_chunks, pair_within
-from covertreex.metrics._distance_numba import EARLY_EXIT_BLOCK, PRUNE_SLACK
+from covertreex.metrics._distance_numba import EARLY_EXIT_BLOCK, EARLY_EXIT_DIM, PRUNE_SLACK
 
 STACK = 128  # depth-first stack: the tree depth is below log2(b) + 2
 
@@ -73,23 +73,36 @@ def kd_build(P, leaf_size):
 
 
 @nb.njit(inline="always", cache=True)
+def _gap_beyond(gap, r):
+    lb = np.sqrt(gap)
+    return lb > r + PRUNE_SLACK * (lb + r)
+
+
+@nb.njit(inline="always", cache=True)
 def _box_beyond(P, i, box_lo, box_hi, nd, d, r):
-    """Is box ``nd`` farther than r from row i (with rounding room)?  The gap is a sum of squares in
-    coordinate order, checked every ``EARLY_EXIT_BLOCK`` coordinates: a partial sum never exceeds the
-    full one and the test grows with the gap, so a partial answer of yes is the full answer."""
+    """Is box ``nd`` farther than r from row i (with rounding room)?  Rows of ``EARLY_EXIT_DIM`` or more
+    coordinates check the gap (a sum of squares in coordinate order) every ``EARLY_EXIT_BLOCK``
+    coordinates: a partial sum never exceeds the full one and the test grows with the gap, so a partial
+    answer of yes is the full answer.  Shorter rows sum in one loop (the blocked loop measured ~10%
+    slower builds at d=8)."""
     gap = 0.0
-    t0 = 0
-    while t0 < d:
+    if d < EARLY_EXIT_DIM:
+        for t in range(d):
+            x = P[i, t]
+            if x < box_lo[nd, t]:
+                gap += (box_lo[nd, t] - x) ** 2
+            elif x > box_hi[nd, t]:
+                gap += (x - box_hi[nd, t]) ** 2
+        return _gap_beyond(gap, r)
+    for t0 in range(0, d, EARLY_EXIT_BLOCK):
         for t in range(t0, min(d, t0 + EARLY_EXIT_BLOCK)):
             x = P[i, t]
             if x < box_lo[nd, t]:
                 gap += (box_lo[nd, t] - x) ** 2
             elif x > box_hi[nd, t]:
                 gap += (x - box_hi[nd, t]) ** 2
-        lb = np.sqrt(gap)
-        if lb > r + PRUNE_SLACK * (lb + r):
+        if _gap_beyond(gap, r):
             return True
-        t0 += EARLY_EXIT_BLOCK
     return False
 
 
