@@ -111,7 +111,8 @@ def make_walk(rule: WalkRule):
                     cut = far * far * SQ_SLACK
                     sc = euclidean_sqdistance_below(q_pts, q, edge_points, e, cut)
                     if sc > cut:  # farther than anything the child could be used for
-                        n_radius += 1
+                        if internal(tree, e):  # its subtree is cut (a leaf child is merely not visited)
+                            n_radius += 1
                         continue
                     dc = math.sqrt(sc)
                 else:
