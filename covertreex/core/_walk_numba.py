@@ -31,8 +31,8 @@ import numba as nb
 
 from covertreex.core._bounds_numba import beyond
 from covertreex.core._stack_numba import stack_pop, stack_put, stack_sort_top
-from covertreex.metrics._distance_numba import (EARLY_EXIT_DIM, EUCLIDEAN, PRUNE_SLACK, SQ_SLACK,
-                                                euclidean_sqdistance_below, point_distance)
+from covertreex.metrics._distance_numba import (PRUNE_SLACK, SQ_SLACK, euclidean_sqdistance_below, point_distance,
+                                                stops_partial_sums)
 
 
 class WalkRule(NamedTuple):
@@ -82,7 +82,7 @@ def make_walk(rule: WalkRule):
         n_parent = 0
         n_skip = 0
         size = 0
-        early = metric.kind == EUCLIDEAN and q_pts.shape[1] >= EARLY_EXIT_DIM
+        early = stops_partial_sums(metric, q_pts)
         if child_ptr[root + 1] > child_ptr[root]:
             size = stack_put(keys, nodes, aux, 0, d_root - radius[root], root, d_root)
         while size > 0:

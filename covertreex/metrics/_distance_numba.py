@@ -112,6 +112,13 @@ EARLY_EXIT_DIM = 48  # scans of rows this long check partial sums (measured: a l
 
 
 @nb.njit(inline="always", cache=True)
+def stops_partial_sums(metric, rows):
+    """Do searches over ``rows`` stop Euclidean distances at partial sums (``euclidean_sqdistance_below``)?
+    Only rows of ``EARLY_EXIT_DIM`` or more coordinates: for shorter ones the checks cost more than they save."""
+    return metric.kind == EUCLIDEAN and rows.shape[1] >= EARLY_EXIT_DIM
+
+
+@nb.njit(inline="always", cache=True)
 def euclidean_sqdistance_below(A, i, B, j, bound):
     """The Euclidean ``point_sqdistance``, or some value above ``bound`` as soon as a partial sum (every
     ``EARLY_EXIT_BLOCK`` coordinates) exceeds it.  Squares are >= 0 and a rounded sum never decreases

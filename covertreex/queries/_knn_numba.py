@@ -19,8 +19,8 @@ import numpy as np
 
 from covertreex.core._walk_numba import (COUNT_EVALS, COUNT_PARENT, COUNT_RADIUS, COUNT_SKIPPED, COUNT_VISITED,
                                          NUM_COUNTS, WalkRule, make_walk)
-from covertreex.metrics._distance_numba import (EARLY_EXIT_DIM, EUCLIDEAN, SQ_SLACK, euclidean_sqdistance_below,
-                                                point_distance, point_sqdistance)
+from covertreex.metrics._distance_numba import (SQ_SLACK, euclidean_sqdistance_below, point_distance, point_sqdistance,
+                                                stops_partial_sums)
 
 SEED_EXTRA = 16
 NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
@@ -52,7 +52,7 @@ def scan_range(metric, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, li
     last = best_d.shape[0] - 1
     bound = best_d[last] * best_d[last] * SQ_SLACK
     limited = lim < NO_LIMIT  # loop-invariant: the id test (an extra memory stream) only when needed
-    early = metric.kind == EUCLIDEAN and pts.shape[1] >= EARLY_EXIT_DIM  # long rows: partial sums may stop
+    early = stops_partial_sums(metric, pts)  # long rows: partial sums may stop
     for c in range(start, stop):
         if c == skip or (c >= ex_lo and c < ex_hi) or (limited and ids[c] >= lim):
             continue

@@ -8,8 +8,8 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.metrics._distance_numba import (EARLY_EXIT_DIM, EUCLIDEAN, SQ_SLACK, euclidean_sqdistance_below,
-                                                point_distance)
+from covertreex.metrics._distance_numba import (SQ_SLACK, euclidean_sqdistance_below, point_distance,
+                                                stops_partial_sums)
 
 
 @nb.njit(cache=True)
@@ -69,7 +69,7 @@ def pair_within(metric, pts, lo, i, j, r, pos, cnt, limit, out_idx, out_dist):
     in its loop, where a call measured ~10% slower.)"""
     if j == i:
         return cnt
-    if metric.kind == EUCLIDEAN and pts.shape[1] >= EARLY_EXIT_DIM:  # long rows: a partial sum may settle it
+    if stops_partial_sums(metric, pts):  # long rows: a partial sum may settle it
         cut = r * r * SQ_SLACK
         sq = euclidean_sqdistance_below(pts, lo + i, pts, lo + j, cut)
         if sq > cut:  # d > r: not a neighbour

@@ -73,7 +73,18 @@ def kd_build(P, leaf_size):
 
 
 @nb.njit(inline="always", cache=True)
+def _axis_gap(x, lo, hi):
+    """The squared distance from coordinate x to the interval [lo, hi]."""
+    if x < lo:
+        return (lo - x) ** 2
+    if x > hi:
+        return (x - hi) ** 2
+    return 0.0
+
+
+@nb.njit(inline="always", cache=True)
 def _gap_beyond(gap, r):
+    """Does a squared gap put a box beyond r (with the rounding room of every pruning test)?"""
     lb = np.sqrt(gap)
     return lb > r + PRUNE_SLACK * (lb + r)
 
@@ -88,19 +99,11 @@ def _box_beyond(P, i, box_lo, box_hi, nd, d, r):
     gap = 0.0
     if d < EARLY_EXIT_DIM:
         for t in range(d):
-            x = P[i, t]
-            if x < box_lo[nd, t]:
-                gap += (box_lo[nd, t] - x) ** 2
-            elif x > box_hi[nd, t]:
-                gap += (x - box_hi[nd, t]) ** 2
+            gap += _axis_gap(P[i, t], box_lo[nd, t], box_hi[nd, t])
         return _gap_beyond(gap, r)
     for t0 in range(0, d, EARLY_EXIT_BLOCK):
         for t in range(t0, min(d, t0 + EARLY_EXIT_BLOCK)):
-            x = P[i, t]
-            if x < box_lo[nd, t]:
-                gap += (box_lo[nd, t] - x) ** 2
-            elif x > box_hi[nd, t]:
-                gap += (x - box_hi[nd, t]) ** 2
+            gap += _axis_gap(P[i, t], box_lo[nd, t], box_hi[nd, t])
         if _gap_beyond(gap, r):
             return True
     return False
