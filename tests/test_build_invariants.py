@@ -179,7 +179,8 @@ def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     assert sets["grid"] == sets["dense"]
     assert sum(map(len, sets["dense"])) > 600
     # a sample that underestimates the room (a row with reach 0): chunks overflow, the exact second pass runs
-    from covertreex.algo.conflict._kdtree_numba import kd_build, kd_neighbours
+    from covertreex.algo.conflict._kdtree_numba import kd_build
+    from covertreex.algo.conflict.kdtree import kd_neighbours
 
     P = pts.astype(np.float64)
     ptr, idx, dist = kd_neighbours(metric.slots, pts, 0, 600, reach, P, kd_build(P, 16),

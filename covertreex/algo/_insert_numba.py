@@ -10,7 +10,6 @@ import numba as nb
 import numpy as np
 
 from covertreex.core._levels_numba import can_parent, level_score
-from covertreex.core._stack_numba import stack_bound
 from covertreex.core._walk_numba import COUNT_EVALS, NUM_COUNTS, WalkRule, make_walk
 from covertreex.metrics._distance_numba import point_distance
 
@@ -86,13 +85,20 @@ PARENT_RULE = WalkRule(_parent_skip, _parent_reach, _parent_visit, _parent_inter
 _parent_walk = make_walk(PARENT_RULE)
 
 
-@nb.njit(cache=True, _nrt=False)
-def _parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, parent, tree, root, lo, t_start,
-                   t_stop, out_p, out_d, out_evals):
-    """Batch points ``lo + t_start .. lo + t_stop - 1`` of ``find_tree_parents`` in a given stack
-    (``stack_bound`` entries), a one-element ``best`` array and ``NUM_COUNTS`` counters.  Compiled
-    without reference counting, as ``queries._knn_numba._knn_chunk`` (it allocates nothing): inlined
-    into the parallel loop it took ~5 s to compile cold.
+@nb.njit(cache=True, nogil=True, _nrt=False)
+def parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, parent, tree, root, lo, t_start, t_stop,
+                  out_p, out_d, out_evals):
+    """For batch points ``lo + t_start .. lo + t_stop - 1``, the nearest tree node that may be the
+    point's parent (``d <= 2**level``), that distance and the distances computed, written at ``t`` of
+    ``out_p``, ``out_d``, ``out_evals``.  A serial kernel that releases the GIL (``algo.insert`` runs
+    chunks on threads).
+
+    Workspace: a stack of ``stack_bound`` entries (``keys``, ``nodes``, ``aux``), a one-element ``best``
+    array and ``NUM_COUNTS`` ``counts``.  ``tree``: the growing tree's ``BuildView``.  The previous
+    point's parent (or its first ancestor that may take x) gives a first candidate; the walk then skips a
+    subtree only when no point in it can be both nearer than the current best and allowed as a parent
+    (``slack``: the metric's absolute rounding room, added to every bound).  Compiled without reference
+    counting, as ``queries._knn_numba.knn_chunk`` (it allocates nothing).
     """
     prev = -1
     for t in range(t_start, t_stop):
@@ -123,32 +129,6 @@ def _parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, pa
         out_d[t] = best_d
         prev = best[0]
         out_evals[t] = counts[COUNT_EVALS]
-
-
-@nb.njit(parallel=True, cache=True)
-def find_tree_parents(metric, slack, pts, level, parent, tree, root, lo, hi, nchunks):
-    """For each batch point, the nearest tree node that may be its parent (``d <= 2**level``).
-
-    ``tree``: the growing tree's ``BuildView``.  The previous point's parent (or its first ancestor that
-    may take x) gives a first candidate; the walk then skips a subtree only when no point in it can be
-    both nearer than the current best and allowed as a parent (``slack``: the metric's absolute
-    rounding room, added to every bound).
-    """
-    b = hi - lo
-    out_p = np.empty(b, dtype=np.int64)
-    out_d = np.empty(b, dtype=np.float64)
-    out_evals = np.empty(b, dtype=np.int64)
-    nchunks = max(1, min(b, nchunks))
-    stack_size = stack_bound(tree.child_ptr, tree.child_idx, root)
-    for chunk in nb.prange(nchunks):
-        keys = np.empty(stack_size, dtype=np.float64)
-        nodes = np.empty(stack_size, dtype=np.int64)
-        aux = np.empty(stack_size, dtype=np.float64)
-        best = np.empty(1, dtype=np.int64)
-        counts = np.empty(NUM_COUNTS, dtype=np.int64)
-        _parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, parent, tree, root, lo,
-                       chunk * b // nchunks, (chunk + 1) * b // nchunks, out_p, out_d, out_evals)
-    return out_p, out_d, out_evals
 
 
 @nb.njit(cache=True)

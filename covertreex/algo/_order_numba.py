@@ -6,19 +6,10 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(parallel=True, cache=True)
-def hilbert_keys(grid, bits):
-    """Hilbert index of each row of ``grid`` (non-negative ints < 2**bits), as int64."""
-    n, nd = grid.shape
-    keys = np.empty(n, dtype=np.int64)
-    nchunks = min(n, 64)
-    for chunk in nb.prange(nchunks):
-        _hilbert_rows(grid, bits, keys, chunk * n // nchunks, (chunk + 1) * n // nchunks)
-    return keys
-
-
-@nb.njit(cache=True)
-def _hilbert_rows(grid, bits, keys, start, stop):
+@nb.njit(cache=True, nogil=True)
+def hilbert_rows(grid, bits, keys, start, stop):
+    """``keys[r]``: the Hilbert index of row r of ``grid`` (non-negative ints < 2**bits) for r in
+    ``start .. stop-1`` (releases the GIL: ``algo.order`` runs chunks of rows on threads)."""
     nd = grid.shape[1]
     x = np.empty(nd, dtype=np.int64)
     top = np.int64(1) << (bits - 1)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from covertreex.algo._insert_numba import children_csr, find_tree_parents, link_batch, root_score_needed
+from covertreex.algo._insert_numba import children_csr, link_batch, parents_chunk, root_score_needed
 from covertreex.algo._mis_numba import priorities
 from covertreex.algo._placement_numba import place_batch
 from covertreex.algo.conflict import conflict_graph_strategy
@@ -22,12 +22,34 @@ from covertreex.algo.order import batch_order
 from covertreex.algo.schedule import prefix_schedule
 from covertreex.algo.types import LevelScope, RoundStats
 from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
-from covertreex.core.tree import PCCTree
+from covertreex.core._stack_numba import stack_bound
+from covertreex.core._walk_numba import NUM_COUNTS
+from covertreex.core.threads import chunk_ranges, each_in_threads
+from covertreex.core.tree import PCCTree, readonly_view
 
 
 # The round's points are split into this many chunks per thread for the parent search: points in dense
 # regions cost more, so several chunks per thread balance the load.
 CHUNKS_PER_THREAD = 8
+MIN_CHUNK = 64  # points: a smaller chunk is not worth starting a thread for (~0.13 ms)
+
+
+def find_tree_parents(metric, slack, pts, level, parent, view, root: int, lo: int, hi: int):
+    """For each batch point ``lo .. hi-1``, the nearest node of the growing tree (``view``, a ``BuildView``)
+    that may be its parent, that distance, and the distances computed: ``parents_chunk`` over chunks of
+    the batch on Numba's thread count."""
+    b = hi - lo
+    out = (np.empty(b, dtype=np.int64), np.empty(b, dtype=np.float64), np.empty(b, dtype=np.int64))
+    # read-only views: the signature PCCTree.stack_size compiles (a writable one would compile another)
+    stack = stack_bound(readonly_view(view.child_ptr), readonly_view(view.child_idx), root)
+
+    def chunk(bounds):
+        work = (np.empty(stack, dtype=np.float64), np.empty(stack, dtype=np.int64), np.empty(stack, dtype=np.float64),
+                np.empty(1, dtype=np.int64), np.empty(NUM_COUNTS, dtype=np.int64))
+        parents_chunk(*work, metric, slack, pts, level, parent, view, root, lo, *bounds, *out)
+
+    each_in_threads(chunk, chunk_ranges(b, CHUNKS_PER_THREAD * numba.get_num_threads(), MIN_CHUNK))
+    return out
 
 
 def _empty_arrays(capacity: int, dim: int, dtype) -> tuple:
@@ -118,8 +140,7 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric,
         level[0] = max(level[0], root_score_needed(slots, pts, 0, lo, hi))
         view = build_view(pts, level, parent, radius, dparent, cur)
         slack = metric.prune_slack(pts[:hi])
-        best_p, best_d, search_evals = find_tree_parents(slots, slack, pts, level, parent, view, 0, lo, hi,
-                                                         CHUNKS_PER_THREAD * numba.get_num_threads())
+        best_p, best_d, search_evals = find_tree_parents(slots, slack, pts, level, parent, view, 0, lo, hi)
         t2 = time.perf_counter()
         nbr_ptr, nbr_idx, nbr_dist = strategy.neighbours(slots, pts, lo, hi, best_d, 0, slack)
         t3 = time.perf_counter()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from covertreex.algo._order_numba import hilbert_keys
+from covertreex.algo._order_numba import hilbert_rows
+from covertreex.core.threads import chunk_ranges, each_in_threads
 from covertreex.runtime.config import check_choice
 
 _HILBERT_DIMS = 3
+HILBERT_CHUNKS_PER_THREAD = 2  # rows cost the same: chunks only to use every thread
+HILBERT_MIN_CHUNK = 1024  # rows: fewer are not worth starting a thread for
 
 
 def spread_dims(points: np.ndarray, count: int) -> np.ndarray:
@@ -31,7 +35,10 @@ def hilbert_index(points: np.ndarray) -> np.ndarray:
     bits = min(20, 62 // len(dims))
     unit = np.divide(sub - lo, extent, out=np.zeros_like(sub), where=extent > 0)  # in [0, 1]
     grid = np.clip(np.floor(unit * ((1 << bits) - 1)), 0, (1 << bits) - 1).astype(np.int64)
-    return hilbert_keys(grid, bits)
+    keys = np.empty(grid.shape[0], dtype=np.int64)
+    each_in_threads(lambda rows: hilbert_rows(grid, bits, keys, *rows),
+                    chunk_ranges(grid.shape[0], HILBERT_CHUNKS_PER_THREAD * numba.get_num_threads(), HILBERT_MIN_CHUNK))
+    return keys
 
 
 @dataclass(frozen=True)

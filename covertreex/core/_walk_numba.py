@@ -64,7 +64,7 @@ def make_walk(rule: WalkRule):
     """The walk of one rule (compiled once per rule, cached)."""
     skip, reach, visit, internal, subtree_reach, descend = rule
 
-    @nb.njit(inline="always", cache=True)
+    @nb.njit(cache=True, _nrt=False)
     def walk(tree, ctx, metric, q_pts, q, slack, keys, nodes, aux, root, d_root, tau, counts):
         """Walk the subtree of ``root`` (d(q, root) = ``d_root``, the root itself already visited) in a
         stack of ``stack_bound`` entries; returns the final ``tau``.  ``counts`` (int64, ``NUM_COUNTS``) is

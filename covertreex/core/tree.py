@@ -16,6 +16,14 @@ from covertreex.core._layout_numba import preorder, subtree_end, subtree_min
 from covertreex.core._stack_numba import stack_bound
 
 
+def readonly_view(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``.  Tree arrays are read-only, so kernels given read-only views of other
+    arrays too compile one signature, not a second for writable ones."""
+    v = a.view()
+    v.setflags(write=False)
+    return v
+
+
 class TreeView(NamedTuple):
     """The arrays a tree walk reads, as one value the Numba kernels take (fields as in ``PCCTree``)."""
 

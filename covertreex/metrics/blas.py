@@ -10,10 +10,9 @@ the pieces on all cores.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 from threadpoolctl import threadpool_limits
+
+from covertreex.core.threads import each_in_threads
 
 
 def single_threaded_blas():
@@ -25,12 +24,5 @@ def in_parallel(work, items) -> None:
     """``work(item)`` for every item, one per thread at a time (Numba's thread count), each with a
     single-threaded BLAS: BLAS threads that spin between calls would otherwise take the cores the
     work runs on, and the results would depend on the thread count."""
-    workers = numba.get_num_threads()
-    items = list(items)
     with single_threaded_blas():
-        if workers == 1 or len(items) <= 1:
-            for item in items:
-                work(item)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                list(pool.map(work, items))
+        each_in_threads(work, items)

@@ -1,4 +1,4 @@
-"""Exact k-nearest-neighbour search on a ``PCCTree`` (parallel over queries).
+"""Exact k-nearest-neighbour search on a ``PCCTree``: the serial kernel of a chunk of queries.
 
 Self-queries first offer a window of positions around the query's node; then the shared depth-first
 walk (``core._walk_numba``) runs from the root with the k-NN rule below: tau is the current k-th
@@ -24,7 +24,9 @@ from covertreex.metrics._distance_numba import (SQ_SLACK, euclidean_sqdistance_b
 
 SEED_EXTRA = 16
 NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
-# columns of the per-query traversal counters (``counters`` argument of ``knn_kernel``)
+# position 0 as an int64: a literal 0 passed to a (not inlined) jitted function compiles it once more
+ROOT = np.int64(0)
+# columns of the per-query traversal counters (``counters`` of ``knn_chunk``'s ``out``)
 COUNTERS = ("nodes_visited", "pruned_radius", "pruned_parent", "pruned_subtree_id")
 
 
@@ -44,7 +46,7 @@ def offer(best_d, best_i, d, pid):
     best_i[pos] = pid
 
 
-@nb.njit(inline="always", cache=True)
+@nb.njit(cache=True, _nrt=False)
 def scan_range(metric, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, lim, best_d, best_i):
     """Offer every position in [start, stop) outside [ex_lo, ex_hi), != skip and with id < lim;
     returns the distances computed."""
@@ -112,14 +114,28 @@ KNN_RULE = WalkRule(_knn_skip, _knn_reach, _knn_visit, _knn_internal, _knn_reach
 _knn_walk = make_walk(KNN_RULE)
 
 
-@nb.njit(cache=True, _nrt=False)
-def _knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, batch, out, leaf_scan, t_start, t_stop):
-    """Queries ``t_start .. t_stop-1`` (the serial body of ``knn_kernel``) in a given workspace: a stack
-    of ``stack_bound`` entries, two length-k arrays and ``NUM_COUNTS`` counters.
+@nb.njit(cache=True, nogil=True, _nrt=False)
+def knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, batch, out, leaf_scan, t_start, t_stop):
+    """k nearest tree points of ``queries[query_order[t]]`` for t in ``t_start .. t_stop-1``, written to
+    row ``out_row[t]`` (a serial kernel that releases the GIL; ``queries.knn`` runs chunks on threads).
+
+    Workspace (used by one call at a time): a traversal stack (``keys``, ``nodes``, ``aux``) of at least
+    ``stack_bound(child_ptr, child_idx, 0)`` entries (it is never grown), the top-k ``best_d``/``best_i``
+    and ``NUM_COUNTS`` ``counts``.  ``view``: the tree's arrays
+    (``core.tree.TreeView``); its ``edge_*`` arrays hold each child's data in children order
+    (``child_idx``), so scanning a node's children reads contiguous memory.  ``batch``:
+    ``(queries, query_order, out_row, exclude, id_limit)``; ``exclude[t]`` is a tree position never
+    reported for query t (-1 for none); only ids below ``id_limit[t]`` are candidates (Vecchia
+    predecessor rows; subtrees whose smallest id reaches the limit are skipped whole).  ``out``:
+    ``(ids, distances, evals, counters)``; rows with fewer than k candidates are padded with id -1 and
+    distance +inf.  ``counters[row]`` receives the traversal counts named by ``COUNTERS``: nodes expanded,
+    subtrees cut by the radius bound d(q, c) - r(c) > tau (at push or pop), children cut by the
+    parent-distance bound without computing d(q, c), and subtrees cut because every id in them is at or
+    above the row's predecessor limit.  ``slack`` is absolute room added to every pruning bound (the
+    metric's rounding bound).
 
     Compiled without reference counting (``_nrt=False``: it allocates nothing): with it, every array
-    passed to a helper is reference-counted inside the hot loops (measured 1.6x slower); inlined into
-    the parallel loop instead, the kernel compiles several times slower.
+    passed to a helper is reference-counted inside the hot loops (measured 1.6x slower).
     """
     pts, ids, min_id = view.points, view.ids, view.min_id
     queries, query_order, out_row, exclude, id_limit = batch
@@ -143,7 +159,7 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, ba
             seed_lo = max(0, skip - k // 2 - SEED_EXTRA)
             seed_hi = min(pts.shape[0], seed_lo + k + 1 + 2 * SEED_EXTRA)
             seed_lo = max(0, seed_hi - k - 1 - 2 * SEED_EXTRA)
-            counts[COUNT_EVALS] += scan_range(metric, queries, q, pts, ids, seed_lo, seed_hi, 0, 0, skip, lim,
+            counts[COUNT_EVALS] += scan_range(metric, queries, q, pts, ids, seed_lo, seed_hi, ROOT, ROOT, skip, lim,
                                               best_d, best_i)
         if min_id[0] < lim:  # predecessor rows: anything with an id below the limit at all
             d0 = point_distance(metric, queries, q, pts, 0)
@@ -152,7 +168,7 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, ba
             if skip != 0 and (seed_lo > 0 or seed_hi == 0) and ids[0] < lim:
                 offer(best_d, best_i, d0, ids[0])
             ctx = (best_d, best_i, skip, lim, seed_lo, seed_hi, leaf_scan)
-            _knn_walk(view, ctx, metric, queries, q, slack, keys, nodes, aux, 0, d0, best_d[k - 1], counts)
+            _knn_walk(view, ctx, metric, queries, q, slack, keys, nodes, aux, ROOT, d0, best_d[k - 1], counts)
         row = out_row[t]
         for j in range(k):
             out_ids[row, j] = best_i[j]
@@ -162,34 +178,3 @@ def _knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, ba
         counters[row, 1] = counts[COUNT_RADIUS]
         counters[row, 2] = counts[COUNT_PARENT]
         counters[row, 3] = counts[COUNT_SKIPPED]
-
-
-@nb.njit(parallel=True, cache=True)
-def knn_kernel(metric, slack, view, batch, k, out, leaf_scan, stack_size, nchunks):
-    """k nearest tree points of ``queries[query_order[t]]`` written to row ``out_row[t]``.
-
-    ``view``: the tree's arrays (``core.tree.TreeView``); its ``edge_*`` arrays hold each child's data in
-    children order (``child_idx``), so scanning a node's children reads contiguous memory.  ``batch``:
-    ``(queries, query_order, out_row, exclude, id_limit)``; ``exclude[t]`` is a tree position never
-    reported for query t (-1 for none); only ids below ``id_limit[t]`` are candidates (Vecchia
-    predecessor rows; subtrees whose smallest id reaches the limit are skipped whole).  ``out``:
-    ``(ids, distances, evals, counters)``; rows with fewer than k candidates are padded with id -1 and
-    distance +inf.  ``counters[row]`` receives the traversal counts named by ``COUNTERS``: nodes expanded,
-    subtrees cut by the radius bound d(q, c) - r(c) > tau (at push or pop), children cut by the
-    parent-distance bound without computing d(q, c), and subtrees cut because every id in them is at or
-    above the row's predecessor limit.  ``slack`` is absolute room added to every pruning bound (the
-    metric's rounding bound).  ``stack_size`` must be at least ``stack_bound(child_ptr, child_idx, 0)``
-    (the traversal stack is never grown).
-    """
-    nq = batch[1].shape[0]
-    nchunks = max(1, min(nq, nchunks))
-    for chunk in nb.prange(nchunks):
-        keys = np.empty(stack_size, dtype=np.float64)
-        nodes = np.empty(stack_size, dtype=np.int64)
-        aux = np.empty(stack_size, dtype=np.float64)
-        best_d = np.empty(k, dtype=np.float64)
-        best_i = np.empty(k, dtype=np.int64)
-        counts = np.empty(NUM_COUNTS, dtype=np.int64)
-        _knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, batch, out, leaf_scan,
-                   chunk * nq // nchunks, (chunk + 1) * nq // nchunks)
-    return 0

@@ -5,18 +5,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from covertreex.core.tree import PCCTree
+from covertreex.core._walk_numba import NUM_COUNTS
+from covertreex.core.threads import chunk_ranges, each_in_threads
+from covertreex.core.tree import PCCTree, readonly_view
 from covertreex.metrics._distance_numba import EUCLIDEAN
-from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_kernel
+from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_chunk
 from covertreex.queries.dense import dense_all_points, dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    """A read-only view: tree arrays are read-only, so every call compiles to one signature."""
-    v = a.view()
-    v.setflags(write=False)
-    return v
 
 
 # Subtrees of at most this many points are scanned as one contiguous range instead of bounded node by
@@ -33,16 +28,28 @@ def leaf_scan(kind: int, dim: int) -> int:
     return LEAF_SCAN_HIGH_DIM if kind == EUCLIDEAN and dim > LOW_DIM else LEAF_SCAN_LOW_DIM
 
 
+def _workspace(stack_size: int, k: int) -> tuple[np.ndarray, ...]:
+    """Scratch arrays of one ``knn_chunk`` call: a traversal stack (keys, nodes, aux) of ``stack_size``
+    entries, the top-k distances and ids, and the walk's counters."""
+    return (np.empty(stack_size, dtype=np.float64), np.empty(stack_size, dtype=np.int64),
+            np.empty(stack_size, dtype=np.float64), np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64),
+            np.empty(NUM_COUNTS, dtype=np.int64))
+
+
 def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit, k: int, n_out: int) -> KnnResult:
-    batch = tuple(map(_readonly, (queries, query_order, out_row, exclude, id_limit)))
+    batch = tuple(map(readonly_view, (queries, query_order, out_row, exclude, id_limit)))
     ids = np.empty((n_out, k), dtype=np.int64)
     dist = np.empty((n_out, k), dtype=np.float64)
     evals = np.zeros(n_out, dtype=np.int64)
     counters = np.zeros((n_out, len(COUNTERS)), dtype=np.int64)
     slack = metric.prune_slack(tree.points, queries)
-    knn_kernel(metric.slots, slack, tree.view, batch, k, (ids, dist, evals, counters),
-               leaf_scan(metric.slots.kind, tree.points.shape[1]), tree.stack_size,
-               CHUNKS_PER_THREAD * numba.get_num_threads())
+    scan = leaf_scan(metric.slots.kind, tree.points.shape[1])
+    out, view, stack = (ids, dist, evals, counters), tree.view, tree.stack_size
+
+    def chunk(bounds):
+        knn_chunk(*_workspace(stack, k), metric.slots, slack, view, batch, out, scan, *bounds)
+
+    each_in_threads(chunk, chunk_ranges(batch[1].shape[0], CHUNKS_PER_THREAD * numba.get_num_threads()))
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters)
 
 

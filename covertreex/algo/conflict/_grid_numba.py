@@ -5,7 +5,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.algo.conflict._chunks_numba import chunk_room, compact_chunks
 from covertreex.metrics._distance_numba import point_distance
 
 # A pair closer than R(x) differs by less than R(x) in every coordinate, so only cells within
@@ -35,6 +34,21 @@ def cell_keys(cells):
     for i in range(n):
         keys[i] = cell_key(cells[i], nd)
     return keys
+
+
+@nb.njit(cache=True, _nrt=False)
+def _first_at_least(keys, key):
+    """First index of sorted int64 ``keys`` holding a value >= ``key`` (``len(keys)`` when none): a
+    binary search written out, since ``np.searchsorted`` costs ~2 s of cold compilation (four typed
+    implementations) for this one use."""
+    lo, hi = 0, keys.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -78,9 +92,9 @@ def _grid_point(first_cell, count, cx, metric, pts, lo, b, i, r, sub, origin, ce
                 cx[t] = first_cell[t] + code % count[t]
                 code //= count[t]
             cx[nd - 1] = first_cell[nd - 1]
-            first = np.searchsorted(ukeys, cell_key(cx, nd), side="left")
+            first = _first_at_least(ukeys, cell_key(cx, nd))
             cx[nd - 1] = first_cell[nd - 1] + count[nd - 1] - 1
-            last = np.searchsorted(ukeys, cell_key(cx, nd), side="right")
+            last = _first_at_least(ukeys, cell_key(cx, nd) + 1)
             if first >= last:
                 continue
             start, stop = ustart[first], ustart[last]
@@ -99,42 +113,16 @@ def _grid_point(first_cell, count, cx, metric, pts, lo, b, i, r, sub, origin, ce
     return cnt
 
 
-@nb.njit(parallel=True, cache=True)
-def _grid_chunks(metric, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
-                 starts, limits, out_idx, out_dist, nchunks):
-    """Chunk c writes its points' neighbours from ``starts[c]`` on (at most up to ``limits[c]``)."""
-    b = hi - lo
-    counts = np.zeros(b, dtype=np.int64)
-    nd = sub.shape[1]
-    for c in nb.prange(nchunks):
-        pos = starts[c]
-        first_cell = np.empty(nd, dtype=np.int64)
-        count = np.empty(nd, dtype=np.int64)
-        cx = np.empty(nd, dtype=np.int64)
-        for i in range(c * b // nchunks, (c + 1) * b // nchunks):
-            cnt = _grid_point(first_cell, count, cx, metric, pts, lo, b, i, reach[i], sub, origin, cell, ukeys,
-                              ustart, members, pos, limits[c], out_idx, out_dist)
-            counts[i] = cnt
-            pos += cnt
-    return counts
-
-
-@nb.njit(cache=True)
-def grid_neighbours(metric, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members, per_point, nchunks):
-    """Neighbour CSR from a prepared grid (see ``conflict.GridConflictGraph``).
-
-    One pass into ``per_point`` slots per point; only if a chunk overflows its slots, a second pass
-    fills the exactly sized output.
-    """
-    b = hi - lo
-    nchunks = max(1, min(b, nchunks))
-    starts, limits = chunk_room(b, nchunks, per_point)
-    buf_idx = np.empty(b * per_point, dtype=np.int64)
-    buf_dist = np.empty(b * per_point, dtype=np.float64)
-    counts = _grid_chunks(metric, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
-                          starts, limits, buf_idx, buf_dist, nchunks)
-    ptr, idx, dist, fits = compact_chunks(counts, starts, limits, buf_idx, buf_dist)
-    if not fits:
-        _grid_chunks(metric, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
-                     starts, limits, idx, dist, nchunks)
-    return ptr, idx, dist
+@nb.njit(cache=True, nogil=True, _nrt=False)
+def grid_rows(work, metric, pts, lo, b, reach, grid, i_start, i_stop, pos, limit, out_idx, out_dist, counts):
+    """Neighbours of batch points ``i_start .. i_stop-1`` (``counts[i]`` each), written from ``pos`` up to
+    ``limit``: the serial kernel of one chunk (see ``conflict.one_pass``; it releases the GIL).
+    ``work``: three arrays of one entry per grid axis; ``grid``: (sub, origin, cell, ukeys, ustart,
+    members) of ``conflict.GridConflictGraph``."""
+    first_cell, count, cx = work
+    sub, origin, cell, ukeys, ustart, members = grid
+    for i in range(i_start, i_stop):
+        cnt = _grid_point(first_cell, count, cx, metric, pts, lo, b, i, reach[i], sub, origin, cell, ukeys,
+                          ustart, members, pos, limit, out_idx, out_dist)
+        counts[i] = cnt
+        pos += cnt

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from covertreex.algo.conflict._chunks_numba import chunk_room, compact_chunks, pair_within
+from covertreex.algo.conflict._chunks_numba import pair_within
 from covertreex.metrics._distance_numba import EARLY_EXIT_BLOCK, EARLY_EXIT_DIM, PRUNE_SLACK
 
 STACK = 128  # depth-first stack: the tree depth is below log2(b) + 2
@@ -134,50 +134,13 @@ def _kd_point(metric, pts, lo, reach, P, tree, i, stack, pos, limit, out_idx, ou
     return cnt
 
 
-@nb.njit(cache=True, _nrt=False)
-def _kd_rows(stack, metric, pts, lo, reach, P, tree, rows, t_start, t_stop, pos, limit, out_idx, out_dist,
-             counts):
-    """Rows ``t_start .. t_stop-1`` of ``_kd_chunks``, written from ``pos`` up to ``limit``.  Compiled without
-    reference counting (it allocates nothing), as ``queries._knn_numba._knn_chunk``."""
+@nb.njit(cache=True, nogil=True, _nrt=False)
+def kd_rows(stack, metric, pts, lo, reach, P, tree, rows, t_start, t_stop, pos, limit, out_idx, out_dist, counts):
+    """Neighbours of batch points ``rows[t_start .. t_stop-1]`` (``counts[t]`` each), written from ``pos``
+    up to ``limit``: the serial kernel of one chunk (see ``conflict.one_pass``; it releases the GIL).
+    ``stack``: ``STACK`` int64 entries.  Compiled without reference counting (it allocates nothing), as
+    ``queries._knn_numba.knn_chunk``."""
     for t in range(t_start, t_stop):
         cnt = _kd_point(metric, pts, lo, reach, P, tree, rows[t], stack, pos, limit, out_idx, out_dist)
         counts[t] = cnt
         pos += cnt
-
-
-@nb.njit(parallel=True, cache=True)
-def _kd_chunks(metric, pts, lo, reach, P, tree, rows, starts, limits, out_idx, out_dist):
-    """Chunk c handles ``rows`` c*nr/nchunks .. and writes from ``starts[c]`` up to ``limits[c]``."""
-    nr = rows.shape[0]
-    nchunks = starts.shape[0]
-    counts = np.zeros(nr, dtype=np.int64)
-    for c in nb.prange(nchunks):
-        stack = np.empty(STACK, dtype=np.int64)
-        _kd_rows(stack, metric, pts, lo, reach, P, tree, rows, c * nr // nchunks, (c + 1) * nr // nchunks,
-                 starts[c], limits[c], out_idx, out_dist, counts)
-    return counts
-
-
-@nb.njit(cache=True)
-def kd_neighbours(metric, pts, lo, hi, reach, P, tree, sample, nchunks):
-    """Neighbour CSR (batch-local ids) in one pass when it fits.
-
-    The neighbours of ``sample`` rows are counted first; each chunk then gets room for twice the sampled
-    mean per point (+8).  Only when a chunk overflows its room does a second, exactly sized pass run.
-    """
-    b = hi - lo
-    nothing_i = np.empty(0, dtype=np.int64)
-    nothing_d = np.empty(0, dtype=np.float64)
-    zeros = np.zeros(min(nchunks, max(1, sample.shape[0])), dtype=np.int64)
-    probe = _kd_chunks(metric, pts, lo, reach, P, tree, sample, zeros, zeros, nothing_i, nothing_d)
-    per_point = 8 + 2 * (probe.sum() // max(1, sample.shape[0]))
-    nchunks = max(1, min(b, nchunks))
-    rows = np.arange(b)
-    starts, limits = chunk_room(b, nchunks, per_point)
-    buf_idx = np.empty(b * per_point, dtype=np.int64)
-    buf_dist = np.empty(b * per_point, dtype=np.float64)
-    counts = _kd_chunks(metric, pts, lo, reach, P, tree, rows, starts, limits, buf_idx, buf_dist)
-    ptr, idx, dist, fits = compact_chunks(counts, starts, limits, buf_idx, buf_dist)
-    if not fits:  # exact room: a second pass writes straight into the output
-        _kd_chunks(metric, pts, lo, reach, P, tree, rows, starts, limits, idx, dist)
-    return ptr, idx, dist

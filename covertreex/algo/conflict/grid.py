@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from covertreex.algo.conflict._grid_numba import CELL_LIMIT, cell_keys, grid_neighbours
+from covertreex.algo.conflict._grid_numba import CELL_LIMIT, cell_keys, grid_rows
+from covertreex.algo.conflict.one_pass import one_pass_csr
 from covertreex.algo.order import spread_dims
 
 GRID_DIMS = 3
@@ -39,5 +40,11 @@ class GridConflictGraph:
         members = np.argsort(keys, kind="stable").astype(np.int64)
         ukeys, ustart = np.unique(keys[members], return_index=True)
         ustart = np.append(ustart, len(keys)).astype(np.int64)
-        return grid_neighbours(metric, pts, lo, hi, reach, sub, origin, cell, ukeys, ustart, members,
-                               GRID_SLOTS_PER_POINT, CHUNKS_PER_THREAD * numba.get_num_threads())
+        grid = (sub, origin, cell, ukeys, ustart, members)
+        b, nd = hi - lo, sub.shape[1]
+
+        def fill(start, stop, pos, limit, out_idx, out_dist, counts):
+            work = tuple(np.empty(nd, dtype=np.int64) for _ in range(3))
+            grid_rows(work, metric, pts, lo, b, reach, grid, start, stop, pos, limit, out_idx, out_dist, counts)
+
+        return one_pass_csr(b, CHUNKS_PER_THREAD * numba.get_num_threads(), GRID_SLOTS_PER_POINT, fill)

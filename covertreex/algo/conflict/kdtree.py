@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from covertreex.algo.conflict._kdtree_numba import kd_build, kd_neighbours
+from covertreex.algo.conflict._kdtree_numba import STACK, kd_build, kd_rows
+from covertreex.algo.conflict.one_pass import one_pass_csr
 from covertreex.metrics.base import RESIDUAL
 
 KD_LEAF_SIZE = 16
@@ -33,3 +34,20 @@ class KdTreeConflictGraph:
         sample = np.unique(np.linspace(0, b - 1, min(b, KD_SIZE_SAMPLE)).astype(np.int64))
         return kd_neighbours(metric, pts, lo, hi, reach, P, kd_build(P, KD_LEAF_SIZE), sample,
                              CHUNKS_PER_THREAD * numba.get_num_threads())
+
+
+def kd_neighbours(metric, pts, lo, hi, reach, P, tree, sample, nchunks):
+    """Neighbour CSR (batch-local ids) from a k-d tree over the round's points ``P``, in one pass when it
+    fits: the neighbours of the ``sample`` rows are counted first, and each point gets room for twice
+    their mean (+8); a chunk that overflows its room makes ``one_pass_csr`` run an exact second pass."""
+
+    def rows_of(rows):
+        def fill(start, stop, pos, limit, out_idx, out_dist, counts):
+            kd_rows(np.empty(STACK, dtype=np.int64), metric, pts, lo, reach, P, tree, rows, start, stop, pos, limit,
+                    out_idx, out_dist, counts)
+        return fill
+
+    probe = np.zeros(sample.shape[0], dtype=np.int64)
+    rows_of(sample)(0, sample.shape[0], 0, 0, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64), probe)
+    per_point = 8 + 2 * int(probe.sum() // max(1, sample.shape[0]))
+    return one_pass_csr(hi - lo, nchunks, per_point, rows_of(np.arange(hi - lo, dtype=np.int64)))
