@@ -9,7 +9,7 @@ import covertreex
 
 # lowest first; modules of one layer may import each other
 LAYERS = (
-    ("covertreex.validation", "covertreex.data"),
+    ("covertreex.validation", "covertreex.data", "covertreex.threads"),
     ("covertreex.kernels",),
     ("covertreex.metrics",),
     ("covertreex.core",),

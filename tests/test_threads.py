@@ -1,4 +1,4 @@
-"""Chunked work on threads (core.threads): every piece runs exactly once, errors reach the caller, and
+"""Chunked work on threads (covertreex.threads): every piece runs exactly once, errors reach the caller, and
 answers do not depend on the thread count."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from covertreex import CoverTree, Runtime
-from covertreex.core.threads import chunk_ranges, each_in_threads
+from covertreex.threads import chunk_ranges, each_in_threads
 
 
 @pytest.mark.parametrize("n, nchunks, min_size", [(0, 4, 1), (1, 4, 1), (10, 3, 1), (1000, 16, 64), (100, 16, 64),

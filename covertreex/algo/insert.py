@@ -24,7 +24,7 @@ from covertreex.algo.types import LevelScope, RoundStats
 from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
 from covertreex.core._stack_numba import stack_bound
 from covertreex.core._walk_numba import NUM_COUNTS
-from covertreex.core.threads import chunk_ranges, each_in_threads
+from covertreex.threads import chunk_ranges, each_in_threads
 from covertreex.core.tree import PCCTree, readonly_view
 
 

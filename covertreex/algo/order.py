@@ -8,8 +8,8 @@ import numba
 import numpy as np
 
 from covertreex.algo._order_numba import hilbert_rows
-from covertreex.core.threads import chunk_ranges, each_in_threads
 from covertreex.runtime.config import check_choice
+from covertreex.threads import chunk_ranges, each_in_threads
 
 _HILBERT_DIMS = 3
 HILBERT_CHUNKS_PER_THREAD = 2  # rows cost the same: chunks only to use every thread

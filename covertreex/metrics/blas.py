@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_limits
 
-from covertreex.core.threads import each_in_threads
+from covertreex.threads import each_in_threads
 
 
 def single_threaded_blas():

@@ -46,7 +46,7 @@ def offer(best_d, best_i, d, pid):
     best_i[pos] = pid
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False)  # called once per scanned range: not inlined (~2 s less cold compilation)
 def scan_range(metric, queries, q, pts, ids, start, stop, ex_lo, ex_hi, skip, lim, best_d, best_i):
     """Offer every position in [start, stop) outside [ex_lo, ex_hi), != skip and with id < lim;
     returns the distances computed."""

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from covertreex.core.tree import readonly_view
 from covertreex.kernels._approx_numba import KERNEL_ABS_ERR, KERNEL_REL_ERR
 from covertreex.metrics.blas import in_parallel
 from covertreex.metrics.residual_dense import screen_gamma, split_rows, v_norms
@@ -102,14 +103,17 @@ class Columns(NamedTuple):
                        _largest_norm(V) if v_max is None else v_max)
 
 
+# The kernels read their inputs through read-only views: tree rows are read-only, fresh query rows
+# are not, and each mix would compile the kernels again (~6 s cold for the second signature).
 def _screen(slots, E, queries, q_rows, Cq, uq, cols: Columns, c0, col_stop, exclude, G, k, state: RowState):
-    screen_block(slots, E, queries, q_rows, Cq, uq, cols.F, cols.coords_t, cols.u, c0, col_stop, exclude, G, k,
+    inputs = map(readonly_view, (queries, q_rows, Cq, uq, cols.F, cols.coords_t, cols.u))
+    screen_block(slots, E, *inputs, c0, readonly_view(col_stop), readonly_view(exclude), readonly_view(G), k,
                  *state)
 
 
 def _finish(slots, queries, q_rows, cols: Columns, state: RowState):
-    finish_rows(slots, queries, q_rows, cols.F, state.thr, state.cand_id, state.cand_up, state.cand_n,
-                state.best_d, state.best_i)
+    finish_rows(slots, readonly_view(queries), readonly_view(q_rows), readonly_view(cols.F), state.thr,
+                state.cand_id, state.cand_up, state.cand_n, state.best_d, state.best_i)
 
 
 def dense_knn(Fx: np.ndarray, metric, queries: np.ndarray, q_rows: np.ndarray, exclude: np.ndarray,

@@ -6,12 +6,12 @@ import numba
 import numpy as np
 
 from covertreex.core._walk_numba import NUM_COUNTS
-from covertreex.core.threads import chunk_ranges, each_in_threads
 from covertreex.core.tree import PCCTree, readonly_view
 from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_chunk
 from covertreex.queries.dense import dense_all_points, dense_knn, rows_by_id
 from covertreex.queries.types import KnnResult
+from covertreex.threads import chunk_ranges, each_in_threads
 
 
 # Subtrees of at most this many points are scanned as one contiguous range instead of bounded node by

@@ -10,12 +10,12 @@ from collections.abc import Callable
 import numpy as np
 
 from covertreex.algo.conflict._chunks_numba import chunk_room, compact_chunks
-from covertreex.core.threads import chunk_ranges, each_in_threads
+from covertreex.threads import chunk_ranges, each_in_threads
+
+MIN_CHUNK = 64  # points: a smaller chunk is not worth starting a thread for (~0.13 ms)
 
 # fill(start, stop, pos, limit, out_idx, out_dist, counts): rows start..stop-1, pairs written from pos
 # while below limit, counts[row] = that row's neighbour count (all of them, written or not)
-MIN_CHUNK = 64  # points: a smaller chunk is not worth starting a thread for (~0.13 ms)
-
 Fill = Callable[[int, int, int, int, np.ndarray, np.ndarray, np.ndarray], None]
 
 
