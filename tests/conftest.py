@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+
+
+def cli_text(output: str) -> str:
+    """A command's output as one line of words: the rich error box's borders and the line breaks of its
+    wrapping (which moves with the width of a temporary path) removed."""
+    return " ".join(re.sub("[\u2500-\u257f]", " ", output).split())
 
 
 def make_data(shape: str, n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import cli_text
 from typer.testing import CliRunner
 
 from covertreex.cli.main import app
@@ -71,7 +72,7 @@ def test_bad_arguments_exit_2_with_a_clear_message():
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
-        assert message in " ".join(result.output.split()), (args, result.output)
+        assert message in cli_text(result.output), (args, result.output)
 
 
 def test_bench_residual_runs_every_task_exactly(tmp_path):
@@ -153,7 +154,7 @@ def test_bench_residual_bad_arguments_exit_2():
     for args, message in cases:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
-        assert message in " ".join(result.output.split()), (args, result.output)
+        assert message in cli_text(result.output), (args, result.output)
 
 
 def test_bench_jit_times_cold_and_warm_starts_in_fresh_interpreters(tmp_path):
@@ -175,7 +176,7 @@ def test_bench_jit_bad_arguments_exit_2():
                           (["bench", "jit", "--repeat", "0"], "--repeat")]:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
-        assert message in " ".join(result.output.split()), (args, result.output)
+        assert message in cli_text(result.output), (args, result.output)
 
 
 def test_bench_residual_gated_rows_with_recall_intervals(tmp_path):
@@ -224,7 +225,7 @@ def test_gate_calibrate_then_audit_and_guardrail(tmp_path):
     assert runner.invoke(app, ["guardrail", str(log), "--min-recall", str(recall)]).exit_code == 0
     assert runner.invoke(app, ["guardrail", str(log), "--min-recall", str(min(1.0, recall + 1e-4))]).exit_code == 1
     stale = runner.invoke(app, ["gate", "audit", str(profile), "--workload", "vif-realistic", "--n", "1600"])
-    assert stale.exit_code == 2 and "recalibrate" in " ".join(stale.output.split())
+    assert stale.exit_code == 2 and "recalibrate" in cli_text(stale.output)
     (tmp_path / "bad.json").write_text("{}")
     bad = runner.invoke(app, ["gate", "audit", str(tmp_path / "bad.json"), *common])
     assert bad.exit_code == 2 and "gate-profile" in bad.output

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import cli_text
 from typer.testing import CliRunner
 
 from covertreex import CoverTree, Residual, Runtime
@@ -100,7 +101,7 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, points, args, message):
     args = [a.format(x=tmp_path / "x.npy", log=log) for a in args]
     r = _invoke(*args)
     assert r.exit_code == 2, r.output
-    assert message in " ".join(r.output.split()).replace("│", ""), r.output
+    assert message in cli_text(r.output), r.output
 
 
 def _run_log(tmp_path, points):
@@ -262,7 +263,7 @@ def test_untrusted_tree_files_are_refused_with_a_clear_error(tmp_path, points):
     r = _invoke("query", truncated, "--k", 3, "--out", tmp_path / "n.npy")
     assert r.exit_code == 2 and "readable" in r.output
     r = _invoke("query", tmp_path / "crafted_radius.npz", "--k", 3, "--out", tmp_path / "n.npy")
-    assert r.exit_code == 2 and "radius" in " ".join(r.output.split())
+    assert r.exit_code == 2 and "radius" in cli_text(r.output)
 
 
 def test_version_1_files_load_with_their_derived_arrays_rebuilt(tmp_path, points):
@@ -340,7 +341,7 @@ def test_residual_files_with_precomputed_factors_and_tampering(tmp_path, points)
 def test_csv_problems_are_located_as_users_count(tmp_path, text, message):
     (tmp_path / "bad.csv").write_text(text)
     r = _invoke("build", tmp_path / "bad.csv", "--out", tmp_path / "t.npz")
-    assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+    assert r.exit_code == 2 and message in cli_text(r.output), r.output
 
 
 def test_build_progress_counts_every_point_of_every_round():

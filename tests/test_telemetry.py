@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import make_data
+from conftest import cli_text, make_data
 
 from covertreex import CoverTree, Runtime
 from covertreex.telemetry import SCHEMAS, TelemetryWriter, load, summarize, validate
@@ -156,4 +156,4 @@ def test_load_reports_the_bad_line(tmp_path):
     from covertreex.cli.main import app
 
     result = CliRunner().invoke(app, ["telemetry", "summary", str(empty)])
-    assert result.exit_code == 2 and "no telemetry events" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "no telemetry events" in cli_text(result.output), result.output
