@@ -86,15 +86,14 @@ _parent_walk = make_walk(PARENT_RULE)
 
 
 @nb.njit(cache=True, nogil=True, _nrt=False)
-def parents_chunk(keys, nodes, aux, best, counts, metric, slack, pts, level, parent, tree, root, lo, t_start, t_stop,
+def parents_chunk(keys, nodes, aux, counts, best, metric, slack, pts, level, parent, tree, root, lo, t_start, t_stop,
                   out_p, out_d, out_evals):
     """For batch points ``lo + t_start .. lo + t_stop - 1``, the nearest tree node that may be the
     point's parent (``d <= 2**level``), that distance and the distances computed, written at ``t`` of
     ``out_p``, ``out_d``, ``out_evals``.  A serial kernel that releases the GIL (``algo.insert`` runs
     chunks on threads).
 
-    Workspace: a stack of ``stack_bound`` entries (``keys``, ``nodes``, ``aux``), a one-element ``best``
-    array and ``NUM_COUNTS`` ``counts``.  ``tree``: the growing tree's ``BuildView``.  The previous
+    Workspace: ``core.walk.walk_workspace`` of ``stack_bound`` entries and a one-element ``best`` array.  ``tree``: the growing tree's ``BuildView``.  The previous
     point's parent (or its first ancestor that may take x) gives a first candidate; the walk then skips a
     subtree only when no point in it can be both nearer than the current best and allowed as a parent
     (``slack``: the metric's absolute rounding room, added to every bound).  Compiled without reference

@@ -23,9 +23,9 @@ from covertreex.algo.schedule import prefix_schedule
 from covertreex.algo.types import LevelScope, RoundStats
 from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
 from covertreex.core._stack_numba import stack_bound
-from covertreex.core._walk_numba import NUM_COUNTS
-from covertreex.threads import chunk_ranges, each_in_threads
 from covertreex.core.tree import PCCTree, readonly_view
+from covertreex.core.walk import walk_workspace
+from covertreex.threads import chunk_ranges, each_in_threads
 
 
 # The round's points are split into this many chunks per thread for the parent search: points in dense
@@ -44,9 +44,8 @@ def find_tree_parents(metric, slack, pts, level, parent, view, root: int, lo: in
     stack = stack_bound(readonly_view(view.child_ptr), readonly_view(view.child_idx), root)
 
     def chunk(bounds):
-        work = (np.empty(stack, dtype=np.float64), np.empty(stack, dtype=np.int64), np.empty(stack, dtype=np.float64),
-                np.empty(1, dtype=np.int64), np.empty(NUM_COUNTS, dtype=np.int64))
-        parents_chunk(*work, metric, slack, pts, level, parent, view, root, lo, *bounds, *out)
+        best = np.empty(1, dtype=np.int64)
+        parents_chunk(*walk_workspace(stack), best, metric, slack, pts, level, parent, view, root, lo, *bounds, *out)
 
     each_in_threads(chunk, chunk_ranges(b, CHUNKS_PER_THREAD * numba.get_num_threads(), MIN_CHUNK))
     return out

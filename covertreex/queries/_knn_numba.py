@@ -24,8 +24,9 @@ from covertreex.metrics._distance_numba import (SQ_SLACK, euclidean_sqdistance_b
 
 SEED_EXTRA = 16
 NO_LIMIT = np.iinfo(np.int64).max  # id_limit of a row with no predecessor restriction
-# position 0 as an int64: a literal 0 passed to a (not inlined) jitted function compiles it once more
-ROOT = np.int64(0)
+# 0 as an int64 (the root's position, an empty window's ends): a literal 0 passed to a (not inlined)
+# jitted function compiles it once more
+ZERO = np.int64(0)
 # columns of the per-query traversal counters (``counters`` of ``knn_chunk``'s ``out``)
 COUNTERS = ("nodes_visited", "pruned_radius", "pruned_parent", "pruned_subtree_id")
 
@@ -115,13 +116,13 @@ _knn_walk = make_walk(KNN_RULE)
 
 
 @nb.njit(cache=True, nogil=True, _nrt=False)
-def knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, batch, out, leaf_scan, t_start, t_stop):
+def knn_chunk(keys, nodes, aux, counts, best_d, best_i, metric, slack, view, batch, out, leaf_scan, t_start, t_stop):
     """k nearest tree points of ``queries[query_order[t]]`` for t in ``t_start .. t_stop-1``, written to
     row ``out_row[t]`` (a serial kernel that releases the GIL; ``queries.knn`` runs chunks on threads).
 
-    Workspace (used by one call at a time): a traversal stack (``keys``, ``nodes``, ``aux``) of at least
-    ``stack_bound(child_ptr, child_idx, 0)`` entries (it is never grown), the top-k ``best_d``/``best_i``
-    and ``NUM_COUNTS`` ``counts``.  ``view``: the tree's arrays
+    Workspace (used by one call at a time): ``core.walk.walk_workspace`` of at least
+    ``stack_bound(child_ptr, child_idx, 0)`` entries (the stack is never grown) and the top-k
+    ``best_d``/``best_i``.  ``view``: the tree's arrays
     (``core.tree.TreeView``); its ``edge_*`` arrays hold each child's data in children order
     (``child_idx``), so scanning a node's children reads contiguous memory.  ``batch``:
     ``(queries, query_order, out_row, exclude, id_limit)``; ``exclude[t]`` is a tree position never
@@ -159,7 +160,7 @@ def knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, bat
             seed_lo = max(0, skip - k // 2 - SEED_EXTRA)
             seed_hi = min(pts.shape[0], seed_lo + k + 1 + 2 * SEED_EXTRA)
             seed_lo = max(0, seed_hi - k - 1 - 2 * SEED_EXTRA)
-            counts[COUNT_EVALS] += scan_range(metric, queries, q, pts, ids, seed_lo, seed_hi, ROOT, ROOT, skip, lim,
+            counts[COUNT_EVALS] += scan_range(metric, queries, q, pts, ids, seed_lo, seed_hi, ZERO, ZERO, skip, lim,
                                               best_d, best_i)
         if min_id[0] < lim:  # predecessor rows: anything with an id below the limit at all
             d0 = point_distance(metric, queries, q, pts, 0)
@@ -168,7 +169,7 @@ def knn_chunk(keys, nodes, aux, best_d, best_i, counts, metric, slack, view, bat
             if skip != 0 and (seed_lo > 0 or seed_hi == 0) and ids[0] < lim:
                 offer(best_d, best_i, d0, ids[0])
             ctx = (best_d, best_i, skip, lim, seed_lo, seed_hi, leaf_scan)
-            _knn_walk(view, ctx, metric, queries, q, slack, keys, nodes, aux, ROOT, d0, best_d[k - 1], counts)
+            _knn_walk(view, ctx, metric, queries, q, slack, keys, nodes, aux, ZERO, d0, best_d[k - 1], counts)
         row = out_row[t]
         for j in range(k):
             out_ids[row, j] = best_i[j]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from covertreex.core._walk_numba import NUM_COUNTS
 from covertreex.core.tree import PCCTree, readonly_view
+from covertreex.core.walk import walk_workspace
 from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_chunk
 from covertreex.queries.dense import dense_all_points, dense_knn, rows_by_id
@@ -28,14 +28,6 @@ def leaf_scan(kind: int, dim: int) -> int:
     return LEAF_SCAN_HIGH_DIM if kind == EUCLIDEAN and dim > LOW_DIM else LEAF_SCAN_LOW_DIM
 
 
-def _workspace(stack_size: int, k: int) -> tuple[np.ndarray, ...]:
-    """Scratch arrays of one ``knn_chunk`` call: a traversal stack (keys, nodes, aux) of ``stack_size``
-    entries, the top-k distances and ids, and the walk's counters."""
-    return (np.empty(stack_size, dtype=np.float64), np.empty(stack_size, dtype=np.int64),
-            np.empty(stack_size, dtype=np.float64), np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64),
-            np.empty(NUM_COUNTS, dtype=np.int64))
-
-
 def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit, k: int, n_out: int) -> KnnResult:
     batch = tuple(map(readonly_view, (queries, query_order, out_row, exclude, id_limit)))
     ids = np.empty((n_out, k), dtype=np.int64)
@@ -47,7 +39,8 @@ def _run(tree: PCCTree, metric, queries, query_order, out_row, exclude, id_limit
     out, view, stack = (ids, dist, evals, counters), tree.view, tree.stack_size
 
     def chunk(bounds):
-        knn_chunk(*_workspace(stack, k), metric.slots, slack, view, batch, out, scan, *bounds)
+        best_d, best_i = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64)
+        knn_chunk(*walk_workspace(stack), best_d, best_i, metric.slots, slack, view, batch, out, scan, *bounds)
 
     each_in_threads(chunk, chunk_ranges(batch[1].shape[0], CHUNKS_PER_THREAD * numba.get_num_threads()))
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters)
