@@ -11,7 +11,7 @@ from conftest import SHAPES, make_data
 from covertreex import CoverTree, Runtime
 from covertreex.queries._knn_numba import NO_LIMIT
 from covertreex.queries.groups import knn_all_grouped, partition
-from covertreex.queries.knn import GROUPED_MAX_DIM, _run, grouped, knn_self
+from covertreex.queries.knn import GROUPED_MAX_DIM, GROUPED_MIN_POINTS, _run, grouped, knn_self
 from covertreex.reference import brute_force_knn
 
 
@@ -101,9 +101,18 @@ def test_float32_points_and_tiny_trees():
             np.testing.assert_array_equal(res.distances[:, :found], od)
 
 
-def test_all_points_queries_use_groups_up_to_three_dimensions_only():
+def test_all_points_queries_use_groups_up_to_three_dimensions_from_enough_points():
     tree = CoverTree().fit(make_data("gaussian", 300, 3, seed=1))
-    kind = tree.metric.slots.kind
-    assert GROUPED_MAX_DIM == 3 and grouped(kind, 1) and grouped(kind, 3) and not grouped(kind, 4)
-    residual_kind = 1 - kind
-    assert not grouped(residual_kind, 2)
+    kind, many = tree.metric.slots.kind, GROUPED_MIN_POINTS
+    assert GROUPED_MAX_DIM == 3 and grouped(kind, many, 1) and grouped(kind, many, 3)
+    assert not grouped(kind, many, 4) and not grouped(kind, many - 1, 3)
+    assert not grouped(1 - kind, many, 2)  # the residual metric
+
+
+def test_dispatched_grouped_search_matches_oracle():
+    X = make_data("clusters", GROUPED_MIN_POINTS, 2, seed=5)
+    tree = CoverTree().fit(X)
+    oi, od = brute_force_knn(X, k=5)
+    ids, dist = tree.knn(k=5, return_distances=True)
+    np.testing.assert_array_equal(dist, od)
+    np.testing.assert_array_equal(ids, oi)

@@ -24,6 +24,9 @@ LEAF_SCAN_LOW_DIM, LEAF_SCAN_HIGH_DIM, LOW_DIM = 64, 256, 3
 # 0.35 s, d=3 0.42 vs 0.72 s per-query walks; at d=8 (n=32,768) groups lose (5.5 vs 2.6 s): a group's
 # ball then holds most of the data.
 GROUPED_MAX_DIM = 3
+# ... and from this many points: below it the gain is milliseconds, while compiling the group kernels
+# costs ~10 s once per installation (Numba's cache keeps them), so small data never pays for them.
+GROUPED_MIN_POINTS = 16_384
 # Queries are split into this many chunks per thread: query costs vary (dense regions, predecessor rows
 # of different lengths), so many small chunks keep both threads busy to the end.
 CHUNKS_PER_THREAD = 16
@@ -126,8 +129,8 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
     (all ids in order when None).  ``predecessor``: only points with a smaller id are candidates.
 
     Queries run in tree (depth-first) order, so consecutive queries touch the same memory.  All-points
-    Euclidean queries in up to ``GROUPED_MAX_DIM`` dimensions run in groups that share one walk
-    (``queries.groups``); the answers are the same, bit for bit.
+    Euclidean queries in up to ``GROUPED_MAX_DIM`` dimensions on ``GROUPED_MIN_POINTS`` or more points run
+    in groups that share one walk (``queries.groups``); the answers are the same, bit for bit.
     """
     if query_ids is None:
         positions = np.arange(tree.num_points, dtype=np.int64)
@@ -148,7 +151,7 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
 
     if positions.shape[0] and _pick(engine, tree, pilot) == "dense":
         return dense_self(rows_by_id(tree), metric, k, query_ids, predecessor)
-    if query_ids is None and not predecessor and grouped(metric.slots.kind, tree.points.shape[1]):
+    if query_ids is None and not predecessor and grouped(metric.slots.kind, *tree.points.shape):
         result, lone = knn_all_grouped(tree, metric, k)
         if lone.size:  # lone nodes and spread-out super-groups: walks of their own
             _run(tree, metric, tree.points, lone, tree.ids[lone], lone, np.full(lone.shape[0], NO_LIMIT), k, 0, result)
@@ -156,6 +159,7 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])
 
 
-def grouped(kind: int, dim: int) -> bool:
-    """Do all-points queries run in shared-walk groups (Euclidean, up to ``GROUPED_MAX_DIM`` coordinates)?"""
-    return kind == EUCLIDEAN and dim <= GROUPED_MAX_DIM
+def grouped(kind: int, points: int, dim: int) -> bool:
+    """Do all-points queries run in shared-walk groups (Euclidean, up to ``GROUPED_MAX_DIM`` coordinates,
+    from ``GROUPED_MIN_POINTS`` points)?"""
+    return kind == EUCLIDEAN and dim <= GROUPED_MAX_DIM and points >= GROUPED_MIN_POINTS
