@@ -94,13 +94,16 @@ def _suffix(child_ptr, child_idx, subtree_end, level, first, stop, cap, span):
 def query_groups(child_ptr, child_idx, subtree_end, level, small, big, span, members, ptr, sptr, singles, big_todo,
                  todo):
     """Partition the tree's positions into groups of at most ``small`` points, nested in super-groups
-    of at most ``big``; returns (groups, super-groups, lone nodes).  Group g is
-    ``members[ptr[g]:ptr[g + 1]]``: its node first, then a contiguous range of positions (the subtrees
-    of the node's last children, ``_suffix``); super-group s is groups ``sptr[s] .. sptr[s + 1]-1``:
-    one node with the subtrees of its last children under the larger cap, split into groups from that
-    node down (the node itself may be lone; the super-group's walk is centred on its first group's node).  A node left alone (no children joined it) goes to
-    ``singles`` instead: it is answered on its own.  Buffers: ``members``, ``singles``, ``big_todo`` and
-    ``todo`` of n entries, ``ptr`` and ``sptr`` of n + 1."""
+    of at most ``big``; returns (groups, super-groups, lone nodes).
+
+    Group g is ``members[ptr[g]:ptr[g + 1]]``: its node first, then a contiguous range of positions (the
+    subtrees of the node's last children, ``_suffix``).  Super-group s is groups
+    ``sptr[s] .. sptr[s + 1]-1``: one node with the subtrees of its last children under the larger cap,
+    split into groups from that node down (the node itself may be lone; the super-group's walk is
+    centred on its first group's node).  A node left alone (no children joined it) goes to ``singles``
+    instead: it is answered on its own.  Buffers: ``members``, ``singles``, ``big_todo`` and ``todo`` of
+    n entries, ``ptr`` and ``sptr`` of n + 1.
+    """
     used = 0
     groups = 0
     supers = 0
