@@ -59,9 +59,10 @@ def test_grouped_answers_match_oracle(shape, d):
     tree = CoverTree(Runtime(seed=d)).fit(X)
     for k in (1, 10):
         oi, od = brute_force_knn(X, k=k)
-        # default shapes; tiny groups; no windows; every super-group kept; every one handed back
+        # default shapes; tiny groups; no windows; every super-group kept; every one handed back; hit
+        # buffers of crowd * big + 1 = 161 entries, which many walks overflow (handed back, not lost)
         for kw in ({}, {"small": 2, "big": 2, "window": 0, "whole": 1}, {"small": 3, "big": 16, "window": 1, "crowd": 10**9},
-                   {"crowd": 0}):
+                   {"crowd": 0}, {"big": 8, "crowd": 20}):
             res, _ = _complete(tree, tree.metric, k, **kw)
             np.testing.assert_array_equal(res.distances, od)
             np.testing.assert_array_equal(res.ids, oi)
@@ -74,8 +75,9 @@ def test_both_branches_run_and_agree_with_per_query_walks():
     walks = knn_self(arrays, tree.metric, 8, query_ids=np.arange(arrays.num_points))  # per-query walks
     kept, none = _complete(tree, tree.metric, 8, crowd=10**9)
     handed, everything = _complete(tree, tree.metric, 8, crowd=0)
-    assert everything == arrays.num_points - 0 and none < arrays.num_points
-    for res in (kept, handed, knn_self(arrays, tree.metric, 8)):
+    overflowed, some = _complete(tree, tree.metric, 8, big=8, crowd=80)  # hit buffers of 641 entries
+    assert everything == arrays.num_points and none < some < arrays.num_points
+    for res in (kept, handed, overflowed, knn_self(arrays, tree.metric, 8)):
         np.testing.assert_array_equal(res.ids, walks.ids)
         np.testing.assert_array_equal(res.distances, walks.distances)
         assert (res.distance_evaluations >= 8).all()

@@ -42,18 +42,25 @@ from covertreex.queries._knn_numba import ZERO, _knn_internal, _knn_reach, offer
 
 # The collecting walk: ``ctx`` = (hits (positions), count (1 element), slack, whole).  A visited child
 # within the bound is a hit; a subtree of at most ``whole`` points that the walk would enter is taken
-# whole, without distances (the groups filter hits by distance anyway, in vectorised passes).
+# whole, without distances (the groups filter hits by distance anyway, in vectorised passes).  Hits
+# beyond the buffer are counted, not stored: such a super-group is handed back (``group_chunk``).
 @nb.njit(inline="always", cache=True)
 def _never(tree, ctx, c):
     return False
 
 
 @nb.njit(inline="always", cache=True)
+def _record(ctx, c):
+    hits, count = ctx[0], ctx[1]
+    if count[0] < hits.shape[0]:
+        hits[count[0]] = c
+    count[0] += 1
+
+
+@nb.njit(inline="always", cache=True)
 def _hit_visit(tree, ctx, e, c, dc, tau):
     if not beyond(dc, tau, ctx[2], dc):
-        hits, count = ctx[0], ctx[1]
-        hits[count[0]] = c
-        count[0] += 1
+        _record(ctx, c)
     return tau
 
 
@@ -62,10 +69,8 @@ def _take_whole(tree, ctx, metric, q_pts, q, e, c, tau):
     size = tree.edge_size[e]
     if size > ctx[3]:
         return True, tau, 0
-    hits, count = ctx[0], ctx[1]
     for j in range(c + 1, c + size):  # c itself was visited
-        hits[count[0]] = j
-        count[0] += 1
+        _record(ctx, j)
     return False, tau, 0
 
 
@@ -286,12 +291,11 @@ def group_chunk(keys, nodes, aux, counts, scratch, best_d, best_i, metric, slack
         count[0] = 0
         d0 = math.sqrt(_sqdist(metric, pts, top, ZERO))
         if not beyond(d0, reach, slack, d0):
-            hits[0] = 0
-            count[0] = 1
+            _record((hits, count), ZERO)
         _collect(view, (hits, count, slack, whole), metric, pts, top, slack, keys, nodes, aux, ZERO, d0, reach, counts)
         nh = count[0]
         size = ptr[stop_g] - base
-        if nh > crowd * size:  # a sparse, spread-out super-group: its members walk on their own
+        if nh > crowd * size or nh > hits.shape[0]:  # spread out (or more hits than stored): members walk alone
             for t in range(base, ptr[stop_g]):
                 deferred[deferred_count[0]] = members[t]
                 deferred_count[0] += 1

@@ -55,6 +55,7 @@ def knn_all_grouped(tree: PCCTree, metric, k: int, small: int = GROUP_CAP, big: 
     n, dim = tree.points.shape
     groups, singles = partition(tree, small, big, span)
     groups = tuple(map(readonly_view, groups))
+    ptr, sptr = groups[1], groups[2]
     ids = np.empty((n, k), dtype=np.int64)
     dist = np.empty((n, k), dtype=np.float64)
     evals = np.zeros(n, dtype=np.int64)
@@ -62,15 +63,20 @@ def knn_all_grouped(tree: PCCTree, metric, k: int, small: int = GROUP_CAP, big: 
     slack = metric.prune_slack(tree.points)
     out, view, stack = (ids, dist, evals, counters), tree.view, tree.stack_size
 
+    # A super-group with more hits than ``crowd`` per member is handed back, so storing
+    # crowd * big + 1 hits is enough (the walk counts the rest): buffers stay small for any n.
+    room = min(n, crowd * big + 1)
+    seed_rows = small + 2 * window + 1
+
     def chunk(bounds):
-        per_hit = (np.empty(n, dtype=np.int64), np.zeros(1, dtype=np.int64), _coords(dim, n))
-        per_candidate = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), _coords(dim, n),
-                         np.empty(n, dtype=np.float64), np.empty(n, dtype=np.int64))
+        per_hit = (np.empty(room, dtype=np.int64), np.zeros(1, dtype=np.int64), _coords(dim, room))
+        per_candidate = (np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64), _coords(dim, room),
+                         np.empty(max(room, seed_rows), dtype=np.float64), np.empty(room, dtype=np.int64))
         per_member = (np.empty(big, dtype=np.float64), np.empty(big, dtype=np.float64))
-        seed_rows = small + 2 * window + 1
         per_seed = (np.empty(seed_rows, dtype=np.int64), _coords(dim, seed_rows))
         best_d, best_i = np.empty(k, dtype=np.float64), np.empty(k, dtype=np.int64)
-        deferred, count = np.empty(n, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        members = ptr[sptr[bounds[1]]] - ptr[sptr[bounds[0]]]  # the most this chunk can hand back
+        deferred, count = np.empty(members, dtype=np.int64), np.zeros(1, dtype=np.int64)
         group_chunk(*walk_workspace(stack), per_hit + per_candidate + per_member + per_seed, best_d, best_i, metric.slots, slack,
                     view, groups, window, whole, crowd, out, deferred, count, *bounds)
         walkers.append(deferred[: count[0]])
