@@ -9,21 +9,14 @@ import pytest
 from conftest import SHAPES, make_data
 
 from covertreex import CoverTree, Runtime
-from covertreex.queries._knn_numba import NO_LIMIT
-from covertreex.queries.groups import knn_all_grouped, partition
-from covertreex.queries.knn import GROUPED_MAX_DIM, GROUPED_MIN_POINTS, _run, grouped, knn_self
+from covertreex.queries.groups import partition
+from covertreex.queries.knn import GROUPED_MAX_DIM, GROUPED_MIN_POINTS, grouped, grouped_self, knn_self
 from covertreex.reference import brute_force_knn
 
 
 def _complete(tree, metric, k, **shape):
-    """``knn_all_grouped`` with the handed-back rows filled by per-query walks (as ``knn_self`` does);
-    also returns how many rows were handed back."""
-    result, walkers = knn_all_grouped(tree.arrays, metric, k, **shape)
-    arrays = tree.arrays
-    if walkers.size:
-        _run(arrays, metric, arrays.points, walkers, arrays.ids[walkers], walkers,
-             np.full(walkers.shape[0], NO_LIMIT), k, 0, result)
-    return result, walkers.size
+    """``knn_self``'s grouped search of a ``CoverTree``'s arrays with group parameters ``shape``."""
+    return grouped_self(tree.arrays, metric, k, **shape)
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -82,5 +82,5 @@ def knn_all_grouped(tree: PCCTree, metric, k: int, small: int = GROUP_CAP, big: 
         walkers.append(deferred[: count[0]])
 
     walkers = [singles]
-    each_in_threads(chunk, chunk_ranges(groups[2].shape[0] - 1, CHUNKS_PER_THREAD * numba.get_num_threads()))
+    each_in_threads(chunk, chunk_ranges(sptr.shape[0] - 1, CHUNKS_PER_THREAD * numba.get_num_threads()))
     return KnnResult(ids=ids, distances=dist, distance_evaluations=evals, traversal=counters), np.concatenate(walkers)

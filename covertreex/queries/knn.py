@@ -152,11 +152,17 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
     if positions.shape[0] and _pick(engine, tree, pilot) == "dense":
         return dense_self(rows_by_id(tree), metric, k, query_ids, predecessor)
     if query_ids is None and not predecessor and grouped(metric.slots.kind, *tree.points.shape):
-        result, lone = knn_all_grouped(tree, metric, k)
-        if lone.size:  # lone nodes and spread-out super-groups: walks of their own
-            _run(tree, metric, tree.points, lone, tree.ids[lone], lone, np.full(lone.shape[0], NO_LIMIT), k, 0, result)
-        return result
+        return grouped_self(tree, metric, k)[0]
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])
+
+
+def grouped_self(tree: PCCTree, metric, k: int, **shape) -> tuple[KnnResult, int]:
+    """All-points k-NN in shared-walk groups (``queries.groups.knn_all_grouped``, ``shape`` its group
+    parameters), the rows it hands back answered by walks of their own; also returns how many were."""
+    result, lone = knn_all_grouped(tree, metric, k, **shape)
+    if lone.size:  # lone nodes and spread-out super-groups
+        _run(tree, metric, tree.points, lone, tree.ids[lone], lone, np.full(lone.shape[0], NO_LIMIT), k, 0, result)
+    return result, int(lone.size)
 
 
 def grouped(kind: int, points: int, dim: int) -> bool:
