@@ -72,3 +72,18 @@ def test_all_points_queries_pick_the_block_scan_where_tree_searches_see_most_poi
     # a line in 8 dimensions: the tree prunes almost everything, so it answers
     line = CoverTree().fit(make_data("collinear", many, 8, seed=2))
     assert knn_self(line.arrays, line.metric, 10).engine == "tree"
+
+
+def test_block_scan_answers_report_no_tree_counters_to_telemetry_and_profiles(tmp_path):
+    from covertreex import Runtime
+    from covertreex.bench.profiling import run_size
+    from covertreex.telemetry import TelemetryWriter, load
+
+    writer = TelemetryWriter(tmp_path / "t.jsonl", Runtime())
+    run = run_size(Runtime(), BLOCK_SCAN_MIN_POINTS, 8, 10, 1, 0, writer)  # the sweep of `covertreex breakdown`
+    writer.close()
+    assert run.visited_mean is None and run.evals_mean >= 10
+    queries = load(tmp_path / "t.jsonl")
+    event = queries[queries["schema_id"] == "covertreex.query"].iloc[0]
+    assert event["engine"] == "block-scan" and event["evals_mean"] == run.evals_mean
+    assert event["visited_mean"] is None or np.isnan(event["visited_mean"])

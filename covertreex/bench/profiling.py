@@ -39,7 +39,7 @@ class SizeRun:
     phases: dict  # seconds per build phase (summed over rounds), median repeat
     rounds: int
     evals_mean: float
-    visited_mean: float
+    visited_mean: float | None  # None when no tree walk answered (the block scan)
     build_runs: list
     query_runs: list
 
@@ -68,7 +68,8 @@ def run_size(runtime: Runtime, n: int, dim: int, k: int, repeat: int, seed: int,
     tb, tq, phases, rounds, result = runs[keep]
     visited = result.counter("nodes_visited")
     return SizeRun(n=n, dim=dim, build=tb.as_dict(), query=tq.as_dict(), phases=phases, rounds=rounds,
-                   evals_mean=float(result.distance_evaluations.mean()), visited_mean=float(visited.mean()),
+                   evals_mean=float(result.distance_evaluations.mean()),
+                   visited_mean=None if visited is None else float(visited.mean()),
                    build_runs=builds, query_runs=[r[1].wall_s for r in runs])
 
 

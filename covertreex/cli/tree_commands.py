@@ -116,7 +116,7 @@ def query(
     visited = result.counter("nodes_visited")
     table.add(f"{seconds:.3f}", f"{rows / seconds:,.0f}" if seconds > 0 else "—",
                   f"{result.distance_evaluations.mean():,.1f}" if rows else "—",
-                  f"{visited.mean():,.1f}" if rows else "—",
+                  f"{visited.mean():,.1f}" if rows and visited is not None else "—",
                   "—" if recall is None else f"{recall:.4f} ({min(verify_rows, rows)} rows)",
               ", ".join(str(f) for f in files))
     table.print(new_console())

@@ -16,12 +16,15 @@ class KnnResult:
     distances: np.ndarray  # (q, k) float64, +inf beside -1 ids
     distance_evaluations: np.ndarray  # (q,) int64 distance computations per query
     operation: OperationStats | None = None  # wall/CPU/RSS of the call, with Runtime(diagnostics=True)
-    engine: str = "tree"  # "tree", "dense" (blocked residual search) or "jax" (its screen in JAX): which answered
-    # (q, 4) int64 tree-traversal counters per query, columns ``TRAVERSAL_COUNTERS``; None for the dense engine
+    # which answered: "tree", "dense" (blocked residual search), "jax" (its screen in JAX) or "block-scan"
+    # (all-points Euclidean search of k-d leaves, ``queries.blockscan``)
+    engine: str = "tree"
+    # (q, 4) int64 tree-traversal counters per query, columns ``TRAVERSAL_COUNTERS``; None for the dense
+    # engines and the block scan
     traversal: np.ndarray | None = None
 
     def counter(self, name: str) -> np.ndarray | None:
-        """One traversal counter per query by name (None when the dense engine answered)."""
+        """One traversal counter per query by name (None when no tree walk answered)."""
         if name not in TRAVERSAL_COUNTERS:
             raise ValueError(f"counter must be one of {TRAVERSAL_COUNTERS}, got {name!r}")
         return None if self.traversal is None else self.traversal[:, TRAVERSAL_COUNTERS.index(name)]
