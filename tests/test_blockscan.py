@@ -9,8 +9,9 @@ import pytest
 from conftest import SHAPES, make_data
 
 from covertreex import CoverTree
-from covertreex.queries.blockscan import kd_leaves, knn_all_blockscan
-from covertreex.queries.knn import BLOCK_SCAN_MIN_POINTS, block_scan_may_pay, knn_self
+from covertreex.queries._knn_numba import NO_LIMIT
+from covertreex.queries.blockscan import kd_leaves, knn_all_blockscan, knn_blockscan
+from covertreex.queries.knn import BLOCK_SCAN_MIN_POINTS, BLOCK_SCAN_MIN_ROWS, block_scan_may_pay, knn_self
 from covertreex.reference import brute_force_knn
 
 
@@ -46,6 +47,41 @@ def test_block_scan_pads_rows_like_the_tree_search(n):
     np.testing.assert_array_equal(got.distances, want.distances)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("d", [1, 4, 8])
+def test_block_scan_of_new_points_tree_points_and_predecessor_rows_matches_oracle(shape, d):
+    X = make_data(shape, 600, d, seed=d)
+    Q = make_data(shape, 250, d, seed=d + 50) + 0.25
+    ids = np.random.default_rng(d).choice(600, 200, replace=False)
+    free = np.full(250, NO_LIMIT)
+    for k in (1, 7):
+        for leaf in (5, 128):
+            got = knn_blockscan(X, k, Q, np.full(250, -1), free, leaf)  # new points
+            oi, od = brute_force_knn(X, Q, k=k)
+            np.testing.assert_array_equal(got.distances, od)
+            np.testing.assert_array_equal(got.ids, oi)
+            got = knn_blockscan(X, k, X[ids], ids, np.full(200, NO_LIMIT), leaf)  # tree points, in any order
+            oi, od = brute_force_knn(X, k=k, rows=ids)
+            np.testing.assert_array_equal(got.distances, od)
+            np.testing.assert_array_equal(got.ids, oi)
+            rows = np.arange(k + 1, 600)  # predecessor rows: ids below the row's own
+            got = knn_blockscan(X, k, X[rows], rows, rows, leaf)
+            oi, od = brute_force_knn(X, k=k, rows=rows, predecessor=True)
+            np.testing.assert_array_equal(got.distances, od)
+            np.testing.assert_array_equal(got.ids, oi)
+
+
+def test_block_scan_pads_predecessor_rows_with_few_candidates():
+    X = make_data("gaussian", 50, 6, seed=1)
+    rows = np.arange(50)
+    got = knn_blockscan(X, 3, X, rows, rows, 4)
+    assert (got.ids[0] == -1).all() and np.isinf(got.distances[0]).all()
+    assert got.ids[1, 0] == 0 and (got.ids[1, 1:] == -1).all()
+    oi, od = brute_force_knn(X, k=3, rows=rows[3:], predecessor=True)
+    np.testing.assert_array_equal(got.ids[3:], oi)
+    np.testing.assert_array_equal(got.distances[3:], od)
+
+
 @pytest.mark.parametrize("leaf", [1, 5, 64])
 def test_kd_leaves_are_contiguous_bounded_halvings(leaf):
     X = make_data("clusters", 1000, 4, seed=leaf)
@@ -59,8 +95,10 @@ def test_all_points_queries_pick_the_block_scan_where_tree_searches_see_most_poi
     many = BLOCK_SCAN_MIN_POINTS
     tree = CoverTree().fit(make_data("gaussian", many, 8, seed=2))
     kind = tree.metric.slots.kind
-    assert block_scan_may_pay(kind, many, 8) and not block_scan_may_pay(kind, many, 3)
-    assert not block_scan_may_pay(kind, many - 1, 8) and not block_scan_may_pay(1 - kind, many, 8)
+    rows = BLOCK_SCAN_MIN_ROWS
+    assert block_scan_may_pay(kind, many, 8, rows) and not block_scan_may_pay(kind, many, 3, rows)
+    assert not block_scan_may_pay(kind, many - 1, 8, rows) and not block_scan_may_pay(1 - kind, many, 8, rows)
+    assert not block_scan_may_pay(kind, many, 8, rows - 1)
     oi, od = brute_force_knn(tree.arrays.points[tree.arrays.position_of], k=10)
     got = knn_self(tree.arrays, tree.metric, 10)
     assert got.engine == "block-scan"  # N(0, I) in 8 dimensions: a tree search evaluates ~40% of the points
@@ -69,6 +107,19 @@ def test_all_points_queries_pick_the_block_scan_where_tree_searches_see_most_poi
     ids, dist = tree.knn(k=10, return_distances=True)  # through the public API
     np.testing.assert_array_equal(ids, oi)
     np.testing.assert_array_equal(dist, od)
+    Q = make_data("gaussian", BLOCK_SCAN_MIN_ROWS, 8, seed=9)
+    got = tree.knn_result(Q, k=10)  # new points
+    oi, od = brute_force_knn(tree.arrays.points[tree.arrays.position_of], Q, k=10)
+    assert got.engine == "block-scan"
+    np.testing.assert_array_equal(got.ids, oi)
+    np.testing.assert_array_equal(got.distances, od)
+    pred = tree.knn_result(k=10, predecessor=True)  # Vecchia conditioning sets
+    oi, od = brute_force_knn(tree.arrays.points[tree.arrays.position_of], k=10, rows=np.arange(10, many),
+                             predecessor=True)
+    assert pred.engine == "block-scan"
+    np.testing.assert_array_equal(pred.ids[10:], oi)
+    np.testing.assert_array_equal(pred.distances[10:], od)
+    assert tree.knn_result(Q[: BLOCK_SCAN_MIN_ROWS - 1], k=10).engine == "tree"  # too few rows
     # a line in 8 dimensions: the tree prunes almost everything, so it answers
     line = CoverTree().fit(make_data("collinear", many, 8, seed=2))
     assert knn_self(line.arrays, line.metric, 10).engine == "tree"

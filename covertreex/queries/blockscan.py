@@ -1,21 +1,26 @@
-"""All-points Euclidean k-NN by a block scan, for data where a tree search evaluates most points anyway.
+"""Euclidean k-NN by a block scan, for data where a tree search evaluates most points anyway.
 
 In moderate dimensions with no low-dimensional structure (N(0, I) in 8 or 16 dimensions) a cover-tree
 search of k=10 evaluates a third of the points or more, one row at a time.  There a scan of contiguous
 blocks is cheaper per distance: the points are cut into leaves of at most ``LEAF`` points by median splits
-along the widest coordinate, and each leaf's rows scan every leaf in vectorised column passes, nearest
-leaf first, skipping a leaf whose bounding box lies beyond all of a block of rows' k-th best distances
+along the widest coordinate, the query rows into blocks the same way, and each block's rows scan every
+leaf in vectorised column passes, nearest leaf first, skipping a leaf whose bounding box lies beyond all
+of a group of rows' k-th best distances, or whose ids are all at or above the rows' id limits
 (``_blockscan_numba``).  Distances are ``point_sqdistance``'s, bit for bit, and ties are kept by id, so
-the answers equal the tree search's and the brute-force oracle's.  ``knn.knn_self`` picks it when its
-pilot of tree searches evaluates at least ``BLOCK_SCAN_SHARE`` of the points.
+the answers equal the tree search's and the brute-force oracle's.  ``knn.knn_self`` and
+``knn.knn_points`` pick it when a pilot of tree searches evaluates at least ``BLOCK_SCAN_SHARE`` of the
+candidate points (all points, tree points, predecessor rows and new points alike).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from covertreex.core.tree import readonly_view
-from covertreex.queries._blockscan_numba import scan_leaf
+from covertreex.queries._blockscan_numba import scan_block
+from covertreex.queries._knn_numba import NO_LIMIT
 from covertreex.queries.types import KnnResult
 from covertreex.threads import each_in_threads
 
@@ -42,27 +47,56 @@ def kd_leaves(X: np.ndarray, leaf: int = LEAF) -> tuple[np.ndarray, np.ndarray]:
     return perm, np.array(sorted(starts) + [n], dtype=np.int64)
 
 
-def knn_all_blockscan(X: np.ndarray, k: int, leaf: int = LEAF) -> KnnResult:
-    """The k nearest other rows of every row of ``X`` (points in id order), rows in id order, by
-    (distance, id), padded with -1 / +inf."""
-    n = X.shape[0]
-    perm, starts = kd_leaves(X, leaf)
-    P = np.ascontiguousarray(X[perm], dtype=np.float64)
-    Xt = np.ascontiguousarray(P.T)
-    lo = np.minimum.reduceat(P, starts[:-1], axis=0) if n else np.empty((0, X.shape[1]))
-    hi = np.maximum.reduceat(P, starts[:-1], axis=0) if n else np.empty((0, X.shape[1]))
-    best_d = np.full((n, k), np.inf)
-    best_i = np.full((n, k), -1, dtype=np.int64)
-    evals = np.zeros(n, dtype=np.int64)
-    args = tuple(map(readonly_view, (P, Xt, perm, starts, lo, hi)))
+class Leaves(NamedTuple):
+    """The points cut into k-d leaves, as the kernel reads them."""
+
+    Xt: np.ndarray  # (d, n) float64 coordinates in leaf order
+    ids: np.ndarray  # (n,) id of each column
+    starts: np.ndarray  # (leaves + 1,) first column of each leaf, then n
+    lo: np.ndarray  # (leaves, d) bounding boxes
+    hi: np.ndarray
+    min_id: np.ndarray  # (leaves,) smallest id in each leaf
+
+    @staticmethod
+    def of(X: np.ndarray, leaf: int) -> Leaves:
+        """``X``: the points in id order."""
+        perm, starts = kd_leaves(X, leaf)
+        P = np.ascontiguousarray(X[perm], dtype=np.float64)
+        firsts = starts[:-1]
+        return Leaves(np.ascontiguousarray(P.T), perm, starts, np.minimum.reduceat(P, firsts, axis=0),
+                      np.maximum.reduceat(P, firsts, axis=0), np.minimum.reduceat(perm, firsts))
+
+
+def knn_blockscan(X: np.ndarray, k: int, rows: np.ndarray, exclude: np.ndarray, id_limit: np.ndarray,
+                  leaf: int = LEAF) -> KnnResult:
+    """The k nearest points of ``X`` (points in id order) to each row of ``rows`` (coordinates), by
+    (distance, id), padded with -1 / +inf; row r leaves out id ``exclude[r]`` (-1: none) and ids at or
+    above ``id_limit[r]``.  Rows come back in the order given."""
+    m = rows.shape[0]
+    best_d = np.full((m, k), np.inf)
+    best_i = np.full((m, k), -1, dtype=np.int64)
+    evals = np.zeros(m, dtype=np.int64)
+    if m == 0 or X.shape[0] == 0:
+        return KnnResult(ids=best_i, distances=best_d, distance_evaluations=evals, engine="block-scan")
+    cols = Leaves.of(X, leaf)
+    # query rows in blocks of nearby rows: the rows' own k-d leaves
+    qperm, qstarts = kd_leaves(rows, leaf)
+    R = np.ascontiguousarray(rows[qperm], dtype=np.float64)
+    ex, lim = exclude[qperm].astype(np.int64), id_limit[qperm].astype(np.int64)
+    args = tuple(map(readonly_view, (R,))), tuple(map(readonly_view, (ex, lim, *cols)))
 
     def work(j: int) -> None:
-        scan_leaf(*args, j, best_d, best_i, evals)
+        scan_block(*args[0], qstarts[j], qstarts[j + 1], *args[1], best_d, best_i, evals)
 
-    each_in_threads(work, range(starts.shape[0] - 1))
+    each_in_threads(work, range(qstarts.shape[0] - 1))
     ids = np.empty_like(best_i)
     dist = np.empty_like(best_d)
-    ids[perm], dist[perm] = best_i, best_d
     counts = np.empty_like(evals)
-    counts[perm] = evals
+    ids[qperm], dist[qperm], counts[qperm] = best_i, best_d, evals
     return KnnResult(ids=ids, distances=dist, distance_evaluations=counts, engine="block-scan")
+
+
+def knn_all_blockscan(X: np.ndarray, k: int, leaf: int = LEAF) -> KnnResult:
+    """The k nearest other rows of every row of ``X`` (points in id order), rows in id order."""
+    ids = np.arange(X.shape[0], dtype=np.int64)
+    return knn_blockscan(X, k, X, ids, np.full(X.shape[0], NO_LIMIT), leaf)

@@ -9,7 +9,7 @@ from covertreex.core.tree import PCCTree, readonly_view
 from covertreex.core.walk import walk_workspace
 from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_chunk
-from covertreex.queries.blockscan import knn_all_blockscan
+from covertreex.queries.blockscan import knn_blockscan
 from covertreex.queries.dense import dense_all_points, dense_knn, rows_by_id
 from covertreex.queries.groups import knn_all_grouped
 from covertreex.queries.types import KnnResult
@@ -28,13 +28,15 @@ GROUPED_MAX_DIM = 3
 # ... and from this many points: below it the gain is milliseconds, while compiling the group kernels
 # costs ~10 s once per installation (Numba's cache keeps them), so small data never pays for them.
 GROUPED_MIN_POINTS = 16_384
-# All-points Euclidean queries above GROUPED_MAX_DIM run as a block scan (``queries.blockscan``) when a
-# pilot of tree searches evaluates at least this share of the points: there a tree distance costs ~14 ns
-# (d=8, one row at a time) and a block scan's at most ~3.3 ns, so from a quarter of the points on the
-# scan of every block is no dearer, and its bounding boxes skip blocks.  Measured at d=8, n=32,768 (2
+# Euclidean queries above GROUPED_MAX_DIM (all points, tree points, predecessor rows, new points) run as a
+# block scan (``queries.blockscan``) when a pilot of tree searches evaluates at least this share of their
+# candidate points: there a tree distance costs ~14 ns (d=8, one row at a time) and a block scan's at
+# most ~3.3 ns, so from a quarter of the points on the scan of every block is no dearer, and its bounding
+# boxes skip blocks.  Measured at d=8, n=32,768 (2
 # cores): tree search 2.76 s, ~37% of the points evaluated; block scan 0.96 s.
 BLOCK_SCAN_SHARE = 0.25
 BLOCK_SCAN_MIN_POINTS = 4_096  # below this the pilot costs more than any choice saves
+BLOCK_SCAN_MIN_ROWS = 1_024  # fewer query rows do not pay for cutting the points into leaves (~50 ms at 32k)
 # Queries are split into this many chunks per thread: query costs vary (dense regions, predecessor rows
 # of different lengths), so many small chunks keep both threads busy to the end.
 CHUNKS_PER_THREAD = 16
@@ -111,6 +113,8 @@ def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str =
 
     if m and _pick(engine, tree, pilot) == "dense":
         return dense_points(rows_by_id(tree), metric, queries, k, limit)
+    if block_scan_may_pay(metric.slots.kind, *tree.points.shape, m) and _scan_pays(pilot):
+        return knn_blockscan(rows_by_id(tree), k, queries, none, bound)
     return _run(tree, metric, queries, rows, rows, none, bound, k, m)
 
 
@@ -138,9 +142,9 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
 
     Queries run in tree (depth-first) order, so consecutive queries touch the same memory.  All-points
     Euclidean queries in up to ``GROUPED_MAX_DIM`` dimensions on ``GROUPED_MIN_POINTS`` or more points run
-    in groups that share one walk (``queries.groups``); in more dimensions, where a pilot of tree searches
-    evaluates at least ``BLOCK_SCAN_SHARE`` of the points, as a block scan (``queries.blockscan``).  The
-    answers are the same, bit for bit.
+    in groups that share one walk (``queries.groups``).  In more dimensions, where a pilot of tree searches
+    evaluates at least ``BLOCK_SCAN_SHARE`` of the candidate points, queries of ``BLOCK_SCAN_MIN_ROWS`` or
+    more rows run as a block scan (``queries.blockscan``).  The answers are the same, bit for bit.
     """
     if query_ids is None:
         positions = np.arange(tree.num_points, dtype=np.int64)
@@ -163,17 +167,24 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
         return dense_self(rows_by_id(tree), metric, k, query_ids, predecessor)
     if query_ids is None and not predecessor and grouped(metric.slots.kind, *tree.points.shape):
         return grouped_self(tree, metric, k)[0]
-    if query_ids is None and not predecessor and block_scan_may_pay(metric.slots.kind, *tree.points.shape):
-        evals, columns = pilot()
-        if evals >= BLOCK_SCAN_SHARE * columns:
-            return knn_all_blockscan(rows_by_id(tree), k)
+    if block_scan_may_pay(metric.slots.kind, *tree.points.shape, positions.shape[0]) and _scan_pays(pilot):
+        X = rows_by_id(tree)
+        ids = np.arange(tree.num_points, dtype=np.int64) if query_ids is None else query_ids.astype(np.int64)
+        return knn_blockscan(X, k, X[ids], ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT))
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])
 
 
-def block_scan_may_pay(kind: int, n: int, dim: int) -> bool:
-    """Whether an all-points query of ``n`` points in ``dim`` coordinates runs the pilot that may pick the
-    block scan (Euclidean above ``GROUPED_MAX_DIM`` from ``BLOCK_SCAN_MIN_POINTS`` points)."""
-    return kind == EUCLIDEAN and dim > GROUPED_MAX_DIM and n >= BLOCK_SCAN_MIN_POINTS
+def block_scan_may_pay(kind: int, n: int, dim: int, rows: int) -> bool:
+    """Whether a query of ``rows`` rows against ``n`` points in ``dim`` coordinates runs the pilot that may
+    pick the block scan (Euclidean above ``GROUPED_MAX_DIM``, from ``BLOCK_SCAN_MIN_POINTS`` points and
+    ``BLOCK_SCAN_MIN_ROWS`` rows)."""
+    return kind == EUCLIDEAN and dim > GROUPED_MAX_DIM and n >= BLOCK_SCAN_MIN_POINTS and rows >= BLOCK_SCAN_MIN_ROWS
+
+
+def _scan_pays(pilot) -> bool:
+    """The pilot's tree searches evaluated at least ``BLOCK_SCAN_SHARE`` of their candidate points."""
+    evals, columns = pilot()
+    return evals >= BLOCK_SCAN_SHARE * columns
 
 
 def grouped_self(tree: PCCTree, metric, k: int, **shape) -> tuple[KnnResult, int]:
