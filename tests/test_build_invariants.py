@@ -12,7 +12,7 @@ from covertreex import CoverTree, Runtime
 from covertreex.reference import brute_force_knn
 from covertreex.core.tree import PCCTree
 
-STRATEGIES = ["grid", "kdtree", "segmented", "dense"]
+STRATEGIES = ["grid", "kdtree", "block", "segmented", "dense"]
 ORDERS = ["hilbert", "random", "natural"]
 
 
@@ -142,12 +142,12 @@ def test_conflict_strategies_find_identical_neighbour_sets(slots, monkeypatch):
     cells = np.array([[0, 5, -3], [1 << 19, 0, 7]], dtype=np.int64)  # one cell-key function, any caller
     assert grid.cell_keys(cells).tolist() == [((0 + (1 << 20)) << 42) + ((5 + (1 << 20)) << 21) + (-3 + (1 << 20)),
                                               (((1 << 19) + (1 << 20)) << 42) + ((1 << 20) << 21) + (7 + (1 << 20))]
-    for name in ("grid", "kdtree", "segmented", "dense"):
+    for name in ("grid", "kdtree", "block", "segmented", "dense"):
         ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.slots, pts, 0, 600,
                                                                            reach, 0)
         results[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                          for i in range(600)]
-    assert results["grid"] == results["dense"] == results["segmented"] == results["kdtree"]
+    assert results["grid"] == results["dense"] == results["segmented"] == results["kdtree"] == results["block"]
     assert sum(len(r) for r in results["dense"]) > 600 * 2
 
 
@@ -170,12 +170,13 @@ def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     reach[3::60] = 1.0  # exactly one lattice step along an axis: the box edge falls on a neighbour
     metric = EuclideanMetric()
     sets = {}
-    for name in ("kdtree", "grid", "dense"):
+    for name in ("kdtree", "block", "grid", "dense"):
         ptr, idx, dist = conflict.conflict_graph_strategy(name).neighbours(metric.slots, pts, 0, 600,
                                                                            reach, 0)
         sets[name] = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                       for i in range(600)]
     assert sets["kdtree"] == sets["dense"]
+    assert sets["block"] == sets["dense"]
     assert sets["grid"] == sets["dense"]
     assert sum(map(len, sets["dense"])) > 600
     # a sample that underestimates the room (a row with reach 0): chunks overflow, the exact second pass runs
@@ -188,9 +189,9 @@ def test_kdtree_and_grid_conflict_sets_equal_dense_in_any_dimension(dim, dtype):
     assert [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist())) for i in range(600)
             ] == sets["dense"]
     X = pts.astype(np.float64)
-    trees = [CoverTree(Runtime(conflict_graph=name, seed=3)).fit(X) for name in ("kdtree", "grid")]
-    assert all(np.array_equal(getattr(trees[0].arrays, f), getattr(trees[1].arrays, f))
-               for f in ("ids", "level", "parent", "radius"))
+    trees = [CoverTree(Runtime(conflict_graph=name, seed=3)).fit(X) for name in ("kdtree", "grid", "block")]
+    assert all(np.array_equal(getattr(trees[0].arrays, f), getattr(t.arrays, f))
+               for t in trees[1:] for f in ("ids", "level", "parent", "radius"))
 
 
 @pytest.mark.parametrize("conflict_graph", STRATEGIES)
@@ -226,3 +227,27 @@ def test_partial_sums_of_long_rows_change_nothing(shape, conflict_graph):
     for name in ("indptr", "ids", "distances"):
         np.testing.assert_array_equal(getattr(partial, name), getattr(full, name), err_msg=name)
     np.testing.assert_array_equal(fitted48.knn(k=10), brute_force_knn(rows48, k=10)[0])  # and right
+
+
+def test_block_conflict_graph_refills_when_its_sample_underestimates_the_room():
+    """The block strategy (wide k-d leaves) sizes its one-pass output from a sample of rows; a sample of one
+    row with reach 0 leaves room for 8 pairs a row, the chunks overflow and the exact second pass must give
+    the dense sets."""
+    from covertreex.algo import conflict
+    from covertreex.algo.conflict._kdtree_numba import kd_build
+    from covertreex.algo.conflict.kdtree import BLOCK_LEAF_SIZE, kd_neighbours
+    from covertreex.metrics.euclidean import EuclideanMetric
+
+    rng = np.random.default_rng(11)
+    pts = rng.standard_normal((700, 6))
+    reach = rng.uniform(2.0, 3.0, size=700)
+    reach[0] = 0.0
+    metric = EuclideanMetric()
+    ptr, idx, dist = conflict.conflict_graph_strategy("dense").neighbours(metric.slots, pts, 0, 700, reach, 0)
+    dense = [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist())) for i in range(700)]
+    assert sum(map(len, dense)) > 2 * 8 * 700  # far beyond the room of 8 a row: the chunks overflow
+    for leaf in (1, 7, BLOCK_LEAF_SIZE):
+        ptr, idx, dist = kd_neighbours(metric.slots, pts, 0, 700, reach, pts, kd_build(pts, leaf), np.array([0]), 8,
+                                       wide=True)
+        assert [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
+                for i in range(700)] == dense

@@ -87,7 +87,7 @@ def test_rows_are_sorted_by_distance_then_id():
     assert same.any()  # the lattice really has ties
 
 
-@pytest.mark.parametrize("conflict_graph", ["grid", "kdtree", "segmented", "dense"])
+@pytest.mark.parametrize("conflict_graph", ["grid", "kdtree", "block", "segmented", "dense"])
 @pytest.mark.parametrize("batch_order", ["hilbert", "random", "natural"])
 def test_every_strategy_answers_exactly(conflict_graph, batch_order):
     X = make_data("duplicates", 1200, 3, seed=17)

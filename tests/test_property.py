@@ -22,7 +22,7 @@ def point_sets(draw):
     Q = draw(arrays(np.float64, (draw(st.integers(1, 10)), d), elements=elements))
     k = draw(st.integers(1, n - 1))
     runtime = Runtime(
-        conflict_graph=draw(st.sampled_from(["grid", "kdtree", "segmented", "dense"])),
+        conflict_graph=draw(st.sampled_from(["grid", "kdtree", "block", "segmented", "dense"])),
         batch_order=draw(st.sampled_from(["hilbert", "random", "natural"])),
         prefix_schedule=draw(st.sampled_from(["doubling", "adaptive", "none"])),
         seed=draw(st.integers(0, 5)),

@@ -231,7 +231,8 @@ def test_runtime_residual_validation():
         Runtime(conflict_graph="screened")
     rt = Runtime(metric="residual", residual=Residual(RBF(2.0, (1.0, 2.0)), inducing=16))
     assert rt.resolved_conflict_graph(3) == "screened" and Runtime().resolved_conflict_graph(3) == "grid"
-    assert Runtime().resolved_conflict_graph(4) == "kdtree" and Runtime(conflict_graph="grid").resolved_conflict_graph(8) == "grid"
+    assert Runtime().resolved_conflict_graph(4) == "block" and Runtime().resolved_conflict_graph(47) == "block"
+    assert Runtime().resolved_conflict_graph(48) == "kdtree" and Runtime(conflict_graph="grid").resolved_conflict_graph(8) == "grid"
     assert rt.describe()["residual"] == {"kernel": "rbf", "variance": 2.0, "lengthscale": [1.0, 2.0],
                                          "inducing": 16, "seed": 0, "jitter": 1e-6}
     assert rt == Runtime(metric="residual", residual=Residual(RBF(2.0, (1.0, 2.0)), inducing=16))

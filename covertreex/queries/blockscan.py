@@ -14,58 +14,14 @@ candidate points (all points, tree points, predecessor rows and new points alike
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
+from covertreex.core.leaves import LEAF, Leaves, kd_leaves
 from covertreex.core.tree import readonly_view
 from covertreex.queries._blockscan_numba import scan_block
 from covertreex.queries._knn_numba import NO_LIMIT
 from covertreex.queries.types import KnnResult
 from covertreex.threads import each_in_threads
-
-LEAF = 128  # points per leaf (measured at d=8: 64 -> 1.08 s, 128 -> 0.96 s, 256 -> 1.34 s at 32,768 points)
-
-
-def kd_leaves(X: np.ndarray, leaf: int = LEAF) -> tuple[np.ndarray, np.ndarray]:
-    """A permutation of the rows of ``X`` that makes leaves contiguous, and the leaves' start offsets
-    (with the end appended): each split halves a range at the median of its widest coordinate."""
-    n = X.shape[0]
-    perm = np.arange(n, dtype=np.int64)
-    starts = []
-    todo = [(0, n)]
-    while todo:
-        a, b = todo.pop()
-        if b - a <= leaf:
-            starts.append(a)
-            continue
-        sub = X[perm[a:b]]
-        axis = int(np.argmax(sub.max(axis=0) - sub.min(axis=0)))
-        half = (b - a) // 2
-        perm[a:b] = perm[a:b][np.argpartition(sub[:, axis], half, kind="introselect")]
-        todo += [(a + half, b), (a, a + half)]
-    return perm, np.array(sorted(starts) + [n], dtype=np.int64)
-
-
-class Leaves(NamedTuple):
-    """The points cut into k-d leaves, as the kernel reads them."""
-
-    Xt: np.ndarray  # (d, n) float64 coordinates in leaf order
-    ids: np.ndarray  # (n,) id of each column
-    starts: np.ndarray  # (leaves + 1,) first column of each leaf, then n
-    lo: np.ndarray  # (leaves, d) bounding boxes
-    hi: np.ndarray
-    min_id: np.ndarray  # (leaves,) smallest id in each leaf
-
-    @staticmethod
-    def of(X: np.ndarray, leaf: int) -> Leaves:
-        """``X``: the points in id order."""
-        perm, starts = kd_leaves(X, leaf)
-        P = np.ascontiguousarray(X[perm], dtype=np.float64)
-        firsts = starts[:-1]
-        return Leaves(np.ascontiguousarray(P.T), perm, starts, np.minimum.reduceat(P, firsts, axis=0),
-                      np.maximum.reduceat(P, firsts, axis=0), np.minimum.reduceat(perm, firsts))
-
 
 def knn_blockscan(X: np.ndarray, k: int, rows: np.ndarray, exclude: np.ndarray, id_limit: np.ndarray,
                   leaf: int = LEAF) -> KnnResult:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from covertreex.algo.conflict.dense import DenseConflictGraph
 from covertreex.algo.conflict.grid import GridConflictGraph
-from covertreex.algo.conflict.kdtree import KdTreeConflictGraph
+from covertreex.algo.conflict.kdtree import BLOCK_LEAF_SIZE, KdTreeConflictGraph
 from covertreex.algo.conflict.screened import ScreenedConflictGraph
 from covertreex.algo.conflict.segmented import SegmentedConflictGraph
 from covertreex.runtime.config import check_choice
 
-_STRATEGIES = {s.name: s for s in (GridConflictGraph(), KdTreeConflictGraph(), SegmentedConflictGraph(),
+_STRATEGIES = {s.name: s for s in (GridConflictGraph(), KdTreeConflictGraph(),
+                                   KdTreeConflictGraph("block", BLOCK_LEAF_SIZE, wide=True), SegmentedConflictGraph(),
                                    DenseConflictGraph(), ScreenedConflictGraph())}
 
-__all__ = ["DenseConflictGraph", "GridConflictGraph", "KdTreeConflictGraph", "ScreenedConflictGraph",
-           "SegmentedConflictGraph", "conflict_graph_strategy"]
+__all__ = ["DenseConflictGraph", "GridConflictGraph", "KdTreeConflictGraph",
+           "ScreenedConflictGraph", "SegmentedConflictGraph", "conflict_graph_strategy"]
 
 
 def conflict_graph_strategy(name: str):

@@ -8,11 +8,13 @@ nearest corner lies beyond R(x) (with the metric's rounding room); the final tes
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
 from covertreex.algo.conflict._chunks_numba import pair_within
-from covertreex.metrics._distance_numba import EARLY_EXIT_BLOCK, EARLY_EXIT_DIM, PRUNE_SLACK
+from covertreex.metrics._distance_numba import EARLY_EXIT_BLOCK, EARLY_EXIT_DIM, PRUNE_SLACK, SQ_SLACK
 
 STACK = 128  # depth-first stack: the tree depth is below log2(b) + 2
 
@@ -110,9 +112,49 @@ def _box_beyond(P, i, box_lo, box_hi, nd, d, r):
 
 
 @nb.njit(inline="always", cache=True)
-def _kd_point(metric, pts, lo, reach, P, tree, i, stack, pos, limit, out_idx, out_dist):
+def _scan_leaf(P, i, r, Xt, perm, c0, c1, s, pos, cnt, limit, out_idx, out_dist):
+    """A wide leaf's pairs of batch point i within r: the columns ``c0 .. c1 - 1`` of ``Xt`` (the round's
+    coordinates transposed in leaf order) in vectorised passes, squares summed in ``point_sqdistance``'s
+    order (so each distance and the strict test are ``pair_within``'s, bit for bit).  Every
+    ``EARLY_EXIT_BLOCK`` coordinates the leaf stops once no partial sum is within r^2 (with rounding room):
+    sums of squares only grow.  ``s``: scratch of at least c1 - c0 entries.  Returns the new count."""
+    m = c1 - c0
+    d = P.shape[1]
+    cut = r * r * SQ_SLACK
+    x = P[i, 0]
+    col = Xt[0, c0:c1]
+    for c in range(m):
+        diff = x - col[c]
+        s[c] = diff * diff
+    for a in range(1, d):
+        x = P[i, a]
+        col = Xt[a, c0:c1]
+        for c in range(m):
+            diff = x - col[c]
+            s[c] += diff * diff
+        if a % EARLY_EXIT_BLOCK == EARLY_EXIT_BLOCK - 1 or a == d - 1:
+            hit = False
+            for c in range(m):
+                hit |= s[c] <= cut
+            if not hit:
+                return cnt
+    for c in range(m):
+        if s[c] <= cut:
+            j = perm[c0 + c]
+            dist = math.sqrt(s[c])
+            if j != i and dist < r:
+                if pos + cnt < limit:
+                    out_idx[pos + cnt] = j
+                    out_dist[pos + cnt] = dist
+                cnt += 1
+    return cnt
+
+
+@nb.njit(inline="always", cache=True)
+def _kd_point(metric, pts, lo, reach, P, tree, Xt, scratch, i, stack, pos, limit, out_idx, out_dist):
     """Neighbours of batch point i within reach[i], written from ``pos`` while below ``limit``; returns
-    how many there are (all of them, written or not)."""
+    how many there are (all of them, written or not).  With ``Xt`` (the round transposed in leaf order,
+    ``scratch`` as long as the widest leaf) leaves are scanned in vectorised passes, else pair by pair."""
     perm, start, end, left, right, box_lo, box_hi = tree
     d = P.shape[1]
     r = reach[i]
@@ -129,18 +171,22 @@ def _kd_point(metric, pts, lo, reach, P, tree, i, stack, pos, limit, out_idx, ou
             stack[top + 1] = left[nd]
             top += 2
             continue
+        if Xt.shape[0]:
+            cnt = _scan_leaf(P, i, r, Xt, perm, start[nd], end[nd], scratch, pos, cnt, limit, out_idx, out_dist)
+            continue
         for m in range(start[nd], end[nd]):
             cnt = pair_within(metric, pts, lo, i, perm[m], r, pos, cnt, limit, out_idx, out_dist)
     return cnt
 
 
 @nb.njit(cache=True, nogil=True, _nrt=False)
-def kd_rows(stack, metric, pts, lo, reach, P, tree, rows, t_start, t_stop, pos, limit, out_idx, out_dist, counts):
+def kd_rows(stack, scratch, metric, pts, lo, reach, P, tree, Xt, rows, t_start, t_stop, pos, limit, out_idx, out_dist,
+            counts):
     """Neighbours of batch points ``rows[t_start .. t_stop-1]`` (``counts[t]`` each), written from ``pos``
     up to ``limit``: the serial kernel of one chunk (see ``conflict.one_pass``; it releases the GIL).
-    ``stack``: ``STACK`` int64 entries.  Compiled without reference counting (it allocates nothing), as
-    ``queries._knn_numba.knn_chunk``."""
+    ``stack``: ``STACK`` int64 entries; ``Xt`` and ``scratch``: see ``_kd_point`` (empty: pair by pair).
+    Compiled without reference counting (it allocates nothing), as ``queries._knn_numba.knn_chunk``."""
     for t in range(t_start, t_stop):
-        cnt = _kd_point(metric, pts, lo, reach, P, tree, rows[t], stack, pos, limit, out_idx, out_dist)
+        cnt = _kd_point(metric, pts, lo, reach, P, tree, Xt, scratch, rows[t], stack, pos, limit, out_idx, out_dist)
         counts[t] = cnt
         pos += cnt
