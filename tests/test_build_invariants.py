@@ -251,3 +251,25 @@ def test_block_conflict_graph_refills_when_its_sample_underestimates_the_room():
                                        wide=True)
         assert [sorted(zip(idx[ptr[i]:ptr[i + 1]].tolist(), dist[ptr[i]:ptr[i + 1]].tolist()))
                 for i in range(700)] == dense
+
+
+@pytest.mark.parametrize("shape", ["gaussian", "duplicates", "grid", "collinear", "clusters"])
+@pytest.mark.parametrize("d,dtype", [(4, np.float64), (8, np.float32), (16, np.float64)])
+def test_block_parent_search_builds_the_walks_tree(shape, d, dtype, monkeypatch):
+    """Rounds whose parents come from the block search (``algo.parents_block``, forced here for every
+    round of 64 points or more) build the same tree as the tree walks, fit and insert alike."""
+    from covertreex.algo import parents_block
+
+    X = make_data(shape, 2500, d, seed=d).astype(dtype)
+    runtime = Runtime(seed=4, precision="float32" if dtype == np.float32 else "float64")
+    trees = {}
+    for mode, (least, share) in {"walk": (10**9, 1.0), "block": (64, 0.0)}.items():
+        monkeypatch.setattr(parents_block, "BLOCK_PARENTS_MIN", least)
+        monkeypatch.setattr(parents_block, "BLOCK_PARENTS_SHARE", share)
+        tree = CoverTree(runtime).fit(X[:1500]).insert(X[1500:])
+        tree.check_invariants()
+        trees[mode] = tree
+    assert_same_arrays(tree_arrays(trees["walk"]), tree_arrays(trees["block"]))
+    walk = sum(s.parent_search_distances for s in trees["walk"].build_stats)
+    block = sum(s.parent_search_distances for s in trees["block"].build_stats)
+    assert walk != block  # the block search did run (it computes other distances than the walks)

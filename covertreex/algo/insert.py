@@ -19,6 +19,7 @@ from covertreex.algo._mis_numba import priorities
 from covertreex.algo._placement_numba import place_batch
 from covertreex.algo.conflict import conflict_graph_strategy
 from covertreex.algo.order import batch_order
+from covertreex.algo.parents_block import block_parents_pay, block_tree_parents, pilot_picks_blocks
 from covertreex.algo.schedule import prefix_schedule
 from covertreex.algo.types import LevelScope, RoundStats
 from covertreex.core._levels_numba import DUP_LEVEL, NEG_SCORE
@@ -32,12 +33,15 @@ from covertreex.threads import chunk_ranges, each_in_threads
 # regions cost more, so several chunks per thread balance the load.
 CHUNKS_PER_THREAD = 8
 MIN_CHUNK = 64  # points: a smaller chunk is not worth starting a thread for (~0.13 ms)
+PILOT_RUNS, PILOT_RUN = 4, 16  # the block-search pilot: runs of consecutive batch points, spread over the round
 
 
 def find_tree_parents(metric, slack, pts, level, parent, view, root: int, lo: int, hi: int):
     """For each batch point ``lo .. hi-1``, the nearest node of the growing tree (``view``, a ``BuildView``)
     that may be its parent, that distance, and the distances computed: ``parents_chunk`` over chunks of
-    the batch on Numba's thread count."""
+    the batch on Numba's thread count.  In big rounds of Euclidean points in 4 to 47 coordinates a pilot
+    of walks first measures the share of the tree they evaluate, and where it is large the block search
+    answers instead (``algo.parents_block``; the same answers)."""
     b = hi - lo
     out = (np.empty(b, dtype=np.int64), np.empty(b, dtype=np.float64), np.empty(b, dtype=np.int64))
     # read-only views: the signature PCCTree.stack_size compiles (a writable one would compile another)
@@ -47,6 +51,12 @@ def find_tree_parents(metric, slack, pts, level, parent, view, root: int, lo: in
         best = np.empty(1, dtype=np.int64)
         parents_chunk(*walk_workspace(stack), best, metric, slack, pts, level, parent, view, root, lo, *bounds, *out)
 
+    if block_parents_pay(metric.kind, pts.shape[1], lo, b):  # Euclidean, 4 to 47 coordinates, big rounds
+        pilot = [(int(t), int(t) + PILOT_RUN) for t in np.linspace(0, b - PILOT_RUN, PILOT_RUNS)]
+        for bounds in pilot:
+            chunk(bounds)
+        if pilot_picks_blocks(float(np.mean([out[2][t0:t1] for t0, t1 in pilot])), lo):
+            return block_tree_parents(pts, level, lo, hi)
     each_in_threads(chunk, chunk_ranges(b, CHUNKS_PER_THREAD * numba.get_num_threads(), MIN_CHUNK))
     return out
 

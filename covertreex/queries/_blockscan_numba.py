@@ -44,13 +44,19 @@ def _bound(best_d, r):
 
 
 @nb.njit(inline="always", cache=True)
-def _offer_leaf(s, m, c0, r, ex, lim, ids, best_d, best_i):
-    """Offer the leaf's columns within row r's bound, but id ``ex`` and ids at or above ``lim``."""
-    bound = _bound(best_d, r)
+def any_within(s, m, bound):
+    """Is any of ``s[:m]`` at most ``bound``?  (A branch-free loop: it vectorises.)"""
     hit = False
     for c in range(m):
         hit |= s[c] <= bound
-    if not hit:
+    return hit
+
+
+@nb.njit(inline="always", cache=True)
+def _offer_leaf(s, m, c0, r, ex, lim, ids, best_d, best_i):
+    """Offer the leaf's columns within row r's bound, but id ``ex`` and ids at or above ``lim``."""
+    bound = _bound(best_d, r)
+    if not any_within(s, m, bound):
         return
     for c in range(m):
         if s[c] <= bound:
@@ -60,6 +66,35 @@ def _offer_leaf(s, m, c0, r, ex, lim, ids, best_d, best_i):
                 bound = _bound(best_d, r)
 
 
+@nb.njit(inline="always", cache=True)
+def leaf_order(R, r0, lo, hi, starts):
+    """The leaves in the order of row r0's box gap (nearest first), and the widest leaf's size."""
+    nleaf = starts.shape[0] - 1
+    gap = np.empty(nleaf)
+    width = 1
+    for j in range(nleaf):
+        gap[j] = _box_gap(R, r0, lo, hi, j)
+        width = max(width, starts[j + 1] - starts[j])
+    return np.argsort(gap, kind="mergesort"), width
+
+
+@nb.njit(inline="always", cache=True)
+def leaf_squares(R, r, Xt, c0, m, row):
+    """row[c] = squared distance from row r of R to column c0 + c of Xt, c < m, in ``point_sqdistance``'s
+    order of operations (0 + x * x is exact), in vectorised passes over the coordinates."""
+    x = R[r, 0]
+    col = Xt[0, c0:c0 + m]
+    for c in range(m):
+        diff = x - col[c]
+        row[c] = diff * diff
+    for t in range(1, R.shape[1]):
+        x = R[r, t]
+        col = Xt[t, c0:c0 + m]
+        for c in range(m):
+            diff = x - col[c]
+            row[c] += diff * diff
+
+
 @nb.njit(nogil=True, cache=True)
 def scan_block(R, r0, r1, ex, lim, Xt, ids, starts, lo, hi, min_id, best_d, best_i, evals):
     """Rows ``r0 .. r1 - 1`` of ``R`` (float64 query rows; row r excludes id ``ex[r]`` and ids >=
@@ -67,14 +102,9 @@ def scan_block(R, r0, r1, ex, lim, Xt, ids, starts, lo, hi, min_id, best_d, best
     their ids; leaf j is columns ``starts[j] .. starts[j + 1] - 1`` with box ``lo[j] .. hi[j]`` and
     smallest id ``min_id[j]``), in the order of the first row's box gap.  ``best_d/best_i`` (+inf / -1 to
     start) end as each row's k nearest by (distance, id); ``evals`` counts the distances computed."""
-    nleaf = starts.shape[0] - 1
-    gap = np.empty(nleaf)
-    width = 1
-    for j in range(nleaf):
-        gap[j] = _box_gap(R, r0, lo, hi, j)
-        width = max(width, starts[j + 1] - starts[j])
+    order, width = leaf_order(R, r0, lo, hi, starts)
     s = np.empty((ROWS, width))
-    for j in np.argsort(gap, kind="mergesort"):
+    for j in order:
         c0, m = starts[j], starts[j + 1] - starts[j]
         for b0 in range(r0, r1, ROWS):
             b1 = min(r1, b0 + ROWS)
@@ -85,17 +115,7 @@ def scan_block(R, r0, r1, ex, lim, Xt, ids, starts, lo, hi, min_id, best_d, best
                 continue
             for r in range(b0, b1):
                 row = s[r - b0]
-                x = R[r, 0]
-                col = Xt[0, c0:c0 + m]
-                for c in range(m):
-                    diff = x - col[c]
-                    row[c] = diff * diff
-                for t in range(1, R.shape[1]):
-                    x = R[r, t]
-                    col = Xt[t, c0:c0 + m]
-                    for c in range(m):
-                        diff = x - col[c]
-                        row[c] += diff * diff
+                leaf_squares(R, r, Xt, c0, m, row)
                 evals[r] += m
                 _offer_leaf(row, m, c0, r, ex[r], lim[r], ids, best_d, best_i)
     return 0
