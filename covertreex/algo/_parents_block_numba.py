@@ -7,7 +7,7 @@ for bit, since squares are summed in ``point_sqdistance``'s order.  A leaf is sk
 ``ROWS`` rows when, for each row, the squared gap to its box exceeds the row's best distance or the
 largest reach (2**level) of the leaf's nodes, both squared and widened by ``TIE_MARGIN`` (a square just
 above a bound may round to the bound's square root, and ties count).  The gap never exceeds a square the
-scan would compute (``queries._blockscan_numba``).
+scan would compute (``core._leaves_numba``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.queries._blockscan_numba import ROWS, TIE_MARGIN, _box_gap, any_within, leaf_order, leaf_squares
+from covertreex.core._leaves_numba import ROWS, TIE_MARGIN, box_gap, any_within, leaf_order, leaf_squares
 
 
 @nb.njit(inline="always", cache=True)
@@ -52,7 +52,7 @@ def block_parents(R, r0, r1, Xt, ids, reach, starts, lo, hi, leaf_reach, best_d,
             b1 = min(r1, b0 + ROWS)
             need = False
             for r in range(b0, b1):
-                g = _box_gap(R, r, lo, hi, j)
+                g = box_gap(R, r, lo, hi, j)
                 need |= g <= cap and g <= best_d[r] * best_d[r] * TIE_MARGIN
             if not need:
                 continue
