@@ -35,8 +35,8 @@ def knn_blockscan(X: np.ndarray, k: int, rows: np.ndarray, exclude: np.ndarray, 
     if m == 0 or X.shape[0] == 0:
         return KnnResult(ids=best_i, distances=best_d, distance_evaluations=evals, engine="block-scan")
     cols = Leaves.of(X, leaf)
-    # query rows in blocks of nearby rows: the rows' own k-d leaves
-    qperm, qstarts = kd_leaves(rows, leaf)
+    # query rows in blocks of nearby rows: the rows' own k-d leaves (the points' when they are the points)
+    qperm, qstarts = (cols.ids, cols.starts) if rows is X else kd_leaves(rows, leaf)
     R = np.ascontiguousarray(rows[qperm], dtype=np.float64)
     ex, lim = exclude[qperm].astype(np.int64), id_limit[qperm].astype(np.int64)
     args = tuple(map(readonly_view, (R,))), tuple(map(readonly_view, (ex, lim, *cols)))

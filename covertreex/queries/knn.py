@@ -170,7 +170,8 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
     if block_scan_may_pay(metric.slots.kind, *tree.points.shape, positions.shape[0]) and _scan_pays(pilot):
         X = rows_by_id(tree)
         ids = np.arange(tree.num_points, dtype=np.int64) if query_ids is None else query_ids.astype(np.int64)
-        return knn_blockscan(X, k, X[ids], ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT))
+        rows = X if query_ids is None else X[ids]  # the points themselves: their leaves are the query blocks
+        return knn_blockscan(X, k, rows, ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT))
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])
 
 
