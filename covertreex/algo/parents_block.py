@@ -10,7 +10,7 @@ import numpy as np
 
 from covertreex.algo._parents_block_numba import block_parents
 from covertreex.core._levels_numba import DUP_LEVEL
-from covertreex.core.leaves import LEAF, kd_leaves
+from covertreex.core.leaves import LEAF, Leaves, kd_leaves
 from covertreex.core.tree import readonly_view
 from covertreex.metrics.base import EUCLIDEAN
 from covertreex.runtime.config import BLOCK_MAX_DIM, GRID_MAX_DIM
@@ -42,15 +42,12 @@ def block_tree_parents(pts: np.ndarray, level: np.ndarray, lo: int, hi: int):
     """For each batch point ``lo .. hi-1`` of ``pts``, the nearest of the tree nodes ``0 .. lo-1`` that may
     be its parent (``d <= 2**level``; ties: lower position), that distance and the distances computed —
     ``insert.find_tree_parents``'s outputs."""
-    nodes = np.asarray(pts[:lo], dtype=np.float64)
-    perm, starts = kd_leaves(nodes, LEAF)
-    P = np.ascontiguousarray(nodes[perm])
-    lv = level[:lo][perm]
+    leaves = Leaves.of(pts[:lo], LEAF)  # the tree's nodes; ids: their positions
+    lv = level[:lo][leaves.ids]
     finite = lv > DUP_LEVEL
     reach = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)
-    firsts = starts[:-1]
-    cols = (np.ascontiguousarray(P.T), perm, reach, starts, np.minimum.reduceat(P, firsts, axis=0),
-            np.maximum.reduceat(P, firsts, axis=0), np.maximum.reduceat(reach, firsts))
+    cols = (leaves.Xt, leaves.ids, reach, leaves.starts, leaves.lo, leaves.hi,
+            np.maximum.reduceat(reach, leaves.starts[:-1]))
     batch = np.asarray(pts[lo:hi], dtype=np.float64)
     qperm, qstarts = kd_leaves(batch, LEAF)
     R = np.ascontiguousarray(batch[qperm])

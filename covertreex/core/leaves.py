@@ -1,7 +1,8 @@
 """Points cut into k-d leaves: contiguous blocks of nearby points with their bounding boxes.
 
-The block scan of the queries (``queries.blockscan``) reads points leaf by leaf in vectorised column
-passes and skips whole leaves by their boxes.
+The block scans of the queries (``queries.blockscan``) and of the build's parent search
+(``algo.parents_block``) read points leaf by leaf in vectorised column passes and skip whole leaves by
+their boxes.
 """
 
 from __future__ import annotations
