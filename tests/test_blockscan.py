@@ -16,7 +16,7 @@ from covertreex.reference import brute_force_knn
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("d", [1, 3, 4, 8, 16])
+@pytest.mark.parametrize("d", [1, 3, 4, 6, 8, 16, 40])  # 6: four coordinates a pass and one left; 40: four rows a pass
 def test_block_scan_matches_oracle(shape, d):
     X = make_data(shape, 700, d, seed=d)
     for k in (1, 10):
@@ -48,7 +48,7 @@ def test_block_scan_pads_rows_like_the_tree_search(n):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("d", [1, 4, 8])
+@pytest.mark.parametrize("d", [1, 4, 8, 40])
 def test_block_scan_of_new_points_tree_points_and_predecessor_rows_matches_oracle(shape, d):
     X = make_data(shape, 600, d, seed=d)
     Q = make_data(shape, 250, d, seed=d + 50) + 0.25

@@ -37,17 +37,24 @@ def _take(s, m, c0, r, ids, reach, best_d, best_p):
 
 
 @nb.njit(nogil=True, cache=True)
-def block_parents(R, r0, r1, Xt, ids, reach, starts, lo, hi, leaf_reach, best_d, best_p, evals):
+def block_parents(R, r0, r1, P, ids, reach, starts, lo, hi, leaf_reach, best_d, best_p, evals):
     """Rows ``r0 .. r1 - 1`` of ``R`` (batch points, float64) against every leaf of the tree's nodes
-    (``Xt``: coordinates transposed in leaf order, ``ids`` their positions, ``reach`` their 2**level, -1
-    for duplicates; leaf j: columns ``starts[j] .. starts[j + 1] - 1``, box ``lo[j] .. hi[j]``, largest
-    reach ``leaf_reach[j]``).  ``best_d/best_p`` (+inf / -1 to start) end as each row's parent and its
+    (``P``: coordinates leaf by leaf, see ``core._leaves_numba.leaf_blocks``; ``ids`` their positions,
+    ``reach`` their 2**level, -1 for duplicates; leaf j: points ``starts[j] .. starts[j + 1] - 1``, box
+    ``lo[j] .. hi[j]``, largest reach ``leaf_reach[j]``).  ``best_d/best_p`` (+inf / -1 to start) end as each row's parent and its
     distance; ``evals`` counts the distances computed."""
-    order, width = leaf_order(R, r0, lo, hi, starts)
+    order, gap, width = leaf_order(R, r0, r1, lo, hi, starts)
     s = np.empty((ROWS, width))
     for j in order:
-        c0, m = starts[j], starts[j + 1] - starts[j]
         cap = leaf_reach[j] * leaf_reach[j] * TIE_MARGIN
+        bound = 0.0  # the rows' largest best, squared
+        for r in range(r0, r1):
+            bound = max(bound, best_d[r] * best_d[r] * TIE_MARGIN)
+        if gap[j] > bound:
+            break  # the later leaves are no nearer to the rows' box
+        if gap[j] > cap:
+            continue
+        c0, m = starts[j], starts[j + 1] - starts[j]
         for b0 in range(r0, r1, ROWS):
             b1 = min(r1, b0 + ROWS)
             need = False
@@ -58,7 +65,7 @@ def block_parents(R, r0, r1, Xt, ids, reach, starts, lo, hi, leaf_reach, best_d,
                 continue
             for r in range(b0, b1):
                 row = s[r - b0]
-                leaf_squares(R, r, Xt, c0, m, row)
+                leaf_squares(R, r, P, c0, m, row)
                 evals[r] += m
                 _take(row, m, c0, r, ids, reach, best_d, best_p)
     return 0

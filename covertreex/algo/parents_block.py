@@ -46,7 +46,7 @@ def block_tree_parents(pts: np.ndarray, level: np.ndarray, lo: int, hi: int):
     lv = level[:lo][leaves.ids]
     finite = lv > DUP_LEVEL
     reach = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)
-    cols = (leaves.Xt, leaves.ids, reach, leaves.starts, leaves.lo, leaves.hi,
+    cols = (leaves.P, leaves.ids, reach, leaves.starts, leaves.lo, leaves.hi,
             np.maximum.reduceat(reach, leaves.starts[:-1]))
     batch = np.asarray(pts[lo:hi], dtype=np.float64)
     qperm, qstarts = kd_leaves(batch, LEAF)

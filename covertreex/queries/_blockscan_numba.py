@@ -1,8 +1,8 @@
 """Kernel of the block scan (see ``queries.blockscan``): one block of query rows against every leaf of
 the points, nearest leaf first.
 
-Squared distances are accumulated coordinate by coordinate over a leaf's columns (``Xt``: coordinates
-transposed, leaves contiguous), in ``point_sqdistance``'s order of operations, so they are the distances
+Squared distances are accumulated coordinate by coordinate over a leaf's columns (``P``: each leaf a
+contiguous transposed block), in ``point_sqdistance``'s order of operations, so they are the distances
 of every other search, bit for bit; the loops vectorise.  A leaf is skipped for a group of ``ROWS`` rows
 when, for each row, the squared gap to the leaf's bounding box exceeds its k-th best, or every id in the
 leaf is at or above the row's id limit: the gap is summed in the same order from per-coordinate gaps no
@@ -17,7 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.core._leaves_numba import ROWS, TIE_MARGIN, any_within, box_gap, leaf_order
+from covertreex.core._leaves_numba import FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, four_squares, leaf_order
 from covertreex.queries._knn_numba import offer
 
 
@@ -42,17 +42,29 @@ def _offer_leaf(s, m, c0, r, ex, lim, ids, best_d, best_i):
 
 
 @nb.njit(nogil=True, cache=True)
-def scan_block(R, r0, r1, ex, lim, Xt, ids, starts, lo, hi, min_id, best_d, best_i, evals):
+def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, best_d, best_i, evals):
     """Rows ``r0 .. r1 - 1`` of ``R`` (float64 query rows; row r excludes id ``ex[r]`` and ids >=
-    ``lim[r]``) against every leaf of the points (``Xt``: coordinates transposed, in leaf order; ``ids``:
-    their ids; leaf j is columns ``starts[j] .. starts[j + 1] - 1`` with box ``lo[j] .. hi[j]`` and
-    smallest id ``min_id[j]``), in the order of the first row's box gap.  ``best_d/best_i`` (+inf / -1 to
-    start) end as each row's k nearest by (distance, id); ``evals`` counts the distances computed."""
-    order, width = leaf_order(R, r0, lo, hi, starts)
+    ``lim[r]``) against the leaves of the points (``P``: coordinates leaf by leaf, see
+    ``core._leaves_numba.leaf_blocks``; ``ids``: their ids; leaf j is points ``starts[j] .. starts[j + 1] -
+    1`` with box ``lo[j] .. hi[j]`` and smallest id ``min_id[j]``), nearest first (``leaf_order``), up to
+    the first leaf beyond every row's bound.  ``best_d/best_i`` (+inf / -1 to start) end as each row's k
+    nearest by (distance, id); ``evals`` counts the distances computed."""
+    order, gap, width = leaf_order(R, r0, r1, lo, hi, starts)
     s = np.empty((ROWS, width))
     d = R.shape[1]
     for jj in range(order.shape[0]):
         j = order[jj]
+        reach = 0.0  # the largest bound of the rows that may take the leaf's ids, and of all rows
+        reach_all = 0.0
+        for r in range(r0, r1):
+            bound = _bound(best_d, r)
+            reach_all = max(reach_all, bound)
+            if min_id[j] < lim[r]:
+                reach = max(reach, bound)
+        if gap[j] > reach_all:
+            break  # the later leaves are no nearer to the rows' box
+        if gap[j] > reach:
+            continue
         c0, m = starts[j], starts[j + 1] - starts[j]
         for b0 in range(r0, r1, ROWS):
             b1 = min(r1, b0 + ROWS)
@@ -62,19 +74,36 @@ def scan_block(R, r0, r1, ex, lim, Xt, ids, starts, lo, hi, min_id, best_d, best
                     need = True
             if not need:
                 continue
-            for r in range(b0, b1):  # core._leaves_numba.leaf_squares written out: ~6% faster here (d=8)
-                row = s[r - b0]
-                x = R[r, 0]
-                col = Xt[0, c0:c0 + m]
-                for c in range(m):
-                    diff = x - col[c]
-                    row[c] = diff * diff
-                for t in range(1, d):
-                    x = R[r, t]
-                    col = Xt[t, c0:c0 + m]
+            if b1 - b0 == ROWS and d >= FOUR_ROWS_DIM:
+                four_squares(R, b0, P, c0, m, s)
+            else:
+                for r in range(b0, b1):  # core._leaves_numba.leaf_squares written out: ~6% faster here (d=8)
+                    row = s[r - b0]
+                    base = c0 * d
+                    x = R[r, 0]
+                    col = P[base:base + m]
                     for c in range(m):
                         diff = x - col[c]
-                        row[c] += diff * diff
+                        row[c] = diff * diff
+                    t = 1
+                    while t + 3 < d:  # four coordinates a pass, added in order: one load and store of row[c]
+                        x0, x1, x2, x3 = R[r, t], R[r, t + 1], R[r, t + 2], R[r, t + 3]
+                        p0 = P[base + t * m:base + t * m + m]
+                        p1 = P[base + (t + 1) * m:base + (t + 1) * m + m]
+                        p2 = P[base + (t + 2) * m:base + (t + 2) * m + m]
+                        p3 = P[base + (t + 3) * m:base + (t + 3) * m + m]
+                        for c in range(m):
+                            a0, a1, a2, a3 = x0 - p0[c], x1 - p1[c], x2 - p2[c], x3 - p3[c]
+                            row[c] = (((row[c] + a0 * a0) + a1 * a1) + a2 * a2) + a3 * a3
+                        t += 4
+                    while t < d:
+                        x = R[r, t]
+                        col = P[base + t * m:base + t * m + m]
+                        for c in range(m):
+                            diff = x - col[c]
+                            row[c] += diff * diff
+                        t += 1
+            for r in range(b0, b1):
                 evals[r] += m
-                _offer_leaf(row, m, c0, r, ex[r], lim[r], ids, best_d, best_i)
+                _offer_leaf(s[r - b0], m, c0, r, ex[r], lim[r], ids, best_d, best_i)
     return 0
