@@ -21,6 +21,7 @@ from covertreex.algo.delete import DeleteStats, delete_points
 from covertreex.algo.insert import insert_points
 from covertreex.algo.types import RoundStats
 from covertreex.core.invariants import check_tree
+from covertreex.core.leaves import LEAF, Leaves
 from covertreex.core.tree import PCCTree
 from covertreex.gates import search as gated
 from covertreex.gates.cells import build_index, partition
@@ -30,7 +31,8 @@ from covertreex.validation import as_ids, as_points, check_k, check_radius
 from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.base import Metric
 from covertreex.queries.jax_dense import jax_points, jax_self
-from covertreex.queries.knn import dense_points, dense_self, knn_points, knn_self
+from covertreex.queries.blockscan import scan_points, scan_self
+from covertreex.queries.knn import BLOCK_SCAN_MIN_ROWS, dense_points, dense_self, knn_points, knn_self
 from covertreex.queries.plan import EnginePlan, plan_fit
 from covertreex.queries.radius import radius_points, radius_self
 from covertreex.queries.types import KnnResult, RadiusResult
@@ -97,6 +99,9 @@ class CoverTree:
         self._rows = _rows
         self._tree = _tree
         self._plan = _plan or (EnginePlan(True, "built from tree arrays") if _tree is not None else None)
+        # the k-d leaves that large Euclidean queries scan, when the plan made them instead of the tree
+        self._leaves = Leaves.of(_rows, LEAF) if _tree is None and self._plan is not None and self._plan.scan \
+            else None
         self._tree_lock = threading.Lock()
         self._proxy_trees: dict = {}  # gated searches: proxy trees, cell partitions and indexes
         self._fingerprints: tuple[str, str] | None = None
@@ -220,7 +225,7 @@ class CoverTree:
         return self._build_operation
 
     def __repr__(self) -> str:
-        if self._tree is None:
+        if self._rows is None:
             return f"CoverTree(unfitted, metric={self._runtime.metric!r})"
         return f"CoverTree(num_points={self.num_points}, dimension={self.dimension}, metric={self._runtime.metric!r})"
 
@@ -268,7 +273,7 @@ class CoverTree:
         metric = policy.fit(coords, v_matrix, p_diag)
         rows = metric.rows(coords, v_matrix, p_diag)
         plan = plan_fit(self._runtime, metric.engines, rows, metric)
-        if telemetry is not None and len(metric.engines) > 1:  # a decision was made: say which and why
+        if telemetry is not None and (len(metric.engines) > 1 or plan.scan):  # a decision: say which and why
             emit_plan(telemetry, plan, rows.shape[0], self._runtime.metric)
         if not plan.tree:
             return self._version(None, rows, metric, coords, plan)
@@ -442,13 +447,18 @@ class CoverTree:
             if before is not None:
                 raise ValueError("pass before= or gate=, not both: the gated search has no id limits")
             return self._gated(Q, k, query_ids, predecessor, v_matrix, p_diag, gate, telemetry)
-        engine = self._engine(engine)
+        asked, engine = engine, self._engine(engine)
         if engine == "auto" and self._tree is None:
             engine = "dense"  # the fit's plan found that a tree would not pay (a tree search builds it)
         ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
+        # the fit's plan made k-d leaves instead of a tree: large queries scan them unless the tree is asked for
+        count = queries.shape[0] if queries is not None else n if ids is None else ids.shape[0]
+        scan = self._leaves is not None and asked in (None, "auto") and count >= BLOCK_SCAN_MIN_ROWS
         if queries is None:
             k = check_k(k, n - 1, "the number of other points in the tree")
-            if engine in ("dense", "jax"):
+            if scan:
+                run = lambda: scan_self(rows, k, ids, predecessor, self._leaves)  # noqa: E731
+            elif engine in ("dense", "jax"):
                 search = dense_self if engine == "dense" else jax_self
                 run = lambda: search(rows, self._metric, k, ids, predecessor)  # noqa: E731
             else:
@@ -456,7 +466,9 @@ class CoverTree:
         else:
             k = check_k(k, n, "the number of points in the tree")
             limit = self._limits(before, queries.shape[0])
-            if engine in ("dense", "jax"):
+            if scan:
+                run = lambda: scan_points(rows, queries, k, limit, self._leaves)  # noqa: E731
+            elif engine in ("dense", "jax"):
                 search = dense_points if engine == "dense" else jax_points
                 run = lambda: search(rows, self._metric, queries, k, limit)  # noqa: E731
             else:

@@ -23,6 +23,7 @@ import covertreex
 from threadpoolctl import threadpool_info
 
 from covertreex.api.tree import CoverTree
+from covertreex.queries.knn import BLOCK_SCAN_MIN_POINTS
 from covertreex.runtime.config import Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
 from covertreex.validation import as_points
@@ -76,8 +77,11 @@ def timed(fn, repeat: int, name: str = "run") -> Timed:
 
 def warm_up(runtime: Runtime, dim: int, k: int) -> float:
     """Seconds of the first fit and queries of every kind in this process (compilation or cache load),
-    on 1,024 seeded points of dimension ``dim``: all-points, query ids, predecessor and new points."""
-    n = 1024
+    on seeded points of dimension ``dim``: all-points, query ids, predecessor and new points.  Euclidean:
+    ``BLOCK_SCAN_MIN_POINTS`` of them, so a fit above three coordinates makes its k-d leaves, the large
+    queries scan them and the small ones build the tree (every path a benchmark's fit and query take);
+    residual: 1,024."""
+    n = BLOCK_SCAN_MIN_POINTS if runtime.metric == "euclidean" else 1024
     X = np.random.default_rng(123).standard_normal((n, dim))
     if runtime.metric == "residual":  # a small inducing set: the kernels compiled do not depend on m
         runtime = runtime.with_updates(residual=dataclasses.replace(runtime.metric_policy(), inducing=64))

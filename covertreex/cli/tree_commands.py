@@ -47,7 +47,7 @@ def build(
     try:
         if out.suffix != ".npz":
             raise ValueError(f"--out must end in .npz, got {str(out)!r}")
-        runtime = _runtime(precision, threads, seed)
+        runtime = _runtime(precision, threads, seed).with_updates(query_engine="tree")  # the tree is what is saved
         X = read_points(data, "DATA")
         writer = _writer(telemetry, runtime)
         start = time.perf_counter()

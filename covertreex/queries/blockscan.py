@@ -24,17 +24,18 @@ from covertreex.queries.types import KnnResult
 from covertreex.threads import each_in_threads
 
 def knn_blockscan(X: np.ndarray, k: int, rows: np.ndarray, exclude: np.ndarray, id_limit: np.ndarray,
-                  leaf: int = LEAF) -> KnnResult:
+                  leaf: int = LEAF, leaves: Leaves | None = None) -> KnnResult:
     """The k nearest points of ``X`` (points in id order) to each row of ``rows`` (coordinates), by
     (distance, id), padded with -1 / +inf; row r leaves out id ``exclude[r]`` (-1: none) and ids at or
-    above ``id_limit[r]``.  Rows come back in the order given."""
+    above ``id_limit[r]``.  Rows come back in the order given.  ``leaves``: ``Leaves.of(X, leaf)`` when
+    already made."""
     m = rows.shape[0]
     best_d = np.full((m, k), np.inf)
     best_i = np.full((m, k), -1, dtype=np.int64)
     evals = np.zeros(m, dtype=np.int64)
     if m == 0 or X.shape[0] == 0:
         return KnnResult(ids=best_i, distances=best_d, distance_evaluations=evals, engine="block-scan")
-    cols = Leaves.of(X, leaf)
+    cols = Leaves.of(X, leaf) if leaves is None else leaves
     # query rows in blocks of nearby rows: the rows' own k-d leaves (the points' when they are the points)
     qperm, qstarts = (cols.ids, cols.starts) if rows is X else kd_leaves(rows, leaf)
     R = np.ascontiguousarray(rows[qperm], dtype=np.float64)
@@ -54,5 +55,22 @@ def knn_blockscan(X: np.ndarray, k: int, rows: np.ndarray, exclude: np.ndarray, 
 
 def knn_all_blockscan(X: np.ndarray, k: int, leaf: int = LEAF) -> KnnResult:
     """The k nearest other rows of every row of ``X`` (points in id order), rows in id order."""
-    ids = np.arange(X.shape[0], dtype=np.int64)
-    return knn_blockscan(X, k, X, ids, np.full(X.shape[0], NO_LIMIT), leaf)
+    return scan_self(X, k, leaf=leaf)
+
+
+def scan_self(X: np.ndarray, k: int, query_ids: np.ndarray | None = None, predecessor: bool = False,
+              leaves: Leaves | None = None, leaf: int = LEAF) -> KnnResult:
+    """The k nearest *other* points of the points ``query_ids`` (all, in id order, when None) of ``X``
+    (points in id order); ``predecessor``: among the points of smaller id only."""
+    ids = np.arange(X.shape[0], dtype=np.int64) if query_ids is None else query_ids.astype(np.int64)
+    rows = X if query_ids is None else X[ids]  # the points themselves: their leaves are the query blocks
+    return knn_blockscan(X, k, rows, ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT), leaf, leaves)
+
+
+def scan_points(X: np.ndarray, queries: np.ndarray, k: int, limit: np.ndarray | None = None,
+                leaves: Leaves | None = None) -> KnnResult:
+    """The k nearest points of ``X`` (points in id order) to each row of ``queries``; with ``limit``, row
+    r's candidates are the ids below ``limit[r]``."""
+    m = queries.shape[0]
+    bound = np.full(m, NO_LIMIT) if limit is None else limit.astype(np.int64)
+    return knn_blockscan(X, k, queries, np.full(m, -1, dtype=np.int64), bound, leaves=leaves)

@@ -9,7 +9,7 @@ from covertreex.core.tree import PCCTree, readonly_view
 from covertreex.core.walk import walk_workspace
 from covertreex.metrics._distance_numba import EUCLIDEAN
 from covertreex.queries._knn_numba import COUNTERS, NO_LIMIT, knn_chunk
-from covertreex.queries.blockscan import knn_blockscan
+from covertreex.queries.blockscan import scan_points, scan_self
 from covertreex.queries.dense import dense_all_points, dense_knn, rows_by_id
 from covertreex.queries.groups import knn_all_grouped
 from covertreex.queries.types import KnnResult
@@ -114,7 +114,7 @@ def knn_points(tree: PCCTree, metric, queries: np.ndarray, k: int, engine: str =
     if m and _pick(engine, tree, pilot) == "dense":
         return dense_points(rows_by_id(tree), metric, queries, k, limit)
     if block_scan_may_pay(metric.slots.kind, *tree.points.shape, m) and _scan_pays(pilot):
-        return knn_blockscan(rows_by_id(tree), k, queries, none, bound)
+        return scan_points(rows_by_id(tree), queries, k, limit)
     return _run(tree, metric, queries, rows, rows, none, bound, k, m)
 
 
@@ -168,10 +168,7 @@ def knn_self(tree: PCCTree, metric, k: int, query_ids: np.ndarray | None = None,
     if query_ids is None and not predecessor and grouped(metric.slots.kind, *tree.points.shape):
         return grouped_self(tree, metric, k)[0]
     if block_scan_may_pay(metric.slots.kind, *tree.points.shape, positions.shape[0]) and _scan_pays(pilot):
-        X = rows_by_id(tree)
-        ids = np.arange(tree.num_points, dtype=np.int64) if query_ids is None else query_ids.astype(np.int64)
-        rows = X if query_ids is None else X[ids]  # the points themselves: their leaves are the query blocks
-        return knn_blockscan(X, k, rows, ids, ids if predecessor else np.full(ids.shape[0], NO_LIMIT))
+        return scan_self(rows_by_id(tree), k, query_ids, predecessor)
     return _run(tree, metric, tree.points, positions, rows, positions, limit, k, rows.shape[0])
 
 

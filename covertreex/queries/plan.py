@@ -1,5 +1,10 @@
 """Whether a fit builds the cover tree: only when a query engine that reads it is chosen or will pay.
 
+Euclidean points in more than three coordinates (from ``BLOCK_SCAN_MIN_POINTS`` points) are cut into
+k-d leaves at fit instead under ``query_engine="auto"``: queries of ``BLOCK_SCAN_MIN_ROWS`` rows or more
+run as block scans of them (``queries.blockscan``), which cost less than building the tree, and the tree
+is built when a smaller query, a radius search or an invariant check first needs it.
+
 The dense residual engine reads the feature rows in id order and nothing else, so a residual ``fit``
 under ``query_engine="dense"`` stops after the factors.  Under ``"auto"`` a probe decides before the
 full tree is built: a small tree over a seeded sample, searched at the full data's neighbour scale,
@@ -16,8 +21,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from covertreex.algo.insert import insert_points
-from covertreex.queries.knn import (DENSE_NS, DENSE_NS_PER_FEATURE, LEAF_SCAN_LOW_DIM, TREE_NS, TREE_NS_PER_FEATURE,
-                                    knn_self)
+from covertreex.queries.knn import (BLOCK_SCAN_MIN_ROWS, DENSE_NS, DENSE_NS_PER_FEATURE, LEAF_SCAN_LOW_DIM, TREE_NS,
+                                    TREE_NS_PER_FEATURE, block_scan_may_pay, knn_self)
 
 PROBE_POINTS = 1024  # the probe's tree is built over this many sampled points (about 0.3 s at m=512)
 PROBE_QUERIES = 32  # searches run on it
@@ -25,15 +30,25 @@ PROBE_K = 32  # neighbours the probe assumes in the full data (a typical Vecchia
 PROBE_MIN_POINTS = 4 * LEAF_SCAN_LOW_DIM  # below this a tree search scans everything anyway
 # A tree search costs its evaluations at tree rates, and building the tree costs about as much again.
 BUILD_FACTOR = 2.0
+# Why a Euclidean fit above three coordinates makes leaves, not a tree (all-points 10-NN, n=131,072 unless
+# said, 2 cores, seconds: cover tree build + its search / leaves + block scan): N(0, I) d=4 1.75 + 2.12 /
+# 0.72, d=6 3.74 + 8.00 / 2.87, d=8 (n=32,768) 1.07 + 2.65 / 0.86; a 3-D Gaussian in 8-D 1.19 + 1.28 /
+# 0.58; a line in 8-D 0.43 + 0.27 / 0.28; 64 clusters in 8-D 1.45 + 1.72 / 0.81; a 5-D Gaussian in 32-D
+# 8.51 + 12.57 / 12.05; a noisy 3-D one in 32-D 2.55 + 3.23 / 2.13; the swiss roll in 64-D 2.02 + 1.02 /
+# 1.24; a 3-D manifold in 128-D 5.86 + 4.43 / 6.34.  The scan never lost to build + search; the search
+# alone is faster on the last three, so a fitted index queried in full many times may ask for the tree
+# (``Runtime(query_engine="tree")``).
 
 
 @dataclass(frozen=True)
 class EnginePlan:
-    """``tree``: whether the fit builds the cover tree; ``reason`` in words; ``probe``: the figures."""
+    """``tree``: whether the fit builds the cover tree; ``reason`` in words; ``probe``: the figures;
+    ``scan``: whether large Euclidean queries run as block scans of k-d leaves made at fit."""
 
     tree: bool
     reason: str
     probe: dict | None = None
+    scan: bool = False
 
     def describe(self) -> dict:
         return asdict(self)
@@ -42,13 +57,18 @@ class EnginePlan:
 def plan_fit(runtime, engines: tuple[str, ...], rows: np.ndarray, metric) -> EnginePlan:
     """The plan of a fit under ``runtime.query_engine`` for a metric offering ``engines``."""
     requested, seed = runtime.query_engine, runtime.seed
+    n, dim = rows.shape
     if "dense" not in engines:
+        if requested == "auto" and block_scan_may_pay(metric.slots.kind, n, dim, n):
+            return EnginePlan(False, f"auto: {n} Euclidean points in {dim} coordinates: queries of "
+                                     f"{BLOCK_SCAN_MIN_ROWS} rows or more run as block scans of k-d leaves, "
+                                     "cheaper than building the cover tree; it is built when a smaller query, "
+                                     "a radius search or an invariant check needs it", scan=True)
         return EnginePlan(True, f"metric {metric.name!r} is searched by the tree only")
     if requested == "tree":
         return EnginePlan(True, "Runtime.query_engine='tree'")
     if requested in ("dense", "jax"):
         return EnginePlan(False, f"Runtime.query_engine={requested!r}: the dense engine reads the rows, not a tree")
-    n = rows.shape[0]
     if n < PROBE_MIN_POINTS:
         return EnginePlan(False, f"{n} points: a tree search would scan them all (auto)")
     probe = prune_probe(rows, runtime, metric, seed)
