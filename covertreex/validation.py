@@ -33,7 +33,7 @@ def check_scale(arr: np.ndarray, name: str, what: str = "coordinates", underflow
     the scale: a fit's points) also points spread too little for squared distances to tell them apart."""
     if not arr.size:
         return
-    top = float(np.abs(arr).max())
+    top = max(float(arr.max()), -float(arr.min()))  # |x| at most: no temporary the size of the data
     limit = coordinate_limit(arr.shape[1])
     if top > limit:
         raise ValueError(f"{name} has {what} up to {top:.3g} in magnitude; with {arr.shape[1]} columns the "
@@ -71,7 +71,7 @@ def as_points(value, name: str, dtype: np.dtype, dim: int | None = None, allow_e
         limit = _EXACT_INT_LIMIT[target]
         if arr.size and int(np.abs(arr).max()) > limit:
             raise ValueError(f"{name} has integers beyond {limit}, which {target} cannot represent exactly")
-    elif not np.all(np.isfinite(arr)):
+    elif arr.size and not (np.isfinite(arr.max()) and np.isfinite(arr.min())):  # NaN propagates, inf is an end
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains NaN or infinity (first at {name}[{bad[0]}, {bad[1]}])")
     if target == np.float32 and arr.dtype == np.float64 and arr.size and np.abs(arr).max() > np.finfo(np.float32).max:

@@ -9,6 +9,7 @@ import pytest
 from conftest import SHAPES, make_data
 
 from covertreex import CoverTree
+from covertreex.core._leaves_numba import FOUR_ROWS_DIM
 from covertreex.queries._knn_numba import NO_LIMIT
 from covertreex.queries.blockscan import kd_leaves, knn_all_blockscan, knn_blockscan
 from covertreex.queries.knn import BLOCK_SCAN_MIN_POINTS, BLOCK_SCAN_MIN_ROWS, block_scan_may_pay, knn_self
@@ -138,3 +139,34 @@ def test_block_scan_answers_report_no_tree_counters_to_telemetry_and_profiles(tm
     event = queries[queries["schema_id"] == "covertreex.query"].iloc[0]
     assert event["engine"] == "block-scan" and event["evals_mean"] == run.evals_mean
     assert event["visited_mean"] is None or np.isnan(event["visited_mean"])
+
+
+@pytest.mark.parametrize("case", ["near-ties", "offset", "huge", "tiny"])
+def test_float32_screen_of_wide_rows_keeps_every_true_neighbour(case):
+    """From FOUR_ROWS_DIM coordinates the scan screens leaves in float32 before the float64 squares: near
+    ties below float32's resolution, a large common offset, coordinates past the screen's limit (float64
+    squares) and a scale that float32 cannot represent (everything passes the screen) all keep the
+    oracle's answers."""
+    rng = np.random.default_rng(11)
+    d = FOUR_ROWS_DIM + 8
+    X = rng.standard_normal((900, d))
+    if case == "near-ties":  # groups of points differing in one coordinate by 1e-12 (float32 sees them equal)
+        X[300:600] = X[:300] + 1e-12 * rng.integers(-3, 4, (300, d))
+        X[600:] = X[:300] - 1e-12 * rng.integers(0, 3, (300, d))
+    elif case == "offset":
+        X = 1e6 + 1e-6 * X
+    elif case == "huge":
+        X = 1e17 * X
+    else:
+        X = 1e-100 * X
+    for k in (1, 6):
+        oi, od = brute_force_knn(X, k=k)
+        for leaf in (16, 128):
+            got = knn_all_blockscan(X, k, leaf)
+            np.testing.assert_array_equal(got.distances, od)
+            np.testing.assert_array_equal(got.ids, oi)
+    rows = np.arange(k + 1, 900)
+    got = knn_blockscan(X, 6, X[rows], rows, rows)
+    oi, od = brute_force_knn(X, k=6, rows=rows, predecessor=True)
+    np.testing.assert_array_equal(got.distances, od)
+    np.testing.assert_array_equal(got.ids, oi)

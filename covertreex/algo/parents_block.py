@@ -42,7 +42,7 @@ def block_tree_parents(pts: np.ndarray, level: np.ndarray, lo: int, hi: int):
     """For each batch point ``lo .. hi-1`` of ``pts``, the nearest of the tree nodes ``0 .. lo-1`` that may
     be its parent (``d <= 2**level``; ties: lower position), that distance and the distances computed —
     ``insert.find_tree_parents``'s outputs."""
-    leaves = Leaves.of(pts[:lo], LEAF)  # the tree's nodes; ids: their positions
+    leaves = Leaves.of(pts[:lo], LEAF, screen=False)  # the tree's nodes; ids: their positions
     lv = level[:lo][leaves.ids]
     finite = lv > DUP_LEVEL
     reach = np.where(finite, np.ldexp(1.0, np.where(finite, lv, 0)), -1.0)

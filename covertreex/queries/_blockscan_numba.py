@@ -17,6 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
+from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, four_screen, rows_to_centre, screen_threshold
 from covertreex.core._leaves_numba import FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, four_squares, leaf_order
 from covertreex.queries._knn_numba import offer
 
@@ -41,17 +42,57 @@ def _offer_leaf(s, m, c0, r, ex, lim, ids, best_d, best_i):
                 bound = _bound(best_d, r)
 
 
+@nb.njit(inline="always", cache=True)
+def _bounded(best_d, r0, r1):
+    """Have rows ``r0 .. r1 - 1`` all k candidates (a finite bound: until then every square is needed)?"""
+    for r in range(r0, r1):
+        if best_d[r, best_d.shape[1] - 1] == np.inf:
+            return False
+    return True
+
+
+@nb.njit(inline="always", cache=True)
+def _offer_screened(s32, m, thr, R, r, P, c0, ex, lim, ids, best_d, best_i):
+    """Offer the leaf's columns whose float32 square is within ``thr`` and whose float64 square (in
+    ``point_sqdistance``'s order of operations) is within row r's bound, but id ``ex`` and ids >= ``lim``."""
+    hit = False
+    for c in range(m):
+        hit |= s32[c] <= thr
+    if not hit:
+        return
+    d = R.shape[1]
+    base = c0 * d
+    bound = _bound(best_d, r)
+    for c in range(m):
+        if s32[c] <= thr:
+            diff = R[r, 0] - P[base + c]
+            sq = diff * diff
+            for t in range(1, d):
+                diff = R[r, t] - P[base + t * m + c]
+                sq += diff * diff
+            pid = ids[c0 + c]
+            if sq <= bound and pid != ex and pid < lim:
+                offer(best_d[r], best_i[r], math.sqrt(sq), pid)
+                bound = _bound(best_d, r)
+
+
 @nb.njit(nogil=True, cache=True)
-def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, best_d, best_i, evals):
+def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, P32, centre, radius, best_d, best_i, evals):
     """Rows ``r0 .. r1 - 1`` of ``R`` (float64 query rows; row r excludes id ``ex[r]`` and ids >=
     ``lim[r]``) against the leaves of the points (``P``: coordinates leaf by leaf, see
     ``core._leaves_numba.leaf_blocks``; ``ids``: their ids; leaf j is points ``starts[j] .. starts[j + 1] -
     1`` with box ``lo[j] .. hi[j]`` and smallest id ``min_id[j]``), nearest first (``leaf_order``), up to
-    the first leaf beyond every row's bound.  ``best_d/best_i`` (+inf / -1 to start) end as each row's k
-    nearest by (distance, id); ``evals`` counts the distances computed."""
+    the first leaf beyond every row's bound.  From ``FOUR_ROWS_DIM`` coordinates, groups of four rows screen
+    a leaf in float32 first (``P32``, ``centre``, ``radius``: ``core._leaf_screen_numba``).  ``best_d/best_i``
+    (+inf / -1 to start) end as each row's k nearest by (distance, id); ``evals`` counts the distances
+    computed (screened ones included)."""
     order, gap, width = leaf_order(R, r0, r1, lo, hi, starts)
     s = np.empty((ROWS, width))
     d = R.shape[1]
+    wide = d >= FOUR_ROWS_DIM
+    s32 = np.empty((ROWS, width if wide else 0), dtype=np.float32)
+    Y = np.empty((ROWS, d if wide else 0), dtype=np.float32)
+    a_norm = np.empty(ROWS)
     for jj in range(order.shape[0]):
         j = order[jj]
         reach = 0.0  # the largest bound of the rows that may take the leaf's ids, and of all rows
@@ -74,7 +115,16 @@ def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, best_d, best_
                     need = True
             if not need:
                 continue
-            if b1 - b0 == ROWS and d >= FOUR_ROWS_DIM:
+            if wide and b1 - b0 == ROWS and _bounded(best_d, b0, b1) and (
+                    rows_to_centre(R, b0, centre, j, Y, a_norm) + radius[j] <= SCREEN_LIMIT):
+                four_screen(Y, P32, c0, m, s32)
+                for r in range(b0, b1):
+                    evals[r] += m
+                    if min_id[j] < lim[r]:
+                        thr = screen_threshold(_bound(best_d, r), a_norm[r - b0], radius[j], d)
+                        _offer_screened(s32[r - b0], m, thr, R, r, P, c0, ex[r], lim[r], ids, best_d, best_i)
+                continue
+            if wide and b1 - b0 == ROWS:
                 four_squares(R, b0, P, c0, m, s)
             else:
                 for r in range(b0, b1):  # core._leaves_numba.leaf_squares written out: ~6% faster here (d=8)

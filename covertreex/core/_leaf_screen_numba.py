@@ -1,0 +1,102 @@
+"""A float32 screen of the block scan's squared distances in many dimensions, exact by its bound.
+
+Each leaf also keeps its points relative to its box centre in float32 (``leaf_screen``).  Four query rows,
+also taken relative to that centre and rounded to float32, get float32 squared distances to the leaf's
+points (``four_screen``: twice the lanes of float64, half the bytes); only points whose float32 square is
+within ``screen_threshold`` get the float64 square of every other search, and only those can be offered.
+
+Why no true neighbour is lost.  Let a = x - c and b = p - c (real numbers; c the leaf's centre) and u =
+2**-24.  Each coordinate of x - c and p - c is computed in float64 and rounded to float32, and their
+difference rounded again, so each float32 difference differs from a_t - b_t by at most 2.03 u (|a_t| +
+|b_t|) (plus 2**-149-sized steps where values are subnormal); summed as vectors, the float32 differences
+have a norm within e = 2.03 u (|a| + |b|) + 2**-140 of the true distance D.  Their float32 sum of squares
+is at most (1 + (d + 2) u) times their squared norm.  A square the float64 search would accept,
+``sq <= bound``, has D <= sqrt(bound) (1 + (d + 2) 2**-51), so its float32 square is at most
+``screen_threshold``, which uses the leaf's radius for |b| and rounds every factor up.  Float32 squares
+would overflow past ~1.8e19, so rows and leaves further than ``SCREEN_LIMIT`` from the centre keep the
+float64 squares.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+U32 = 2.0 ** -24  # unit roundoff of float32
+SCREEN_LIMIT = 1e15  # |x - c| + leaf radius beyond this: float64 squares (float32 squares stay finite)
+
+
+@nb.njit(cache=True)
+def leaf_screen(X, perm, starts, lo, hi):
+    """Float32 coordinates of every leaf's points relative to its box centre, laid out like
+    ``leaf_blocks``; the centres (float64, leaves x d); each leaf's radius about its centre, rounded up."""
+    n, d = X.shape
+    nleaf = starts.shape[0] - 1
+    centre = (lo + hi) * 0.5
+    radius = np.zeros(nleaf)
+    P32 = np.empty(n * d, dtype=np.float32)
+    for j in range(nleaf):
+        c0, m = starts[j], starts[j + 1] - starts[j]
+        for c in range(m):
+            p = perm[c0 + c]
+            sq = 0.0
+            for t in range(d):
+                v = X[p, t] - centre[j, t]
+                P32[c0 * d + t * m + c] = np.float32(v)
+                sq += v * v
+            radius[j] = max(radius[j], math.sqrt(sq) * (1.0 + (d + 2) * 2.0 ** -51))
+    return P32, centre, radius
+
+
+@nb.njit(inline="always", cache=True)
+def screen_threshold(bound, a_norm, radius, d):
+    """The largest float32 square (``four_screen``) of a point within squared distance ``bound`` (float64)
+    of a row at distance ``a_norm`` from the leaf's centre, for a leaf of ``radius`` (both rounded up)."""
+    if bound == np.inf:
+        return np.inf
+    e = 2.1 * U32 * (a_norm + radius) + 2.0 ** -140
+    b = math.sqrt(bound) * (1.0 + (d + 2) * 2.0 ** -51) + e
+    return b * b * (1.0 + 1.1 * (d + 2) * U32) * (1.0 + 2.0 ** -40)
+
+
+@nb.njit(inline="always", cache=True)
+def four_screen(Y, P32, c0, m, s):
+    """Float32 squared distances from the four rows of ``Y`` (float32, relative to the leaf's centre) to the
+    leaf starting at point c0 (``P32``, see ``leaf_screen``), into ``s[0..3, :m]``; each column read once."""
+    d = Y.shape[1]
+    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+    y0, y1, y2, y3 = Y[0, 0], Y[1, 0], Y[2, 0], Y[3, 0]
+    col = P32[c0 * d:c0 * d + m]
+    for c in range(m):
+        v = col[c]
+        a0, a1, a2, a3 = y0 - v, y1 - v, y2 - v, y3 - v
+        s0[c], s1[c], s2[c], s3[c] = a0 * a0, a1 * a1, a2 * a2, a3 * a3
+    for t in range(1, d):
+        y0, y1, y2, y3 = Y[0, t], Y[1, t], Y[2, t], Y[3, t]
+        col = P32[c0 * d + t * m:c0 * d + t * m + m]
+        for c in range(m):
+            v = col[c]
+            a0, a1, a2, a3 = y0 - v, y1 - v, y2 - v, y3 - v
+            s0[c] += a0 * a0
+            s1[c] += a1 * a1
+            s2[c] += a2 * a2
+            s3[c] += a3 * a3
+
+
+@nb.njit(inline="always", cache=True)
+def rows_to_centre(R, r0, centre, j, Y, a_norm):
+    """Y[i] = float32(R[r0 + i] - centre[j]) for the four rows, and a_norm[i] = |R[r0 + i] - centre[j]|
+    rounded up; returns the largest."""
+    d = R.shape[1]
+    top = 0.0
+    for i in range(Y.shape[0]):
+        sq = 0.0
+        for t in range(d):
+            v = R[r0 + i, t] - centre[j, t]
+            Y[i, t] = np.float32(v)
+            sq += v * v
+        a_norm[i] = math.sqrt(sq) * (1.0 + (d + 2) * 2.0 ** -51)
+        top = max(top, a_norm[i])
+    return top
