@@ -9,6 +9,7 @@ import pytest
 from conftest import SHAPES, make_data
 
 from covertreex import CoverTree
+from covertreex.core._leaf_screen_numba import SCREEN_MIN_DIM
 from covertreex.core._leaves_numba import FOUR_ROWS_DIM
 from covertreex.queries._knn_numba import NO_LIMIT
 from covertreex.queries.blockscan import kd_leaves, knn_all_blockscan, knn_blockscan
@@ -141,14 +142,13 @@ def test_block_scan_answers_report_no_tree_counters_to_telemetry_and_profiles(tm
     assert event["visited_mean"] is None or np.isnan(event["visited_mean"])
 
 
+@pytest.mark.parametrize("d", [SCREEN_MIN_DIM + 2, FOUR_ROWS_DIM + 8])
 @pytest.mark.parametrize("case", ["near-ties", "offset", "huge", "tiny"])
-def test_float32_screen_of_wide_rows_keeps_every_true_neighbour(case):
-    """From FOUR_ROWS_DIM coordinates the scan screens leaves in float32 before the float64 squares: near
-    ties below float32's resolution, a large common offset, coordinates past the screen's limit (float64
-    squares) and a scale that float32 cannot represent (everything passes the screen) all keep the
-    oracle's answers."""
+def test_float32_screen_keeps_every_true_neighbour(case, d):
+    """Groups of four rows screen leaves in float32 before the float64 squares: near ties below float32's
+    resolution, a large common offset, coordinates past the screen's limit (float64 squares) and a scale
+    that float32 cannot represent (everything passes the screen) all keep the oracle's answers."""
     rng = np.random.default_rng(11)
-    d = FOUR_ROWS_DIM + 8
     X = rng.standard_normal((900, d))
     if case == "near-ties":  # groups of points differing in one coordinate by 1e-12 (float32 sees them equal)
         X[300:600] = X[:300] + 1e-12 * rng.integers(-3, 4, (300, d))

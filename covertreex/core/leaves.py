@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from covertreex.core._leaf_screen_numba import leaf_screen
-from covertreex.core._leaves_numba import FOUR_ROWS_DIM, kd_cut, leaf_blocks, leaf_boxes
+from covertreex.core._leaf_screen_numba import SCREEN_MIN_DIM, leaf_screen
+from covertreex.core._leaves_numba import kd_cut, leaf_blocks, leaf_boxes
 
 LEAF = 128  # points per leaf (block scan, d=8, 32,768 points: 64 -> 1.08 s, 128 -> 0.96 s, 256 -> 1.34 s)
 
@@ -32,7 +32,7 @@ class Leaves(NamedTuple):
     lo: np.ndarray  # (leaves, d) bounding boxes
     hi: np.ndarray
     min_id: np.ndarray  # (leaves,) smallest id in each leaf
-    # from FOUR_ROWS_DIM coordinates (else empty): the float32 screen's coordinates, box centres, radii
+    # from SCREEN_MIN_DIM coordinates (else empty): the float32 screen's coordinates, box centres, radii
     P32: np.ndarray  # (n * d,) float32, laid out like P, relative to each leaf's centre
     centre: np.ndarray  # (leaves, d)
     radius: np.ndarray  # (leaves,)
@@ -46,7 +46,7 @@ class Leaves(NamedTuple):
         lo = np.empty((firsts.shape[0], X.shape[1]))
         hi = np.empty_like(lo)
         leaf_boxes(X, perm, starts, lo, hi)
-        if screen and X.shape[1] >= FOUR_ROWS_DIM:
+        if screen and X.shape[1] >= SCREEN_MIN_DIM:
             screen = leaf_screen(X, perm, starts, lo, hi)
         else:
             screen = (np.empty(0, dtype=np.float32), np.empty((0, X.shape[1])), np.empty(0))

@@ -17,7 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, four_screen, rows_to_centre, screen_threshold
+from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, SCREEN_MIN_DIM, four_screen, rows_to_centre, screen_threshold
 from covertreex.core._leaves_numba import FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, four_squares, leaf_order
 from covertreex.queries._knn_numba import offer
 
@@ -82,14 +82,14 @@ def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, P32, centre, 
     ``lim[r]``) against the leaves of the points (``P``: coordinates leaf by leaf, see
     ``core._leaves_numba.leaf_blocks``; ``ids``: their ids; leaf j is points ``starts[j] .. starts[j + 1] -
     1`` with box ``lo[j] .. hi[j]`` and smallest id ``min_id[j]``), nearest first (``leaf_order``), up to
-    the first leaf beyond every row's bound.  From ``FOUR_ROWS_DIM`` coordinates, groups of four rows screen
-    a leaf in float32 first (``P32``, ``centre``, ``radius``: ``core._leaf_screen_numba``).  ``best_d/best_i``
-    (+inf / -1 to start) end as each row's k nearest by (distance, id); ``evals`` counts the distances
-    computed (screened ones included)."""
+    the first leaf beyond every row's bound.  From ``SCREEN_MIN_DIM`` coordinates, groups of four rows
+    with k candidates each screen a leaf in float32 first (``P32``, ``centre``, ``radius``, see
+    ``core._leaf_screen_numba``).  ``best_d/best_i`` (+inf / -1 to start) end as each row's k nearest by
+    (distance, id); ``evals`` counts the distances computed (screened ones included)."""
     order, gap, width = leaf_order(R, r0, r1, lo, hi, starts)
     s = np.empty((ROWS, width))
     d = R.shape[1]
-    wide = d >= FOUR_ROWS_DIM
+    wide = d >= SCREEN_MIN_DIM
     s32 = np.empty((ROWS, width if wide else 0), dtype=np.float32)
     Y = np.empty((ROWS, d if wide else 0), dtype=np.float32)
     a_norm = np.empty(ROWS)
@@ -124,7 +124,7 @@ def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, P32, centre, 
                         thr = screen_threshold(_bound(best_d, r), a_norm[r - b0], radius[j], d)
                         _offer_screened(s32[r - b0], m, thr, R, r, P, c0, ex[r], lim[r], ids, best_d, best_i)
                 continue
-            if wide and b1 - b0 == ROWS:
+            if d >= FOUR_ROWS_DIM and b1 - b0 == ROWS:
                 four_squares(R, b0, P, c0, m, s)
             else:
                 for r in range(b0, b1):  # core._leaves_numba.leaf_squares written out: ~6% faster here (d=8)
