@@ -13,32 +13,32 @@ import dataclasses
 import threading
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
-from covertreex.algo.delete import DeleteStats, delete_points
 from covertreex.algo.insert import insert_points
 from covertreex.algo.types import RoundStats
-from covertreex.core.invariants import check_tree
 from covertreex.core.leaves import LEAF, Leaves
 from covertreex.core.tree import PCCTree
-from covertreex.gates import search as gated
-from covertreex.gates.cells import build_index, partition
 from covertreex.gates.policy import Gate
 from covertreex.gates.profile import GateAudit, GateProfile, Stamp, fingerprints
 from covertreex.validation import as_ids, as_points, check_k, check_radius
 from covertreex.metrics._pairwise_numba import pairwise_distances
 from covertreex.metrics.base import Metric
-from covertreex.queries.jax_dense import jax_points, jax_self
 from covertreex.queries.blockscan import scan_points, scan_self
 from covertreex.queries.knn import BLOCK_SCAN_MIN_ROWS, dense_points, dense_self, knn_points, knn_self
 from covertreex.queries.plan import EnginePlan, plan_fit
-from covertreex.queries.radius import radius_points, radius_self
 from covertreex.queries.types import KnnResult, RadiusResult
 from covertreex.runtime.config import QUERY_ENGINES, Runtime
 from covertreex.runtime.diagnostics import OperationStats, OperationTimer
 from covertreex.telemetry.events import emit_build, emit_gate, emit_plan, emit_query
+
+if TYPE_CHECKING:
+    from covertreex.algo.delete import DeleteStats
+# Deletion, gated searches, radius searches, the JAX engine and the invariant checks are imported where
+# they are used: a fit and its k-NN queries do not load them (start-up time, see README).
 
 
 @contextmanager
@@ -53,6 +53,30 @@ def _threads(count: int | None):
         yield
     finally:
         numba.set_num_threads(previous)
+
+
+def _gated_search():
+    from covertreex.gates import search
+
+    return search
+
+
+def _cells():
+    from covertreex.gates import cells
+
+    return cells
+
+
+def _jax():
+    from covertreex.queries import jax_dense
+
+    return jax_dense
+
+
+def _radius():
+    from covertreex.queries import radius
+
+    return radius
 
 
 class _NoTimer:
@@ -345,6 +369,8 @@ class CoverTree:
         if self._tree is None:
             return self._version(None, self._rows[keep], self._metric, coords, self._plan, labels=labels,
                                  next_id=self._next_id)
+        from covertreex.algo.delete import delete_points
+
         with _threads(self._runtime.threads), _operation("delete", self._runtime.diagnostics) as op:
             tree, stats = delete_points(self._tree, rows, self._metric)
         return self._version(tree, None, self._metric, coords, self._plan, operation=op.stats, labels=labels,
@@ -459,7 +485,7 @@ class CoverTree:
             if scan:
                 run = lambda: scan_self(rows, k, ids, predecessor, self._leaves)  # noqa: E731
             elif engine in ("dense", "jax"):
-                search = dense_self if engine == "dense" else jax_self
+                search = dense_self if engine == "dense" else _jax().jax_self
                 run = lambda: search(rows, self._metric, k, ids, predecessor)  # noqa: E731
             else:
                 run = lambda: knn_self(self._search_tree(), self._metric, k, ids, predecessor, engine)  # noqa: E731
@@ -469,7 +495,7 @@ class CoverTree:
             if scan:
                 run = lambda: scan_points(rows, queries, k, limit, self._leaves)  # noqa: E731
             elif engine in ("dense", "jax"):
-                search = dense_points if engine == "dense" else jax_points
+                search = dense_points if engine == "dense" else _jax().jax_points
                 run = lambda: search(rows, self._metric, queries, k, limit)  # noqa: E731
             else:
                 run = lambda: knn_points(self._search_tree(), self._metric, queries, k, engine, limit)  # noqa: E731
@@ -529,12 +555,12 @@ class CoverTree:
             if key not in self._proxy_trees:
                 with _threads(self._runtime.threads):
                     if gate.search == "walk":
-                        built = gated.build_proxy_tree(self._metric, rows, gate.proxy, self._runtime)
+                        built = _gated_search().build_proxy_tree(self._metric, rows, gate.proxy, self._runtime)
                     else:
                         for old in [o for o in self._proxy_trees if isinstance(o, tuple) and o[0] == "cells"]:
                             del self._proxy_trees[old]
-                        pts = gated.proxy_rows(self._metric, rows, gate.proxy)
-                        built = build_index(self._metric.slots, rows, pts, cells, key[-1])
+                        pts = _gated_search().proxy_rows(self._metric, rows, gate.proxy)
+                        built = _cells().build_index(self._metric.slots, rows, pts, cells, key[-1])
                 self._proxy_trees[key] = built
         return self._proxy_trees[key]
 
@@ -548,8 +574,8 @@ class CoverTree:
         key = ("partition", gate.proxy, gate.cell)
         with self._tree_lock:
             if key not in self._proxy_trees:
-                self._proxy_trees[key] = partition(gated.proxy_rows(self._metric, self._fitted(), gate.proxy),
-                                                   gate.cell)
+                proxy = _gated_search().proxy_rows(self._metric, self._fitted(), gate.proxy)
+                self._proxy_trees[key] = _cells().partition(proxy, gate.cell)
         return self._proxy_trees[key]
 
     def _gated_metric(self, what: str) -> None:
@@ -585,7 +611,7 @@ class CoverTree:
             raise TypeError(f"predecessor must be a bool, got {predecessor!r}")
         k = check_k(k, self.num_points - 1, "the number of other points in the tree")
         with _threads(self._runtime.threads):
-            profile = gated.calibrate(self, gate, k, predecessor)
+            profile = _gated_search().calibrate(self, gate, k, predecessor)
         if self._labels is not None:  # the calibration points by the users' ids
             calibration = dict(profile.calibration, ids=self._external(profile.calibration["ids"]))
             profile = dataclasses.replace(profile, calibration=calibration)
@@ -601,7 +627,7 @@ class CoverTree:
         if ids.size == 0:
             raise ValueError("query_ids must name at least one tree point to audit")
         with _threads(self._runtime.threads):
-            result = gated.audit(self, profile, ids)
+            result = _gated_search().audit(self, profile, ids)
         if telemetry is not None:
             emit_gate(telemetry, "audit", profile, result)
         return result
@@ -620,9 +646,9 @@ class CoverTree:
         self._check_gate(profile, k, predecessor)
         ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
         if queries is None:
-            run = lambda: gated.search_self(self, profile, k, ids, predecessor)  # noqa: E731
+            run = lambda: _gated_search().search_self(self, profile, k, ids, predecessor)  # noqa: E731
         else:
-            run = lambda: gated.search_points(self, profile, queries, k)  # noqa: E731
+            run = lambda: _gated_search().search_points(self, profile, queries, k)  # noqa: E731
         return self._timed_knn(run, queries is not None, predecessor, k, telemetry,
                                recall=None if profile.audit is None else profile.audit.recall)
 
@@ -661,10 +687,10 @@ class CoverTree:
         ids, queries = self._query_side(Q, query_ids, predecessor, v_matrix, p_diag)
         if queries is None:
             radius = check_radius(r, self.num_points if ids is None else ids.shape[0])
-            run = lambda: radius_self(self._search_tree(), self._metric, radius, ids, predecessor)  # noqa: E731
+            run = lambda: _radius().radius_self(self._search_tree(), self._metric, radius, ids, predecessor)  # noqa: E731
         else:
             radius = check_radius(r, queries.shape[0])
-            run = lambda: radius_points(self._search_tree(), self._metric, queries, radius)  # noqa: E731
+            run = lambda: _radius().radius_points(self._search_tree(), self._metric, queries, radius)  # noqa: E731
         with _threads(self._runtime.threads):
             result = run()
         return result if self._labels is None else dataclasses.replace(result, ids=self._external(result.ids))
@@ -728,4 +754,6 @@ class CoverTree:
     # -- diagnostics ------------------------------------------------------------------------
     def check_invariants(self) -> None:
         """Raise ``AssertionError`` describing the first violated invariant (O(n^2) distances)."""
+        from covertreex.core.invariants import check_tree
+
         check_tree(self._search_tree(), self._metric)
