@@ -143,7 +143,7 @@ def test_block_scan_answers_report_no_tree_counters_to_telemetry_and_profiles(tm
 
 
 @pytest.mark.parametrize("d", [SCREEN_MIN_DIM + 2, FOUR_ROWS_DIM + 8])
-@pytest.mark.parametrize("case", ["near-ties", "offset", "huge", "tiny"])
+@pytest.mark.parametrize("case", ["near-ties", "offset", "huge", "enormous", "tiny"])
 def test_float32_screen_keeps_every_true_neighbour(case, d):
     """Groups of four rows screen leaves in float32 before the float64 squares: near ties below float32's
     resolution, a large common offset, coordinates past the screen's limit (float64 squares) and a scale
@@ -155,8 +155,10 @@ def test_float32_screen_keeps_every_true_neighbour(case, d):
         X[600:] = X[:300] - 1e-12 * rng.integers(0, 3, (300, d))
     elif case == "offset":
         X = 1e6 + 1e-6 * X
-    elif case == "huge":
+    elif case == "huge":  # past the screen's limit: float64 squares
         X = 1e17 * X
+    elif case == "enormous":  # beyond float32's range (its coordinates would be infinite)
+        X = 1e100 * X
     else:
         X = 1e-100 * X
     for k in (1, 6):

@@ -115,6 +115,15 @@ def test_versions_without_a_tree_stay_exact_and_independent():
     np.testing.assert_array_equal(back.knn_result(k=4).ids, keep[oi])
 
 
+def test_float32_storage_without_a_tree_matches_the_oracle():
+    X = make_data("gaussian", N, 7, seed=12).astype(np.float32)
+    tree = CoverTree(Runtime(precision="float32")).fit(X)
+    assert not tree.has_tree
+    _same(tree.knn_result(k=5), brute_force_knn(X, k=5))
+    Q = make_data("uniform", BLOCK_SCAN_MIN_ROWS, 7, seed=13).astype(np.float32)
+    _same(tree.knn_result(Q, k=3), brute_force_knn(X, Q, k=3))
+
+
 def test_the_plan_is_sent_to_telemetry(tmp_path):
     X = make_data("gaussian", N, 5, seed=10)
     path = tmp_path / "t.jsonl"
