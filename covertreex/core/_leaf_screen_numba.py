@@ -2,7 +2,8 @@
 
 Each leaf also keeps its points relative to its box centre in float32 (``leaf_screen``).  Four query rows,
 also taken relative to that centre and rounded to float32, get float32 squared distances to the leaf's
-points (``four_screen``: twice the lanes of float64, half the bytes); only points whose float32 square is
+points (``core._leaves_numba.four_squares`` on float32 arrays: twice the lanes of float64, half the
+bytes); only points whose float32 square is
 within ``screen_threshold`` get the float64 square of every other search, and only those can be offered.
 
 Why no true neighbour is lost.  Let a = x - c and b = p - c (real numbers; c the leaf's centre) and u =
@@ -56,37 +57,13 @@ def leaf_screen(X, perm, starts, lo, hi):
 
 @nb.njit(inline="always", cache=True)
 def screen_threshold(bound, a_norm, radius, d):
-    """The largest float32 square (``four_screen``) of a point within squared distance ``bound`` (float64)
+    """The largest float32 square (``four_squares`` in float32) of a point within squared distance ``bound`` (float64)
     of a row at distance ``a_norm`` from the leaf's centre, for a leaf of ``radius`` (both rounded up)."""
     if bound == np.inf:
         return np.inf
     e = 2.1 * U32 * (a_norm + radius) + 2.0 ** -140
     b = math.sqrt(bound) * (1.0 + (d + 2) * 2.0 ** -51) + e
     return b * b * (1.0 + 1.1 * (d + 2) * U32) * (1.0 + 2.0 ** -40)
-
-
-@nb.njit(inline="always", cache=True)
-def four_screen(Y, P32, c0, m, s):
-    """Float32 squared distances from the four rows of ``Y`` (float32, relative to the leaf's centre) to the
-    leaf starting at point c0 (``P32``, see ``leaf_screen``), into ``s[0..3, :m]``; each column read once."""
-    d = Y.shape[1]
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
-    y0, y1, y2, y3 = Y[0, 0], Y[1, 0], Y[2, 0], Y[3, 0]
-    col = P32[c0 * d:c0 * d + m]
-    for c in range(m):
-        v = col[c]
-        a0, a1, a2, a3 = y0 - v, y1 - v, y2 - v, y3 - v
-        s0[c], s1[c], s2[c], s3[c] = a0 * a0, a1 * a1, a2 * a2, a3 * a3
-    for t in range(1, d):
-        y0, y1, y2, y3 = Y[0, t], Y[1, t], Y[2, t], Y[3, t]
-        col = P32[c0 * d + t * m:c0 * d + t * m + m]
-        for c in range(m):
-            v = col[c]
-            a0, a1, a2, a3 = y0 - v, y1 - v, y2 - v, y3 - v
-            s0[c] += a0 * a0
-            s1[c] += a1 * a1
-            s2[c] += a2 * a2
-            s3[c] += a3 * a3
 
 
 @nb.njit(inline="always", cache=True)

@@ -47,7 +47,8 @@ class Leaves(NamedTuple):
         hi = np.empty_like(lo)
         leaf_boxes(X, perm, starts, lo, hi)
         if screen and X.shape[1] >= SCREEN_MIN_DIM:
-            screen = leaf_screen(X, perm, starts, lo, hi)
+            screened = leaf_screen(X, perm, starts, lo, hi)
         else:
-            screen = (np.empty(0, dtype=np.float32), np.empty((0, X.shape[1])), np.empty(0))
-        return Leaves(leaf_blocks(X, perm, starts), perm, starts, lo, hi, np.minimum.reduceat(perm, firsts), *screen)
+            screened = (np.empty(0, dtype=np.float32), np.empty((0, X.shape[1])), np.empty(0))
+        return Leaves(leaf_blocks(X, perm, starts), perm, starts, lo, hi, np.minimum.reduceat(perm, firsts),
+                      *screened)

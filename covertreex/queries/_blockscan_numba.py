@@ -17,7 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, SCREEN_MIN_DIM, four_screen, rows_to_centre, screen_threshold
+from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, SCREEN_MIN_DIM, rows_to_centre, screen_threshold
 from covertreex.core._leaves_numba import FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, four_squares, leaf_order
 from covertreex.queries._knn_numba import offer
 
@@ -117,7 +117,7 @@ def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, P32, centre, 
                 continue
             if wide and b1 - b0 == ROWS and _bounded(best_d, b0, b1) and (
                     rows_to_centre(R, b0, centre, j, Y, a_norm) + radius[j] <= SCREEN_LIMIT):
-                four_screen(Y, P32, c0, m, s32)
+                four_squares(Y, 0, P32, c0, m, s32)  # float32 arrays: float32 squares
                 for r in range(b0, b1):
                     evals[r] += m
                     if min_id[j] < lim[r]:
