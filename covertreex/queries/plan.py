@@ -1,6 +1,6 @@
 """Whether a fit builds the cover tree: only when a query engine that reads it is chosen or will pay.
 
-Euclidean points in more than three coordinates (from ``BLOCK_SCAN_MIN_POINTS`` points) are cut into
+Euclidean points (from ``BLOCK_SCAN_MIN_POINTS`` points, in any number of coordinates) are cut into
 k-d leaves at fit instead under ``query_engine="auto"``: queries of ``BLOCK_SCAN_MIN_ROWS`` rows or more
 run as block scans of them (``queries.blockscan``), which cost less than building the tree, and the tree
 is built when a smaller query, a radius search or an invariant check first needs it.
@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from covertreex.algo.insert import insert_points
-from covertreex.queries.knn import (BLOCK_SCAN_MIN_ROWS, DENSE_NS, DENSE_NS_PER_FEATURE, LEAF_SCAN_LOW_DIM, TREE_NS,
-                                    TREE_NS_PER_FEATURE, block_scan_may_pay, knn_self)
+from covertreex.metrics._distance_numba import EUCLIDEAN
+from covertreex.queries.knn import (BLOCK_SCAN_MIN_POINTS, BLOCK_SCAN_MIN_ROWS, DENSE_NS, DENSE_NS_PER_FEATURE,
+                                    LEAF_SCAN_LOW_DIM, TREE_NS, TREE_NS_PER_FEATURE, knn_self)
 
 PROBE_POINTS = 1024  # the probe's tree is built over this many sampled points (about 0.3 s at m=512)
 PROBE_QUERIES = 32  # searches run on it
@@ -30,14 +31,25 @@ PROBE_K = 32  # neighbours the probe assumes in the full data (a typical Vecchia
 PROBE_MIN_POINTS = 4 * LEAF_SCAN_LOW_DIM  # below this a tree search scans everything anyway
 # A tree search costs its evaluations at tree rates, and building the tree costs about as much again.
 BUILD_FACTOR = 2.0
-# Why a Euclidean fit above three coordinates makes leaves, not a tree (all-points 10-NN, n=131,072 unless
-# said, 2 cores, seconds: cover tree build + its search / leaves + block scan): N(0, I) d=4 1.75 + 2.12 /
-# 0.72, d=6 3.74 + 8.00 / 2.87, d=8 (n=32,768) 1.07 + 2.65 / 0.86; a 3-D Gaussian in 8-D 1.19 + 1.28 /
-# 0.58; a line in 8-D 0.43 + 0.27 / 0.28; 64 clusters in 8-D 1.45 + 1.72 / 0.81; a 5-D Gaussian in 32-D
-# 8.51 + 12.57 / 12.05; a noisy 3-D one in 32-D 2.55 + 3.23 / 2.13; the swiss roll in 64-D 2.02 + 1.02 /
-# 1.24; a 3-D manifold in 128-D 5.86 + 4.43 / 6.34.  The scan never lost to build + search; the search
-# alone is faster on the last three, so a fitted index queried in full many times may ask for the tree
-# (``Runtime(query_engine="tree")``).
+# Why a Euclidean fit makes leaves, not a tree (all-points 10-NN, n=131,072 unless said, 2 cores, seconds:
+# cover tree build + its search / leaves + block scan): N(0, I) d=1 0.25 + 0.15 / 0.42, d=2 0.47 +
+# 0.20 / 0.42, d=3 0.81 + 0.38 / 0.53, d=4 1.75 + 2.12 / 0.72, d=6 3.74 + 8.00 / 2.87, d=8
+# (n=32,768) 1.07 + 2.65 / 0.86; 64 clusters in 3-D 0.55 + 0.30 / 0.46, rounded (duplicated) 3-D
+# points 0.72 + 0.43 / 0.86, a 362 x 362 grid 0.45 + 0.20 / 0.58; a 3-D Gaussian in 8-D
+# 1.19 + 1.28 / 0.58; a line in 8-D 0.43 + 0.27 / 0.28; 64 clusters in 8-D 1.45 + 1.72 / 0.81; a 5-D
+# Gaussian in 32-D 8.51 + 12.57 / 12.05; a noisy 3-D one in 32-D 2.55 + 3.23 / 2.13; the swiss roll in
+# 64-D 2.02 + 1.02 / 1.24; a 3-D manifold in 128-D 5.86 + 4.43 / 6.34.  The scan never lost to build +
+# search.  The search alone is faster up to three coordinates (the grouped walks of ``queries.groups``)
+# and on the last three, so a fitted index queried in full many times may ask for the tree
+# (``Runtime(query_engine="tree")``).  Predecessor and new-point queries scan faster than the tree
+# searches in one to three coordinates too (N(0, I), d=2: k=30 predecessor rows 0.8-1.1 s against 1.5-1.8
+# s, 32,768 new points 0.21 against 0.44-0.50 s; d=3: 1.4-1.5 against 2.8-3.1 s, 0.27 against 0.76-0.83 s).
+
+
+def leaves_at_fit(kind: int, n: int) -> bool:
+    """Does an ``auto`` fit of ``n`` points of metric ``kind`` cut k-d leaves instead of building the tree
+    (Euclidean, from ``BLOCK_SCAN_MIN_POINTS`` points)?"""
+    return kind == EUCLIDEAN and n >= BLOCK_SCAN_MIN_POINTS
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,7 @@ def plan_fit(runtime, engines: tuple[str, ...], rows: np.ndarray, metric) -> Eng
     requested, seed = runtime.query_engine, runtime.seed
     n, dim = rows.shape
     if "dense" not in engines:
-        if requested == "auto" and block_scan_may_pay(metric.slots.kind, n, dim, n):
+        if requested == "auto" and leaves_at_fit(metric.slots.kind, n):
             return EnginePlan(False, f"auto: {n} Euclidean points in {dim} coordinates: queries of "
                                      f"{BLOCK_SCAN_MIN_ROWS} rows or more run as block scans of k-d leaves, "
                                      "cheaper than building the cover tree; it is built when a smaller query, "
