@@ -55,6 +55,8 @@ def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", s
     for name, value, low in (("n", n, 2), ("dim", dim, 1)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if runtime.query_engine == "auto":  # an auto Euclidean fit cuts k-d leaves: the explorer is about the tree
+        runtime = runtime.with_updates(query_engine="tree")
     X = synthetic_points(data, n, dim, seed)
     start = time.perf_counter()
     CoverTree(runtime).fit(X[:WARM_UP_POINTS]).knn(k=1)

@@ -180,8 +180,9 @@ class CoverTree:
 
     @property
     def has_tree(self) -> bool:
-        """Whether this version's cover tree is built (a residual fit skips it when only the dense
-        engine will search)."""
+        """Whether this version's cover tree is built (an ``auto`` fit may skip it: a Euclidean one of
+        4,096 points or more cuts k-d leaves, a residual one may leave the search to the dense engine;
+        see ``describe()["plan"]``)."""
         return self._tree is not None
 
     def describe(self) -> dict:

@@ -19,13 +19,30 @@ import numpy as np
 
 from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, SCREEN_MIN_DIM, rows_to_centre, screen_threshold
 from covertreex.core._leaves_numba import FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, four_squares, leaf_order
-from covertreex.queries._knn_numba import offer
 
 
 @nb.njit(inline="always", cache=True)
 def _bound(best_d, r):
     kd = best_d[r, best_d.shape[1] - 1]
     return kd * kd * TIE_MARGIN
+
+
+@nb.njit(inline="always", cache=True)
+def _offer_row(best_d, best_i, r, dist, pid):
+    """``_knn_numba.offer`` on row r of the top-k arrays, inlined and indexed in place (no row views to make
+    per offer): offers are most of a scan's time in few coordinates (N(0, I), d=2, k=10: ~42 per row,
+    against ~2.8 leaves of 128 squares), and this took the scan of every block there from 0.66-0.71 s
+    to 0.52-0.58 s on one thread."""
+    pos = best_d.shape[1] - 1
+    if dist > best_d[r, pos] or (dist == best_d[r, pos] and best_i[r, pos] >= 0 and pid > best_i[r, pos]):
+        return
+    while pos > 0 and (best_d[r, pos - 1] > dist or (best_d[r, pos - 1] == dist and (
+            best_i[r, pos - 1] < 0 or best_i[r, pos - 1] > pid))):
+        best_d[r, pos] = best_d[r, pos - 1]
+        best_i[r, pos] = best_i[r, pos - 1]
+        pos -= 1
+    best_d[r, pos] = dist
+    best_i[r, pos] = pid
 
 
 @nb.njit(inline="always", cache=True)
@@ -38,7 +55,7 @@ def _offer_leaf(s, m, c0, r, ex, lim, ids, best_d, best_i):
         if s[c] <= bound:
             pid = ids[c0 + c]
             if pid != ex and pid < lim:
-                offer(best_d[r], best_i[r], math.sqrt(s[c]), pid)
+                _offer_row(best_d, best_i, r, math.sqrt(s[c]), pid)
                 bound = _bound(best_d, r)
 
 
@@ -72,7 +89,7 @@ def _offer_screened(s32, m, thr, R, r, P, c0, ex, lim, ids, best_d, best_i):
                 sq += diff * diff
             pid = ids[c0 + c]
             if sq <= bound and pid != ex and pid < lim:
-                offer(best_d[r], best_i[r], math.sqrt(sq), pid)
+                _offer_row(best_d, best_i, r, math.sqrt(sq), pid)
                 bound = _bound(best_d, r)
 
 

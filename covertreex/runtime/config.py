@@ -86,9 +86,9 @@ class Runtime:
     threads          Numba threads for parallel kernels (None = Numba's default)
     query_engine     "tree" (cover-tree search; the fit builds the tree), "dense" (blocked BLAS search
                      with exact re-checks; residual only) or "auto" (residual: a 16-query tree pilot,
-                     then the engine a per-distance cost model says is cheaper; Euclidean above three
-                     coordinates from 4,096 points: the fit cuts k-d leaves, large queries scan them and
-                     the tree is built when a small query first needs it, see ``queries.plan``).
+                     then the engine a per-distance cost model says is cheaper; Euclidean from 4,096
+                     points: the fit cuts k-d leaves, large queries scan them and the tree is built
+                     when a small query first needs it, see ``queries.plan``).
                      Results are identical.
     diagnostics      also time builds and queries (wall, CPU, peak RSS, threads): see
                      ``CoverTree.build_operation`` and ``KnnResult.operation``
