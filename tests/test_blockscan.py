@@ -4,6 +4,7 @@ a large share of the points."""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from conftest import SHAPES, make_data
@@ -11,6 +12,7 @@ from conftest import SHAPES, make_data
 from covertreex import CoverTree
 from covertreex.core._leaf_screen_numba import SCREEN_MIN_DIM
 from covertreex.core._leaves_numba import FOUR_ROWS_DIM
+from covertreex.core.leaves import Leaves
 from covertreex.queries._knn_numba import NO_LIMIT
 from covertreex.queries.blockscan import kd_leaves, knn_all_blockscan, knn_blockscan
 from covertreex.queries.knn import BLOCK_SCAN_MIN_POINTS, BLOCK_SCAN_MIN_ROWS, block_scan_may_pay, knn_self
@@ -91,6 +93,36 @@ def test_kd_leaves_are_contiguous_bounded_halvings(leaf):
     np.testing.assert_array_equal(np.sort(perm), np.arange(1000))
     sizes = np.diff(starts)
     assert starts[0] == 0 and starts[-1] == 1000 and (sizes >= 1).all() and (sizes <= leaf).all()
+
+
+@pytest.mark.parametrize("shape, n, d", [("clusters", 3000, 6), ("duplicates", 2000, 2), ("gaussian", 700, 40),
+                                         ("gaussian", 100, 3)])
+def test_leaves_are_the_same_on_any_thread_count_and_hold_their_points(shape, n, d):
+    X = make_data(shape, n, d, seed=n)
+    made = []
+    for threads in (1, 2):
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            made.append(Leaves.of(X, 64))
+        finally:
+            numba.set_num_threads(previous)
+    for other in made[1:]:  # the parallel cut and fill give the serial one's arrays, bit for bit
+        for a, b in zip(made[0], other):
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    L = made[0]
+    for j in range(L.starts.shape[0] - 1):
+        c0, c1 = L.starts[j], L.starts[j + 1]
+        pts = X[L.ids[c0:c1]]
+        block = L.P[c0 * d:c1 * d].reshape(d, c1 - c0)  # the leaf transposed, coordinates as columns
+        np.testing.assert_array_equal(block, pts.T)
+        np.testing.assert_array_equal(L.lo[j], pts.min(axis=0))
+        np.testing.assert_array_equal(L.hi[j], pts.max(axis=0))
+        assert L.min_id[j] == L.ids[c0:c1].min()
+        if d >= 4:  # the screen: float32 offsets from the box centre, inside the rounded-up radius
+            want = (pts - L.centre[j]).T.astype(np.float32)
+            np.testing.assert_array_equal(L.P32[c0 * d:c1 * d].reshape(d, c1 - c0), want)
+            assert (np.linalg.norm(pts - L.centre[j], axis=1) <= L.radius[j]).all()
 
 
 def test_all_points_queries_pick_the_block_scan_where_tree_searches_see_most_points():

@@ -39,7 +39,7 @@ def _take(s, m, c0, r, ids, reach, best_d, best_p):
 @nb.njit(nogil=True, cache=True)
 def block_parents(R, r0, r1, P, ids, reach, starts, lo, hi, leaf_reach, best_d, best_p, evals):
     """Rows ``r0 .. r1 - 1`` of ``R`` (batch points, float64) against every leaf of the tree's nodes
-    (``P``: coordinates leaf by leaf, see ``core._leaves_numba.leaf_blocks``; ``ids`` their positions,
+    (``P``: coordinates leaf by leaf, see ``core._leaves_numba.leaf_arrays``; ``ids`` their positions,
     ``reach`` their 2**level, -1 for duplicates; leaf j: points ``starts[j] .. starts[j + 1] - 1``, box
     ``lo[j] .. hi[j]``, largest reach ``leaf_reach[j]``).  ``best_d/best_p`` (+inf / -1 to start) end as each row's parent and its
     distance; ``evals`` counts the distances computed."""

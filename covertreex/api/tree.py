@@ -124,8 +124,10 @@ class CoverTree:
         self._tree = _tree
         self._plan = _plan or (EnginePlan(True, "built from tree arrays") if _tree is not None else None)
         # the k-d leaves that large Euclidean queries scan, when the plan made them instead of the tree
-        self._leaves = Leaves.of(_rows, LEAF) if _tree is None and self._plan is not None and self._plan.scan \
-            else None
+        self._leaves = None
+        if _tree is None and self._plan is not None and self._plan.scan:
+            with _threads(self._runtime.threads):
+                self._leaves = Leaves.of(_rows, LEAF)
         self._tree_lock = threading.Lock()
         self._proxy_trees: dict = {}  # gated searches: proxy trees, cell partitions and indexes
         self._fingerprints: tuple[str, str] | None = None

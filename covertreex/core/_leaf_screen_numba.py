@@ -33,26 +33,24 @@ SCREEN_LIMIT = 1e15  # |x - c| + leaf radius beyond this: float64 squares (float
 SCREEN_MIN_DIM = 4
 
 
-@nb.njit(cache=True)
-def leaf_screen(X, perm, starts, lo, hi):
-    """Float32 coordinates of every leaf's points relative to its box centre, laid out like
-    ``leaf_blocks``; the centres (float64, leaves x d); each leaf's radius about its centre, rounded up."""
-    n, d = X.shape
-    nleaf = starts.shape[0] - 1
-    centre = (lo + hi) * 0.5
-    radius = np.zeros(nleaf)
-    P32 = np.empty(n * d, dtype=np.float32)
-    for j in range(nleaf):
+@nb.njit(nogil=True, cache=True)
+def leaf_screen(P, starts, centre, j0, j1, P32, radius):
+    """Leaves ``j0 .. j1 - 1`` of ``P`` (``core._leaves_numba.leaf_arrays``): their points' float32
+    coordinates relative to the leaf's box centre ``centre[j]`` into ``P32`` (laid out like ``P``) and
+    the leaf's radius about its centre, rounded up, into ``radius[j]``."""
+    d = centre.shape[1]
+    for j in range(j0, j1):
         c0, m = starts[j], starts[j + 1] - starts[j]
+        base = c0 * d
+        top = 0.0
         for c in range(m):
-            p = perm[c0 + c]
             sq = 0.0
             for t in range(d):
-                v = X[p, t] - centre[j, t]
-                P32[c0 * d + t * m + c] = np.float32(v)
+                v = P[base + t * m + c] - centre[j, t]
+                P32[base + t * m + c] = np.float32(v)
                 sq += v * v
-            radius[j] = max(radius[j], math.sqrt(sq) * (1.0 + (d + 2) * 2.0 ** -51))
-    return P32, centre, radius
+            top = max(top, math.sqrt(sq) * (1.0 + (d + 2) * 2.0 ** -51))
+        radius[j] = top
 
 
 @nb.njit(inline="always", cache=True)

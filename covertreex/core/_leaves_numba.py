@@ -79,7 +79,7 @@ def leaf_order(R, r0, r1, lo, hi, starts):
 @nb.njit(inline="always", cache=True)
 def leaf_squares(R, r, P, c0, m, row):
     """row[c] = squared distance from row r of R to point c0 + c of the leaf starting at point c0 (``P``:
-    the leaves' blocks, see ``leaf_blocks``), c < m, in ``point_sqdistance``'s order of operations (0 + x * x
+    the leaves' blocks, see ``leaf_arrays``), c < m, in ``point_sqdistance``'s order of operations (0 + x * x
     is exact), in vectorised passes over the coordinates."""
     d = R.shape[1]
     x = R[r, 0]
@@ -119,73 +119,75 @@ def four_squares(R, r0, P, c0, m, s):
             s3[c] += a3 * a3
 
 
-@nb.njit(cache=True)
-def kd_cut(X, leaf):
-    """A permutation of the rows of ``X`` that makes k-d leaves of at most ``leaf`` rows contiguous, and the
-    leaves' start offsets (with the end appended): each split halves a range at the median of its widest
-    coordinate (widest among at most ``2 * AXIS_SAMPLE`` evenly spaced points of the range)."""
-    n, d = X.shape
-    perm = np.arange(n)
-    starts = np.empty(n + 1, dtype=np.int64)
+@nb.njit(nogil=True, cache=True)
+def kd_split(X, perm, a, b):
+    """Halve ``perm[a:b]`` (b - a >= 2) at the median of its widest coordinate (widest among at most ``2 *
+    AXIS_SAMPLE`` evenly spaced points of the range): the rows ``perm[a:a + (b - a) // 2]`` end no further
+    along it than the rest.  Returns ``a + (b - a) // 2``."""
+    d = X.shape[1]
+    wlo = np.full(d, np.inf)
+    whi = np.full(d, -np.inf)
+    for i in range(a, b, max(1, (b - a) // AXIS_SAMPLE)):
+        p = perm[i]
+        for t in range(d):
+            wlo[t] = min(wlo[t], X[p, t])
+            whi[t] = max(whi[t], X[p, t])
+    axis = 0
+    for t in range(1, d):
+        if whi[t] - wlo[t] > whi[axis] - wlo[axis]:
+            axis = t
+    half = (b - a) // 2
+    keys = np.empty(b - a)
+    for i in range(a, b):
+        keys[i - a] = X[perm[i], axis]
+    perm[a:b] = perm[a:b][np.argpartition(keys, half)]
+    return a + half
+
+
+@nb.njit(nogil=True, cache=True)
+def kd_cut(X, perm, a, b, leaf):
+    """Cut ``perm[a:b]`` into k-d leaves of at most ``leaf`` rows by ``kd_split``s, lower half first;
+    returns the leaves' start offsets, ascending.  Ranges apart may be cut in parallel."""
+    starts = np.empty(b - a + 1, dtype=np.int64)
     count = 0
     stack = np.empty((64, 2), dtype=np.int64)  # halving: depth <= log2(n) < 64
-    stack[0, 0], stack[0, 1] = 0, n
+    stack[0, 0], stack[0, 1] = a, b
     top = 1
-    wlo = np.empty(d)
-    whi = np.empty(d)
     while top > 0:
         top -= 1
-        a, b = stack[top, 0], stack[top, 1]
-        if b - a <= leaf:
-            starts[count] = a
+        lo, hi = stack[top, 0], stack[top, 1]
+        if hi - lo <= leaf:
+            starts[count] = lo
             count += 1
             continue
-        wlo[:] = np.inf
-        whi[:] = -np.inf
-        for i in range(a, b, max(1, (b - a) // AXIS_SAMPLE)):
-            p = perm[i]
-            for t in range(d):
-                wlo[t] = min(wlo[t], X[p, t])
-                whi[t] = max(whi[t], X[p, t])
-        axis = 0
-        for t in range(1, d):
-            if whi[t] - wlo[t] > whi[axis] - wlo[axis]:
-                axis = t
-        half = (b - a) // 2
-        keys = np.empty(b - a)
-        for i in range(a, b):
-            keys[i - a] = X[perm[i], axis]
-        perm[a:b] = perm[a:b][np.argpartition(keys, half)]
-        stack[top, 0], stack[top, 1] = a + half, b  # the lower half is taken first: starts ascend
-        stack[top + 1, 0], stack[top + 1, 1] = a, a + half
+        mid = kd_split(X, perm, lo, hi)
+        stack[top, 0], stack[top, 1] = mid, hi  # the lower half is taken first: starts ascend
+        stack[top + 1, 0], stack[top + 1, 1] = lo, mid
         top += 2
-    starts[count] = n
-    return perm, starts[:count + 1].copy()
+    return starts[:count].copy()
 
 
-@nb.njit(cache=True)
-def leaf_blocks(X, perm, starts):
-    """The points' coordinates leaf by leaf, each leaf transposed: leaf j (points ``starts[j] .. starts[j+1]
-    - 1`` of the order ``perm``, m of them) holds coordinate t of its c-th point at ``starts[j] * d + t * m +
-    c``.  A leaf is one contiguous block, its coordinates contiguous columns."""
+@nb.njit(nogil=True, cache=True)
+def leaf_arrays(X, perm, starts, j0, j1, P, lo, hi, min_id):
+    """Leaves ``j0 .. j1 - 1`` (points ``perm[starts[j] .. starts[j + 1] - 1]``, m of them): their
+    coordinates into ``P``, each leaf transposed (coordinate t of its c-th point at ``starts[j] * d + t * m
+    + c``: a leaf is one contiguous block, its coordinates contiguous columns), their bounding boxes into
+    ``lo[j] / hi[j]`` and their smallest ids (``perm`` values) into ``min_id[j]``.  Each point's row is read
+    once; leaves are independent, so ranges of them may run in parallel."""
     d = X.shape[1]
-    P = np.empty(X.shape[0] * d)
-    for j in range(starts.shape[0] - 1):
+    for j in range(j0, j1):
         c0, m = starts[j], starts[j + 1] - starts[j]
+        first = perm[c0]
+        smallest = first
+        for t in range(d):
+            lo[j, t] = X[first, t]
+            hi[j, t] = X[first, t]
         for c in range(m):
             p = perm[c0 + c]
+            smallest = min(smallest, p)
             for t in range(d):
-                P[c0 * d + t * m + c] = X[p, t]
-    return P
-
-
-@nb.njit(cache=True)
-def leaf_boxes(X, perm, starts, lo, hi):
-    """lo[j] / hi[j]: the bounding box of leaf j's points (``perm[starts[j] .. starts[j + 1] - 1]``)."""
-    for j in range(starts.shape[0] - 1):
-        lo[j] = X[perm[starts[j]]]
-        hi[j] = X[perm[starts[j]]]
-        for i in range(starts[j] + 1, starts[j + 1]):
-            for t in range(X.shape[1]):
-                lo[j, t] = min(lo[j, t], X[perm[i], t])
-                hi[j, t] = max(hi[j, t], X[perm[i], t])
+                v = X[p, t]
+                P[c0 * d + t * m + c] = v
+                lo[j, t] = min(lo[j, t], v)
+                hi[j, t] = max(hi[j, t], v)
+        min_id[j] = smallest

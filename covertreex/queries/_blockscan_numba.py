@@ -97,7 +97,7 @@ def _offer_screened(s32, m, thr, R, r, P, c0, ex, lim, ids, best_d, best_i):
 def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, P32, centre, radius, best_d, best_i, evals):
     """Rows ``r0 .. r1 - 1`` of ``R`` (float64 query rows; row r excludes id ``ex[r]`` and ids >=
     ``lim[r]``) against the leaves of the points (``P``: coordinates leaf by leaf, see
-    ``core._leaves_numba.leaf_blocks``; ``ids``: their ids; leaf j is points ``starts[j] .. starts[j + 1] -
+    ``core._leaves_numba.leaf_arrays``; ``ids``: their ids; leaf j is points ``starts[j] .. starts[j + 1] -
     1`` with box ``lo[j] .. hi[j]`` and smallest id ``min_id[j]``), nearest first (``leaf_order``), up to
     the first leaf beyond every row's bound.  From ``SCREEN_MIN_DIM`` coordinates, groups of four rows
     with k candidates each screen a leaf in float32 first (``P32``, ``centre``, ``radius``, see
