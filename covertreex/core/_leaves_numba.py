@@ -45,11 +45,10 @@ def any_within(s, m, bound):
 
 
 @nb.njit(inline="always", cache=True)
-def leaf_order(R, r0, r1, lo, hi, starts):
-    """The leaves nearest first for rows ``r0 .. r1 - 1`` of R, the squared gap between each leaf's box and
-    the rows' box, and the widest leaf's size.  The order is by that gap, which never exceeds a row's
-    ``box_gap`` (each coordinate's gap is no larger, rounding is monotone), and among the leaves the box
-    meets, by row r0's box gap: a scan may stop at the first leaf whose gap exceeds every row's bound."""
+def leaf_gaps(R, r0, r1, lo, hi, starts):
+    """For rows ``r0 .. r1 - 1`` of R: the squared gap between each leaf's box and the rows' box (never
+    more than a row's ``box_gap``: each coordinate's gap is no larger, rounding is monotone), row r0's own
+    box gap where that gap is 0 (the leaf's gap where not), and the widest leaf's size."""
     nleaf = starts.shape[0] - 1
     d = R.shape[1]
     qlo = R[r0].copy()
@@ -67,13 +66,34 @@ def leaf_order(R, r0, r1, lo, hi, starts):
             s += g * g
         gap[j] = s
         width = max(width, starts[j + 1] - starts[j])
-    first = gap.copy()  # ties among the leaves the box meets (gap 0): row r0's gap
+    first = gap.copy()
     for j in range(nleaf):
         if gap[j] == 0.0:
             first[j] = box_gap(R, r0, lo, hi, j)
-    by_first = np.argsort(first, kind="mergesort")
-    order = by_first[np.argsort(gap[by_first], kind="mergesort")]
-    return order, gap, width
+    return gap, first, width
+
+
+@nb.njit(inline="always", cache=True)
+def near_leaves(gap, first):
+    """The leaves the rows' box meets (gap 0), by row r0's box gap (``first``), ties by index."""
+    near = np.flatnonzero(gap == 0.0)
+    return near[np.argsort(first[near], kind="mergesort")]
+
+
+@nb.njit(inline="always", cache=True)
+def far_leaves(gap, reach):
+    """The other leaves with a gap up to ``reach``, by gap, ties by index."""
+    far = np.flatnonzero((gap > 0.0) & (gap <= reach))
+    return far[np.argsort(gap[far], kind="mergesort")]
+
+
+@nb.njit(inline="always", cache=True)
+def leaf_order(R, r0, r1, lo, hi, starts):
+    """The leaves nearest first for rows ``r0 .. r1 - 1`` of R (``near_leaves``, then every ``far_leaves``),
+    their gaps and the widest leaf's size (``leaf_gaps``): a scan may stop at the first leaf whose gap
+    exceeds every row's bound."""
+    gap, first, width = leaf_gaps(R, r0, r1, lo, hi, starts)
+    return np.concatenate((near_leaves(gap, first), far_leaves(gap, np.inf))), gap, width
 
 
 @nb.njit(inline="always", cache=True)
