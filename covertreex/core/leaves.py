@@ -32,8 +32,11 @@ def kd_leaves(X: np.ndarray, leaf: int = LEAF) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(SPLIT_LEVELS if numba.get_num_threads() > 1 else 0):
         halves = []
         for a, b in ranges:
-            mid = kd_split(X, perm, a, b) if b - a > leaf else b
-            halves += [(a, mid), (mid, b)] if mid < b else [(a, b)]
+            if b - a > leaf:  # kd_cut would split it too: the same split, made here
+                mid = kd_split(X, perm, a, b)
+                halves += [(a, mid), (mid, b)]
+            else:
+                halves.append((a, b))
         ranges = halves
     cuts: list = [None] * len(ranges)
 

@@ -18,8 +18,8 @@ import numba as nb
 import numpy as np
 
 from covertreex.core._leaf_screen_numba import SCREEN_LIMIT, SCREEN_MIN_DIM, rows_to_centre, screen_threshold
-from covertreex.core._leaves_numba import (FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, far_leaves, four_squares,
-                                          leaf_gaps, near_leaves)
+from covertreex.core._leaves_numba import (FOUR_ROWS_DIM, ROWS, TIE_MARGIN, any_within, box_gap, far_leaves,
+                                          four_squares, leaf_gaps, near_leaves)
 
 
 @nb.njit(inline="always", cache=True)
@@ -104,8 +104,9 @@ def scan_block(R, r0, r1, ex, lim, P, ids, starts, lo, hi, min_id, P32, centre, 
     (``far_leaves``), sorted only up to the largest bound after the first (the leaves after it are
     never reached: bounds only shrink; sorting all of them was ~19% of the scan at d=2).  From
     ``SCREEN_MIN_DIM`` coordinates, groups of four rows with k candidates each screen a leaf in float32
-    first (``P32``, ``centre``, ``radius``, see ``core._leaf_screen_numba``).  ``best_d/best_i`` (+inf / -1 to start) end as each row's k nearest by
-    (distance, id); ``evals`` counts the distances computed (screened ones included)."""
+    first (``P32``, ``centre``, ``radius``, see ``core._leaf_screen_numba``).  ``best_d/best_i`` (+inf / -1
+    to start) end as each row's k nearest by (distance, id); ``evals`` counts the distances computed
+    (screened ones included)."""
     gap, first, width = leaf_gaps(R, r0, r1, lo, hi, starts)
     order = near_leaves(gap, first)
     s = np.empty((ROWS, width))
