@@ -57,6 +57,8 @@ def explore_scopes(runtime: Runtime, n: int, dim: int, data: str = "gaussian", s
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if runtime.query_engine == "auto":  # an auto Euclidean fit cuts k-d leaves: the explorer is about the tree
         runtime = runtime.with_updates(query_engine="tree")
+    if runtime.build == "auto":  # and about its rounds (an auto build in <= 3 coordinates goes by nets)
+        runtime = runtime.with_updates(build="rounds")
     X = synthetic_points(data, n, dim, seed)
     start = time.perf_counter()
     CoverTree(runtime).fit(X[:WARM_UP_POINTS]).knn(k=1)

@@ -16,6 +16,7 @@ import numpy as np
 
 from covertreex.algo._insert_numba import children_csr, link_batch, parents_chunk, root_score_needed
 from covertreex.algo._mis_numba import priorities
+from covertreex.algo.nets import net_tree
 from covertreex.algo._placement_numba import place_batch
 from covertreex.algo.conflict import conflict_graph_strategy
 from covertreex.algo.order import batch_order
@@ -115,7 +116,15 @@ def insert_points(tree: PCCTree | None, new_points: np.ndarray, runtime, metric,
 
     ``new_points`` must already be validated and stored in the runtime's precision; ``progress``, when
     given, is called after every prefix round with (new points placed so far, new points in all).
+    A fresh tree the runtime builds by nets (``Runtime.build``) comes from ``algo.nets`` in one step,
+    with no rounds; the rounds take over where the nets cannot separate the points.
     """
+    if tree is None and runtime.builds_by_nets(*new_points.shape):
+        built = net_tree(metric, new_points)
+        if built is not None:
+            if progress is not None:
+                progress(new_points.shape[0], new_points.shape[0])
+            return built, []
     slots = metric.slots
     strategy = conflict_graph_strategy(runtime.resolved_conflict_graph(new_points.shape[1]))
     order = batch_order(runtime.batch_order)

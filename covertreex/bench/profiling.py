@@ -53,6 +53,8 @@ def run_size(runtime: Runtime, n: int, dim: int, k: int, repeat: int, seed: int,
     X = np.random.default_rng(seed).standard_normal((n, dim))
     if runtime.query_engine == "auto":
         runtime = runtime.with_updates(query_engine="tree")
+    if runtime.build == "auto":  # the phases profiled are the rounds' (an auto build in <= 3 coordinates goes by nets)
+        runtime = runtime.with_updates(build="rounds")
     runs = []
     for _ in range(repeat):
         build = timed(lambda: CoverTree(runtime).fit(X, telemetry=writer), 1, "build")

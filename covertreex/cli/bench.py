@@ -107,6 +107,9 @@ def bench_euclidean(
     brute_rows: Annotated[int, typer.Option(min=0, help="Rows the brute-force peer is timed on.")] = 1024,
     conflict_graph: Annotated[str | None, typer.Option(help="Override Runtime.conflict_graph.")] = None,
     batch_order: Annotated[str | None, typer.Option(help="Override Runtime.batch_order.")] = None,
+    query_engine: Annotated[str | None, typer.Option(help="Override Runtime.query_engine ('tree': the fit builds "
+                                                          "the cover tree and the query searches it).")] = None,
+    build: Annotated[str | None, typer.Option(help="Override Runtime.build (how the cover tree is built).")] = None,
     threads: ThreadsOption = None,
     json_path: JsonOption = None,
     artifacts: ArtifactsOption = Path("artifacts"),
@@ -115,6 +118,7 @@ def bench_euclidean(
     console = new_console()
     try:
         overrides = {key: val for key, val in (("conflict_graph", conflict_graph), ("batch_order", batch_order),
+                                               ("query_engine", query_engine), ("build", build),
                                                ("threads", threads)) if val is not None}
         runtime = Runtime.from_env().with_updates(**overrides)
         X = None if data is None else benchmark_data(data, n, seed)

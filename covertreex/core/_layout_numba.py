@@ -6,6 +6,64 @@ import numba as nb
 import numpy as np
 
 
+SMALL_FAMILY = 32  # children: fewer are ordered by insertion, more by a merge sort
+
+
+@nb.njit(cache=True)
+def children_by_level(parent, level):
+    """Children CSR of nodes given in build order: grouped by parent, each group by level (descending),
+    then node number.  Returns (offsets, children)."""
+    n = parent.shape[0]
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for v in range(n):
+        if parent[v] >= 0:
+            ptr[parent[v] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:n].copy()
+    kids = np.empty(ptr[n], dtype=np.int64)
+    for v in range(n):  # in node order: each group starts sorted by node number
+        p = parent[v]
+        if p >= 0:
+            kids[fill[p]] = v
+            fill[p] += 1
+    for p in range(n):
+        a, b = ptr[p], ptr[p + 1]
+        if b - a > SMALL_FAMILY:
+            group = kids[a:b].copy()
+            kids[a:b] = group[np.argsort(-level[group], kind="mergesort")]  # stable: ties keep node order
+            continue
+        for e in range(a + 1, b):
+            v = kids[e]
+            f = e - 1
+            while f >= a and level[kids[f]] < level[v]:
+                kids[f + 1] = kids[f]
+                f -= 1
+            kids[f + 1] = v
+    return ptr, kids
+
+
+@nb.njit(cache=True)
+def relabel(perm, ptr, kids, parent):
+    """Positions of nodes laid out in the order ``perm``: (position of each node, parent positions and
+    children CSR by position)."""
+    n = perm.shape[0]
+    pos = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        pos[perm[t]] = t
+    new_parent = np.empty(n, dtype=np.int64)
+    new_ptr = np.zeros(n + 1, dtype=np.int64)
+    new_kids = np.empty(kids.shape[0], dtype=np.int64)
+    for t in range(n):
+        v = perm[t]
+        new_parent[t] = pos[parent[v]] if parent[v] >= 0 else -1
+        count = ptr[v + 1] - ptr[v]
+        for e in range(count):
+            new_kids[new_ptr[t] + e] = pos[kids[ptr[v] + e]]
+        new_ptr[t + 1] = new_ptr[t] + count
+    return pos, new_parent, new_ptr, new_kids
+
+
 @nb.njit(cache=True)
 def preorder(root, child_ptr, child_idx, n):
     """Depth-first pre-order of the nodes reachable from ``root`` (children visited in their CSR order)."""

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from covertreex.core._layout_numba import preorder, subtree_end, subtree_min
+from covertreex.core._layout_numba import children_by_level, preorder, relabel, subtree_end, subtree_min
 from covertreex.core._stack_numba import stack_bound
 
 
@@ -86,27 +86,12 @@ class PCCTree:
     def from_build_arrays(points, ids, level, parent, parent_dist, radius) -> "PCCTree":
         """Lay out arrays given in insertion order (node 0 = root) depth-first, children by level."""
         n = ids.shape[0]
-        nodes = np.arange(n, dtype=np.int64)
-        child_nodes = nodes[parent >= 0]
-        order = np.lexsort((child_nodes, -level[child_nodes], parent[child_nodes]))
-        child_nodes = child_nodes[order]
-        counts = np.bincount(parent[child_nodes], minlength=n)
-        ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=ptr[1:])
-        perm = preorder(0, ptr, child_nodes, n)
-        pos = np.empty(n, dtype=np.int64)
-        pos[perm] = nodes
-        new_parent = np.where(parent[perm] >= 0, pos[np.maximum(parent[perm], 0)], -1)
-        # children CSR in positions: children of position v are pos[child_nodes[ptr[perm[v]]:...]]
-        new_counts = counts[perm]
-        new_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(new_counts, out=new_ptr[1:])
-        starts = ptr[perm]
-        gather = np.repeat(starts - new_ptr[:-1], new_counts) + np.arange(new_ptr[-1])
-        new_child = pos[child_nodes[gather]] if new_ptr[-1] else np.zeros(0, dtype=np.int64)
+        ptr, kids = children_by_level(parent, level)
+        perm = preorder(0, ptr, kids, n)
+        _, new_parent, new_ptr, new_child = relabel(perm, ptr, kids, parent)
         new_ids = ids[perm]
         position_of = np.empty(n, dtype=np.int64)
-        position_of[new_ids] = nodes
+        position_of[new_ids] = np.arange(n, dtype=np.int64)
         arrays = dict(
             points=np.ascontiguousarray(points[perm]),
             ids=new_ids,

@@ -29,6 +29,9 @@ GRID_MAX_DIM = 3  # "auto" uses the grid up to this dimension, then the block k-
 BLOCK_MAX_DIM = 47
 BATCH_ORDERS = ("hilbert", "random", "natural")
 PREFIX_SCHEDULES = ("doubling", "adaptive", "none")
+BUILDS = ("auto", "rounds", "nets")
+NETS_MAX_DIM = 3  # the net build's grid cells take three coordinates at most
+NETS_MIN_POINTS = 4096  # "auto" builds fresh Euclidean trees from this many points by nets
 QUERY_ENGINES = ("auto", "tree", "dense", "jax")  # "jax": the dense engine with its screen in JAX (extra)
 
 CHOICES = {
@@ -38,6 +41,7 @@ CHOICES = {
     "batch_order": BATCH_ORDERS,
     "prefix_schedule": PREFIX_SCHEDULES,
     "query_engine": QUERY_ENGINES,
+    "build": BUILDS,
 }
 ENV_PREFIX = "COVERTREEX_"
 
@@ -90,6 +94,12 @@ class Runtime:
                      points: the fit cuts k-d leaves, large queries scan them and the tree is built
                      when a small query first needs it, see ``queries.plan``).
                      Results are identical.
+    build            how a fit builds its cover tree: "rounds" (prefix-doubling batch insertion, with
+                     per-round statistics and telemetry), "nets" (bottom-up nets in grid cells; Euclidean
+                     points in one to three coordinates; no rounds to report) or "auto" (nets for a
+                     Euclidean fit in one to three coordinates from 4,096 points, rounds otherwise).
+                     Inserting into a tree always goes by rounds; both builds satisfy the same invariants
+                     and every query answers the same
     diagnostics      also time builds and queries (wall, CPU, peak RSS, threads): see
                      ``CoverTree.build_operation`` and ``KnnResult.operation``
     """
@@ -105,6 +115,7 @@ class Runtime:
     diagnostics: bool = False
     residual: Residual | None = None
     query_engine: str = "auto"
+    build: str = "auto"
 
     def __post_init__(self) -> None:
         for name in CHOICES:
@@ -126,6 +137,8 @@ class Runtime:
             )
         if self.conflict_graph == "screened" and self.metric != "residual":
             raise ValueError(f"Runtime.conflict_graph='screened' is for metric='residual'; got metric={self.metric!r}")
+        if self.build == "nets" and self.metric != "euclidean":
+            raise ValueError(f"Runtime.build='nets' needs coordinates (metric='euclidean'); got metric={self.metric!r}")
         if self.query_engine == "dense" and self.metric != "residual":
             raise ValueError(f"Runtime.query_engine='dense' is for metric='residual'; got metric={self.metric!r}")
         if self.metric == "residual":
@@ -148,6 +161,16 @@ class Runtime:
         if dim <= GRID_MAX_DIM:
             return "grid"
         return "block" if dim <= BLOCK_MAX_DIM else "kdtree"
+
+    def builds_by_nets(self, points: int, dim: int) -> bool:
+        """Does a fresh build of ``points`` points in ``dim`` coordinates use the nets ("auto" resolved)?
+        ``ValueError`` when the nets were asked for and cannot take that many coordinates."""
+        if self.build == "nets" and dim > NETS_MAX_DIM:
+            raise ValueError(f"Runtime.build='nets' builds trees over 1 to {NETS_MAX_DIM} coordinates; "
+                             f"the points have {dim} (use build='rounds' or 'auto')")
+        if self.build == "auto":
+            return self.metric == "euclidean" and dim <= NETS_MAX_DIM and points >= NETS_MIN_POINTS
+        return self.build == "nets"
 
     def metric_policy(self) -> MetricPolicy:
         """The metric this runtime names, unfitted: its ``fit(coords)`` gives the tree's ``Metric``."""

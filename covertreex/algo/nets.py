@@ -1,0 +1,86 @@
+"""A fresh Euclidean cover tree in one to three coordinates, built bottom-up from nets.
+
+Prefix-doubling insertion (``algo.insert``) walks the growing tree once per point.  For a whole Euclidean
+data set in few coordinates there is a cheaper route to the same invariants: start from the points
+themselves (a net at any scale below their smallest distance), and at each level keep a greedy maximal
+independent set of the net under "within 2**(level+1)", found in grid cells (``_nets_numba``); every point
+left out hangs under its nearest kept point at that level.  The nets are nested, each is separated at its
+level, and every point is covered by its parent: the compressed cover tree's invariants.  Only points with
+another point within the level's distance take part in a level, so the work stays near-linear.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from covertreex.algo._nets_numba import distinct_points, fine_neighbours, net_level, subtree_radii
+from covertreex.core._levels_numba import DUP_LEVEL, level_score
+from covertreex.core.tree import PCCTree
+from covertreex.metrics.base import EUCLIDEAN
+from covertreex.runtime.config import NETS_MAX_DIM
+from covertreex.threads import chunk_ranges, each_in_threads
+
+CROWDED_CELL = 256  # distinct points in one fine cell: more would make the fine pass quadratic there
+FINE_CHUNKS_PER_THREAD = 4
+FINE_MIN_CHUNK = 4096  # points: a smaller piece is not worth a thread
+
+
+COARSE_CELLS = 1 << 15  # cells of the occupancy estimate behind the fine scale
+
+
+def _fine_scale(rows: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> float:
+    """The fine cell width: about one point per cell around a typical point (the density a point sees,
+    from a coarse grid's occupancy, so a Gaussian's dense middle is not cut as coarsely as its tails), and
+    never so fine that a key could not index the data's extent."""
+    spread = extent > 0
+    side = max(1, int(COARSE_CELLS ** (1.0 / spread.sum())))
+    cells = np.minimum((rows[:, spread] - lo[spread]) / extent[spread] * side, side - 1).astype(np.int64)
+    flat = np.ravel_multi_index(tuple(cells.T), (side,) * int(spread.sum()))
+    occupancy = np.bincount(flat)
+    seen = float(occupancy @ occupancy) / rows.shape[0]  # the mean count in a point's own coarse cell
+    cell_volume = float(np.prod(extent[spread] / side))
+    h = (cell_volume / seen) ** (1.0 / spread.sum())
+    return max(h, float(extent.max()) * 2.0**-20)
+
+
+def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
+    """The tree over Euclidean ``rows`` in one to three coordinates (ids 0..n-1), or None where the nets
+    do not apply: fewer than two distinct points, distances far below the data's extent (more than 2**20
+    cells across), or unequal points at distance 0.  The caller then builds by rounds."""
+    if metric.slots.kind != EUCLIDEAN or not 1 <= rows.shape[1] <= NETS_MAX_DIM:
+        raise ValueError(f"the nets build Euclidean trees in 1 to {NETS_MAX_DIM} coordinates")
+    lo = rows.min(axis=0).astype(np.float64)
+    extent = rows.max(axis=0).astype(np.float64) - lo
+    if not np.all(np.isfinite(extent)) or not np.any(extent > 0):
+        return None
+    n = rows.shape[0]
+    level = np.full(n, DUP_LEVEL, dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    dparent = np.zeros(n)
+    h, top = _fine_scale(rows, lo, extent), float(extent.max())
+    alive, keys, cells, crowd = distinct_points(rows, lo, top, h, parent)
+    if crowd > CROWDED_CELL:
+        return None  # density far from even (clusters far tighter than the data's extent): the rounds serve better
+    near = np.empty(alive.shape[0])
+    zero = []
+    each_in_threads(lambda piece: zero.append(fine_neighbours(metric.slots, keys, cells, h, *piece, near)),
+                    chunk_ranges(alive.shape[0], FINE_CHUNKS_PER_THREAD * numba.get_num_threads(), FINE_MIN_CHUNK))
+    if any(zero):
+        return None  # unequal points at distance 0 (rounding): only the rounds keep them apart
+    alive = alive.copy()
+    m, i = alive.shape[0], level_score(min(h, float(near.min()))) - 1
+    while m > 1:
+        m, _, _ = net_level(metric.slots, rows, lo, top, h, i, alive, near, m, level, parent, dparent)
+        if m < 0:
+            return None
+        i += 1
+    root = int(alive[0])
+    level[root] = i
+    radius = subtree_radii(metric.slots, rows, parent)
+    # node 0 must be the root: swap it with point 0
+    order = np.arange(n, dtype=np.int64)
+    order[0], order[root] = root, 0
+    node_of = order.copy()  # a swap is its own inverse
+    node_parent = np.where(parent[order] >= 0, node_of[np.maximum(parent[order], 0)], -1)
+    return PCCTree.from_build_arrays(rows[order], order, level[order], node_parent, dparent[order], radius[order])
