@@ -25,6 +25,39 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @nb.njit(cache=True)
+def bounds(pts):
+    """Per coordinate, the smallest value and the extent (largest - smallest), in float64: one pass."""
+    n, d = pts.shape
+    lo = np.full(d, np.inf)
+    hi = np.full(d, -np.inf)
+    for x in range(n):
+        for j in range(d):
+            v = np.float64(pts[x, j])
+            lo[j] = min(lo[j], v)
+            hi[j] = max(hi[j], v)
+    return lo, hi - lo
+
+
+@nb.njit(cache=True)
+def mean_occupancy(pts, lo, extent, side):
+    """Sort the points into ``side`` cells per coordinate of nonzero extent: the mean count of a point's
+    own cell (the sum of squared counts over the points)."""
+    n, d = pts.shape
+    counts = np.zeros(side ** np.sum(extent > 0), dtype=np.int64)
+    for x in range(n):
+        cell = 0
+        for j in range(d):
+            if extent[j] > 0:
+                q = min(np.int64((np.float64(pts[x, j]) - lo[j]) / extent[j] * side), side - 1)
+                cell = cell * side + q
+        counts[cell] += 1
+    total = 0.0
+    for c in counts:
+        total += c * c
+    return total / n
+
+
+@nb.njit(cache=True)
 def key_bits(d):
     """Bits per coordinate in a key of ``d`` coordinates: 38, 31 or 21."""
     return min(63 // d, MAX_KEY_BITS)
@@ -295,14 +328,13 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
     return kept, count, evals
 
 
-@nb.njit(cache=True)
-def subtree_radii(metric, pts, parent):
-    """Per node, the largest distance to any point below it (every point against each of its ancestors)."""
-    n = pts.shape[0]
-    radius = np.zeros(n)
-    for x in range(n):
+@nb.njit(cache=True, nogil=True)
+def subtree_radii(metric, pts, parent, start, stop, radius):
+    """Raise ``radius`` (per node) to every distance between a point ``start .. stop-1`` and each of its
+    ancestors.  A serial kernel that releases the GIL (``algo.nets`` runs pieces on threads, each into its
+    own array, and keeps the largest)."""
+    for x in range(start, stop):
         a = parent[x]
         while a >= 0:
             radius[a] = max(radius[a], point_distance(metric, pts, a, pts, x))
             a = parent[a]
-    return radius

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from covertreex.algo._nets_numba import distinct_points, fine_neighbours, net_level, subtree_radii
+from covertreex.algo._nets_numba import (bounds, distinct_points, fine_neighbours, mean_occupancy, net_level,
+                                         subtree_radii)
 from covertreex.core._levels_numba import DUP_LEVEL, level_score
 from covertreex.core.tree import PCCTree
 from covertreex.metrics.base import EUCLIDEAN
@@ -24,6 +25,7 @@ from covertreex.threads import chunk_ranges, each_in_threads
 CROWDED_CELL = 256  # distinct points in one fine cell: more would make the fine pass quadratic there
 FINE_CHUNKS_PER_THREAD = 4
 FINE_MIN_CHUNK = 4096  # points: a smaller piece is not worth a thread
+RADII_MIN_CHUNK = 16384  # points
 
 
 COARSE_CELLS = 1 << 15  # cells of the occupancy estimate behind the fine scale
@@ -33,15 +35,20 @@ def _fine_scale(rows: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> float:
     """The fine cell width: about one point per cell around a typical point (the density a point sees,
     from a coarse grid's occupancy, so a Gaussian's dense middle is not cut as coarsely as its tails), and
     never so fine that a key could not index the data's extent."""
-    spread = extent > 0
-    side = max(1, int(COARSE_CELLS ** (1.0 / spread.sum())))
-    cells = np.minimum((rows[:, spread] - lo[spread]) / extent[spread] * side, side - 1).astype(np.int64)
-    flat = np.ravel_multi_index(tuple(cells.T), (side,) * int(spread.sum()))
-    occupancy = np.bincount(flat)
-    seen = float(occupancy @ occupancy) / rows.shape[0]  # the mean count in a point's own coarse cell
-    cell_volume = float(np.prod(extent[spread] / side))
-    h = (cell_volume / seen) ** (1.0 / spread.sum())
+    spread = extent[extent > 0]
+    side = max(1, int(COARSE_CELLS ** (1.0 / spread.size)))
+    seen = mean_occupancy(rows, lo, extent, side)
+    h = (float(np.prod(spread / side)) / seen) ** (1.0 / spread.size)
     return max(h, float(extent.max()) * 2.0**-20)
+
+
+def _radii(metric, rows: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Per node, the largest distance to any point below it: pieces of the points on threads, each raising
+    its own array, then the largest of them."""
+    pieces = chunk_ranges(rows.shape[0], numba.get_num_threads(), RADII_MIN_CHUNK)
+    radii = np.zeros((len(pieces), rows.shape[0]))
+    each_in_threads(lambda t: subtree_radii(metric.slots, rows, parent, *pieces[t], radii[t]), range(len(pieces)))
+    return radii.max(axis=0)
 
 
 def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
@@ -50,8 +57,7 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     cells across), or unequal points at distance 0.  The caller then builds by rounds."""
     if metric.slots.kind != EUCLIDEAN or not 1 <= rows.shape[1] <= NETS_MAX_DIM:
         raise ValueError(f"the nets build Euclidean trees in 1 to {NETS_MAX_DIM} coordinates")
-    lo = rows.min(axis=0).astype(np.float64)
-    extent = rows.max(axis=0).astype(np.float64) - lo
+    lo, extent = bounds(rows)
     if not np.all(np.isfinite(extent)) or not np.any(extent > 0):
         return None
     n = rows.shape[0]
@@ -77,7 +83,7 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
         i += 1
     root = int(alive[0])
     level[root] = i
-    radius = subtree_radii(metric.slots, rows, parent)
+    radius = _radii(metric, rows, parent)
     # node 0 must be the root: swap it with point 0
     order = np.arange(n, dtype=np.int64)
     order[0], order[root] = root, 0

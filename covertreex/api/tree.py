@@ -382,8 +382,8 @@ class CoverTree:
     def _version(self, tree: PCCTree | None, rows: np.ndarray | None, metric: Metric, coords: np.ndarray,
                  plan: EnginePlan, stats=(), operation: OperationStats | None = None, labels=None,
                  next_id: int | None = None, delete_stats: DeleteStats | None = None) -> CoverTree:
-        """A new fitted version; rows (id order), coordinates and ids read-only views."""
-        if tree is not None:
+        """A new fitted version; rows (id order; None: the tree's), coordinates and ids read-only views."""
+        if rows is None:
             rows = tree.points[tree.position_of]
         rows, coords = rows.view(), coords.view()
         for a in (rows, coords) + (() if labels is None else (labels,)):
@@ -401,7 +401,8 @@ class CoverTree:
             emit_build(telemetry, "fit" if base is None else "insert", stats, time.perf_counter() - start,
                        0 if base is None else base.num_points, rows.shape[0], self._runtime.metric,
                        coords.shape[1])
-        return self._version(tree, rows, metric, coords, plan, stats, op.stats, **ids)
+        all_rows = rows if base is None else None  # a fresh tree holds exactly the rows it was built from
+        return self._version(tree, all_rows, metric, coords, plan, stats, op.stats, **ids)
 
     def _query_rows(self, Q, v_matrix, p_diag) -> np.ndarray:
         """Validated query rows in the tree's layout (coordinates, or residual feature rows)."""

@@ -65,6 +65,34 @@ def relabel(perm, ptr, kids, parent):
 
 
 @nb.njit(cache=True)
+def take(order, points, ids, parent_dist, radius):
+    """Rows ``order`` of a node's points, ids, parent distances and radii, in one pass."""
+    m, d = order.shape[0], points.shape[1]
+    P = np.empty((m, d), dtype=points.dtype)
+    I = np.empty(m, dtype=np.int64)
+    D = np.empty(m)
+    R = np.empty(m)
+    for t in range(m):
+        v = order[t]
+        for j in range(d):
+            P[t, j] = points[v, j]
+        I[t] = ids[v]
+        D[t] = parent_dist[v]
+        R[t] = radius[v]
+    return P, I, D, R
+
+
+@nb.njit(cache=True)
+def gather_layout(perm, kids, points, ids, level, parent_dist, radius):
+    """The per-node arrays in the order ``perm``, and per child position in ``kids`` (children CSR by
+    position) the copies a scan over a node's children reads: (points, ids, level, parent distance,
+    radius, edge points, edge ids, edge parent distance, edge radius)."""
+    P, I, D, R = take(perm, points, ids, parent_dist, radius)
+    EP, EI, ED, ER = take(kids, P, I, D, R)
+    return P, I, level[perm], D, R, EP, EI, ED, ER
+
+
+@nb.njit(cache=True)
 def preorder(root, child_ptr, child_idx, n):
     """Depth-first pre-order of the nodes reachable from ``root`` (children visited in their CSR order)."""
     order = np.empty(n, dtype=np.int64)

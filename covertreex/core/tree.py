@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from covertreex.core._layout_numba import children_by_level, preorder, relabel, subtree_end, subtree_min
+from covertreex.core._layout_numba import (children_by_level, gather_layout, preorder, relabel, subtree_end,
+                                          subtree_min)
 from covertreex.core._stack_numba import stack_bound
 
 
@@ -83,36 +84,25 @@ class PCCTree:
                         self.edge_points, self.edge_radius, self.edge_parent_dist, self.edge_ids, self.edge_size)
 
     @staticmethod
-    def from_build_arrays(points, ids, level, parent, parent_dist, radius) -> "PCCTree":
+    def from_build_arrays(points, ids, level, parent, parent_dist, radius) -> PCCTree:
         """Lay out arrays given in insertion order (node 0 = root) depth-first, children by level."""
         n = ids.shape[0]
         ptr, kids = children_by_level(parent, level)
         perm = preorder(0, ptr, kids, n)
         _, new_parent, new_ptr, new_child = relabel(perm, ptr, kids, parent)
-        new_ids = ids[perm]
+        kids = new_child[: n - 1]
+        points, new_ids, level, parent_dist, radius, edge_points, edge_ids, edge_dist, edge_radius = gather_layout(
+            perm, kids, points, ids, level, parent_dist, radius)
         position_of = np.empty(n, dtype=np.int64)
         position_of[new_ids] = np.arange(n, dtype=np.int64)
-        arrays = dict(
-            points=np.ascontiguousarray(points[perm]),
-            ids=new_ids,
-            level=level[perm],
-            parent=new_parent,
-            parent_dist=parent_dist[perm],
-            radius=radius[perm],
-            child_ptr=new_ptr,
-            child_idx=np.ascontiguousarray(new_child, dtype=np.int64),
-            min_id=subtree_min(new_ids, new_parent),
-            position_of=position_of,
-            subtree_end=subtree_end(new_parent),
-        )
-        kids = arrays["child_idx"][: n - 1]
-        arrays.update(
-            edge_points=np.ascontiguousarray(arrays["points"][kids]),
-            edge_radius=arrays["radius"][kids],
-            edge_parent_dist=arrays["parent_dist"][kids],
-            edge_ids=new_ids[kids],
-        )
-        arrays["edge_size"] = arrays["subtree_end"][kids] - kids
+        end = subtree_end(new_parent)
+        arrays = {
+            "points": points, "ids": new_ids, "level": level, "parent": new_parent, "parent_dist": parent_dist,
+            "radius": radius, "child_ptr": new_ptr, "child_idx": new_child,
+            "min_id": subtree_min(new_ids, new_parent), "position_of": position_of, "subtree_end": end,
+            "edge_points": edge_points, "edge_radius": edge_radius, "edge_parent_dist": edge_dist,
+            "edge_ids": edge_ids, "edge_size": end[kids] - kids,
+        }
         for a in arrays.values():
             a.setflags(write=False)
         return PCCTree(**arrays)
