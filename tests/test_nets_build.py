@@ -9,7 +9,8 @@ import pytest
 from conftest import SHAPES, make_data
 
 from covertreex import CoverTree, Residual, Runtime
-from covertreex.algo.nets import net_tree
+from covertreex.algo._nets_numba import bounds, distinct_points
+from covertreex.algo.nets import CROWDED_CELL, _fine_scale, net_tree
 from covertreex.kernels import Matern32
 from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.reference import brute_force_knn
@@ -48,25 +49,50 @@ def test_net_trees_keep_every_invariant_and_answer_exactly(shape, dim, precision
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_where_the_nets_cannot_separate_the_points_the_rounds_build_instead(shape):
-    """Collinear points in 3-D and tight clusters far apart need cells finer than a key holds (or crowd one
-    cell): the build goes by rounds; every shape gives a valid tree with exact answers either way."""
+def test_every_shape_in_three_coordinates_gives_a_valid_tree_with_exact_answers(shape):
+    """Tight clusters far apart crowd one fine cell: that build goes by rounds; collinear points in 3-D, far
+    closer to each other than the data's extent, go by nets below the fine scale."""
     X = make_data(shape, 2000, 3, seed=5)
     tree = CoverTree(NETS).fit(X)
     tree.check_invariants()
     _exact(tree, X)
-    if shape in ("collinear", "clusters"):
-        assert tree.build_stats != ()
+    assert (tree.build_stats != ()) == (shape == "clusters")
+
+
+def test_points_far_closer_than_the_extent_build_by_nets():
+    X = np.array([[0.0], [1e-13], [1.0], [1.0 + 2e-300]] + [[float(v)] for v in np.linspace(2, 3, 10)])
+    tree = CoverTree(NETS).fit(X)
+    assert tree.build_stats == ()
+    tree.check_invariants()
+    _same(tree.knn(k=2, return_distances=True), brute_force_knn(X, k=2))
+
+
+def test_a_dense_cluster_refines_the_fine_scale_and_still_builds_by_nets():
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.uniform(0, 1, (1000, 2)), 0.5 + 1e-4 * rng.standard_normal((600, 2))])
+    metric = EuclideanMetric()
+    lo, extent = bounds(X)
+    parent = np.full(X.shape[0], -1)
+    first_crowd = distinct_points(X, lo, float(extent.max()), _fine_scale(X, lo, extent), parent)[3]
+    assert first_crowd > CROWDED_CELL  # the first fine scale crowds one cell
+    assert net_tree(metric, X) is not None
+    tree = CoverTree(NETS).fit(X)
+    assert tree.build_stats == ()
+    tree.check_invariants()
+    _exact(tree, X)
 
 
 def test_the_nets_decline_what_they_cannot_build():
     metric = EuclideanMetric()
     assert net_tree(metric, np.ones((50, 2))) is None  # one distinct point
-    far = np.array([[0.0], [1e-13], [1.0]] + [[float(v)] for v in np.linspace(2, 3, 10)])
-    assert net_tree(metric, far) is None  # 1e-13 apart in an extent of 3: more than 2**38 cells
     tiny = np.array([[0.0, 0.0], [1e-300, 0.0], [1.0, 1.0]])  # unequal, yet at distance 0 (the square underflows)
     assert net_tree(metric, tiny) is None
     tree = CoverTree(NETS).fit(tiny)
+    tree.check_invariants()
+    crowded = np.vstack([np.random.default_rng(0).standard_normal((300, 2)) * 1e-9, [[1.0, 1.0]]])
+    assert net_tree(metric, crowded) is None  # 300 points in one cell of the finest scale (2**-20 of the extent)
+    tree = CoverTree(NETS).fit(crowded)
+    assert tree.build_stats != ()  # built by rounds
     tree.check_invariants()
     with pytest.raises(ValueError, match="1 to 3 coordinates"):
         net_tree(metric, np.zeros((5, 4)))

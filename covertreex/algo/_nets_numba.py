@@ -19,7 +19,6 @@ MAX_KEY_BITS = 38  # per coordinate, whatever the dimension (see CELL_MARGIN)
 # Cells are this much wider than the distance they serve, so rounding in (x - lo) / width can never put two
 # points within that distance two cells apart: a cell index below 2**38 is computed to within 2**-12.
 CELL_MARGIN = 1.0 + 2.0**-10
-FALLBACK = 1  # status: zero distances between unequal points, or cells finer than a key holds
 UNDECIDED, WINNER, LOSER = 0, 1, 2
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -66,13 +65,6 @@ def key_bits(d):
 @nb.njit(cache=True)
 def cell_width(s):
     return s * CELL_MARGIN
-
-
-@nb.njit(cache=True)
-def fits_grid(extent, s, d):
-    """Can cells of ``cell_width(s)`` index every coordinate of the data's ``extent`` in a key (a cell
-    and its right neighbour inside the field)?"""
-    return extent / cell_width(s) < (np.int64(1) << key_bits(d)) - 3
 
 
 RADIX_BITS = 11  # bits per counting pass of the key sort
@@ -281,9 +273,9 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
             count += 1
     if count == 0:
         return m, 0, 0
-    if not fits_grid(extent, s, d):
-        return -1, 0, 0
-    keys, order, rows = sorted_cells(pts, alive, picks[:count], lo, extent, s)
+    # below the fine scale, the fine cells (whose keys always hold the data's extent) serve: every point
+    # within s < h of a point lies in the cells next to its own
+    keys, order, rows = sorted_cells(pts, alive, picks[:count], lo, extent, max(s, h))
     # per key-sorted position: neighbours sit near each other in memory
     state = np.zeros(count, dtype=np.int8)
     best = np.empty(count)

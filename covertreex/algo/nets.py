@@ -23,6 +23,8 @@ from covertreex.runtime.config import NETS_MAX_DIM
 from covertreex.threads import chunk_ranges, each_in_threads
 
 CROWDED_CELL = 256  # distinct points in one fine cell: more would make the fine pass quadratic there
+CROWD_TARGET = 16  # the most distinct points in one fine cell aimed at when the first fine scale crowds one
+REFINE_STEPS = 4  # fine scales tried
 FINE_CHUNKS_PER_THREAD = 4
 FINE_MIN_CHUNK = 4096  # points: a smaller piece is not worth a thread
 RADII_MIN_CHUNK = 16384  # points
@@ -53,8 +55,10 @@ def _radii(metric, rows: np.ndarray, parent: np.ndarray) -> np.ndarray:
 
 def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     """The tree over Euclidean ``rows`` in one to three coordinates (ids 0..n-1), or None where the nets
-    do not apply: fewer than two distinct points, distances far below the data's extent (more than 2**20
-    cells across), or unequal points at distance 0.  The caller then builds by rounds."""
+    do not apply: fewer than two distinct points, clusters so much tighter than the data's extent that a
+    fine cell still holds more than ``CROWDED_CELL`` points after ``REFINE_STEPS`` finer scales, or
+    unequal points at distance 0.  The caller then
+    builds by rounds."""
     if metric.slots.kind != EUCLIDEAN or not 1 <= rows.shape[1] <= NETS_MAX_DIM:
         raise ValueError(f"the nets build Euclidean trees in 1 to {NETS_MAX_DIM} coordinates")
     lo, extent = bounds(rows)
@@ -65,9 +69,14 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     parent = np.full(n, -1, dtype=np.int64)
     dparent = np.zeros(n)
     h, top = _fine_scale(rows, lo, extent), float(extent.max())
-    alive, keys, cells, crowd = distinct_points(rows, lo, top, h, parent)
+    floor = top * 2.0**-20
+    for _ in range(REFINE_STEPS):  # data far more clustered than the coarse grid saw: finer cells
+        alive, keys, cells, crowd = distinct_points(rows, lo, top, h, parent)
+        if crowd <= CROWDED_CELL or h == floor:
+            break
+        h = max(h * (CROWD_TARGET / crowd) ** (1.0 / rows.shape[1]), floor)
     if crowd > CROWDED_CELL:
-        return None  # density far from even (clusters far tighter than the data's extent): the rounds serve better
+        return None  # clusters far tighter than the data's extent: the rounds serve better
     near = np.empty(alive.shape[0])
     zero = []
     each_in_threads(lambda piece: zero.append(fine_neighbours(metric.slots, keys, cells, h, *piece, near)),
@@ -77,10 +86,9 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     alive = alive.copy()
     m, i = alive.shape[0], level_score(min(h, float(near.min()))) - 1
     while m > 1:
-        m, _, _ = net_level(metric.slots, rows, lo, top, h, i, alive, near, m, level, parent, dparent)
-        if m < 0:
-            return None
-        i += 1
+        m, active, _ = net_level(metric.slots, rows, lo, top, h, i, alive, near, m, level, parent, dparent)
+        # no point took part: skip to the first level where one does (points far closer than the rest)
+        i = i + 1 if active else max(i + 1, level_score(min(h, float(near[:m].min()))) - 1)
     root = int(alive[0])
     level[root] = i
     radius = _radii(metric, rows, parent)
