@@ -4,6 +4,8 @@ brute-force oracle; the rounds take over where the nets cannot separate the poin
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import SHAPES, make_data
@@ -15,6 +17,7 @@ from covertreex.kernels import Matern32
 from covertreex.metrics.euclidean import EuclideanMetric
 from covertreex.reference import brute_force_knn
 from covertreex.runtime.config import NETS_MIN_POINTS
+from covertreex.telemetry import TelemetryWriter, validate
 
 NETS = Runtime(build="nets", query_engine="tree")
 
@@ -143,6 +146,21 @@ def test_the_build_setting_is_checked_and_read_from_the_environment():
     with pytest.raises(ValueError, match="over 1 to 3 coordinates; the points have 5"):
         CoverTree(NETS).fit(np.random.default_rng(0).standard_normal((100, 5)))
     assert Runtime.from_env({"COVERTREEX_BUILD": "Rounds"}).build == "rounds"
+
+
+def test_a_nets_build_reports_progress_once_and_a_summary_without_rounds(tmp_path):
+    X = make_data("gaussian", 3000, 2, seed=11)
+    calls = []
+    path = tmp_path / "nets.jsonl"
+    with TelemetryWriter(path, NETS) as writer:
+        CoverTree(NETS).fit(X, telemetry=writer, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3000, 3000)]
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    for event in events:
+        validate(event)
+    summary = [e for e in events if e["schema_id"] == "covertreex.build.summary"]
+    assert len(summary) == 1 and summary[0]["rounds"] == 0 and summary[0]["points_added"] == 3000
+    assert not [e for e in events if e["schema_id"] == "covertreex.build.round"]
 
 
 def test_the_same_data_gives_the_same_tree():

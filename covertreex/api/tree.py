@@ -283,10 +283,12 @@ class CoverTree:
             Residual metric only: precomputed V and residual variances p (the kernel still gives
             k(x_i, x_j)); by default the inducing points and Cholesky factor are fitted here.
         telemetry : TelemetryWriter, optional
-            Receives one event per prefix round and a summary.
+            Receives one event per prefix round (none for a tree built by nets, ``Runtime.build``) and a
+            summary.
         progress : callable, optional
             Called as ``progress(points placed, points)`` after every prefix round of the build (for
-            progress bars on large builds; not called when the plan builds no tree).
+            progress bars on large builds; once at the end for a tree built by nets; not called when the
+            plan builds no tree).
 
         Returns
         -------
