@@ -5,41 +5,44 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-
-SMALL_FAMILY = 32  # children: fewer are ordered by insertion, more by a merge sort
+from covertreex.core._levels_numba import DUP_LEVEL
 
 
 @nb.njit(cache=True)
 def children_by_level(parent, level):
     """Children CSR of nodes given in build order: grouped by parent, each group by level (descending),
-    then node number.  Returns (offsets, children)."""
+    then node number.  Returns (offsets, children).  Two stable counting sorts: by level rank (highest
+    first, the duplicate level last), then by parent."""
     n = parent.shape[0]
-    ptr = np.zeros(n + 1, dtype=np.int64)
+    top, bottom = DUP_LEVEL, -DUP_LEVEL
     for v in range(n):
+        if level[v] > DUP_LEVEL:
+            top = max(top, level[v])
+            bottom = min(bottom, level[v])
+    span = max(top - bottom + 2, 1)
+    rank = np.empty(n, dtype=np.int64)
+    count = np.zeros(span + 1, dtype=np.int64)
+    for v in range(n):
+        rank[v] = top - level[v] if level[v] > DUP_LEVEL else span - 1
         if parent[v] >= 0:
-            ptr[parent[v] + 1] += 1
+            count[rank[v] + 1] += 1
+    for r in range(span):
+        count[r + 1] += count[r]
+    by_level = np.empty(count[span], dtype=np.int64)
+    for v in range(n):  # in node order: stable
+        if parent[v] >= 0:
+            by_level[count[rank[v]]] = v
+            count[rank[v]] += 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for v in by_level:
+        ptr[parent[v] + 1] += 1
     for v in range(n):
         ptr[v + 1] += ptr[v]
     fill = ptr[:n].copy()
     kids = np.empty(ptr[n], dtype=np.int64)
-    for v in range(n):  # in node order: each group starts sorted by node number
-        p = parent[v]
-        if p >= 0:
-            kids[fill[p]] = v
-            fill[p] += 1
-    for p in range(n):
-        a, b = ptr[p], ptr[p + 1]
-        if b - a > SMALL_FAMILY:
-            group = kids[a:b].copy()
-            kids[a:b] = group[np.argsort(-level[group], kind="mergesort")]  # stable: ties keep node order
-            continue
-        for e in range(a + 1, b):
-            v = kids[e]
-            f = e - 1
-            while f >= a and level[kids[f]] < level[v]:
-                kids[f + 1] = kids[f]
-                f -= 1
-            kids[f + 1] = v
+    for v in by_level:
+        kids[fill[parent[v]]] = v
+        fill[parent[v]] += 1
     return ptr, kids
 
 
