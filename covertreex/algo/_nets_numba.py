@@ -1,7 +1,7 @@
 """Numba kernels of the bottom-up net build (``algo.nets``): Euclidean points in one to three coordinates.
 
 Points live in grid cells of width ``cell_width(s)`` (a little over ``s``), packed into one int64 key,
-``key_bits(d)`` bits per coordinate.  Points sorted by key are then swept in that order: every point within
+``KEY_BITS`` bits per coordinate.  Points sorted by key are then swept in that order: every point within
 ``s`` of the current one lies in ``3**(d-1)`` runs of keys (the neighbouring rows of cells), and each run's
 ends only move forward during the sweep (``advance_rows``), so finding them costs O(1) per point.
 """
@@ -15,12 +15,14 @@ import numpy as np
 
 from covertreex.metrics._distance_numba import point_distance
 
-MAX_KEY_BITS = 38  # per coordinate, whatever the dimension (see CELL_MARGIN)
+# A cell is never narrower than FINEST_CELL of the data's extent (``algo.nets`` keeps the fine scale at or
+# above it), so a cell index is at most 2**20 and it and its right neighbour fit a field of KEY_BITS bits.
+FINEST_CELL = 2.0**-20
+KEY_BITS = 21
 # Cells are this much wider than the distance they serve, so rounding in (x - lo) / width can never put two
-# points within that distance two cells apart: a cell index below 2**38 is computed to within 2**-12.
+# points within that distance two cells apart: a cell index below 2**21 is computed to within 2**-29.
 CELL_MARGIN = 1.0 + 2.0**-10
 UNDECIDED, WINNER, LOSER = 0, 1, 2
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @nb.njit(cache=True)
@@ -57,12 +59,6 @@ def mean_occupancy(pts, lo, extent, side):
 
 
 @nb.njit(cache=True)
-def key_bits(d):
-    """Bits per coordinate in a key of ``d`` coordinates: 38, 31 or 21."""
-    return min(63 // d, MAX_KEY_BITS)
-
-
-@nb.njit(cache=True)
 def cell_width(s):
     return s * CELL_MARGIN
 
@@ -79,7 +75,7 @@ def radix_sort(keys, items, fields, field_bits):
     k_out, i_out = np.empty_like(keys), np.empty_like(items)
     for f in range(fields):
         for low in range(0, field_bits, RADIX_BITS):
-            shift = key_bits(fields) * f + low
+            shift = KEY_BITS * f + low
             mask = (np.int64(1) << min(RADIX_BITS, field_bits - low)) - 1
             count = np.zeros(mask + 2, dtype=np.int64)
             for t in range(n):
@@ -104,14 +100,13 @@ def sorted_cells(pts, ids, picks, lo, extent, s):
     count = picks.shape[0]
     d = pts.shape[1]
     width = cell_width(s)
-    bits = key_bits(d)
     keys = np.empty(count, dtype=np.int64)
     for t in range(count):
         x = ids[picks[t]]
         key = np.int64(0)
         for j in range(d):
             q = np.int64(math.floor((np.float64(pts[x, j]) - lo[j]) / width))
-            key = (key << bits) | q
+            key = (key << KEY_BITS) | q
         keys[t] = key
     field_bits = 1
     while (np.int64(1) << field_bits) <= np.int64(extent / width) + 1:
@@ -137,7 +132,7 @@ def neighbour_rows(d):
         for j in range(d - 1):
             step = rest % 3 - 1
             rest //= 3
-            delta[r] += step * (np.int64(1) << (key_bits(d) * (d - 1 - j)))
+            delta[r] += step * (np.int64(1) << (KEY_BITS * (d - 1 - j)))
             if step < 0:
                 lowers[r] |= 1 << j
     return delta, lowers
@@ -149,11 +144,10 @@ def advance_rows(sorted_keys, key, d, delta, lowers, cursors, runs):
     included; an empty run for a row off the grid).  ``cursors`` keeps each row's run between calls:
     for keys given in increasing order the runs only move forward."""
     m = sorted_keys.shape[0]
-    bits = key_bits(d)
-    mask = (np.int64(1) << bits) - 1
+    mask = (np.int64(1) << KEY_BITS) - 1
     at_zero = 0  # a bit per leading coordinate whose cell index is 0
     for j in range(d - 1):
-        if (key >> (bits * (d - 1 - j))) & mask == 0:
+        if (key >> (KEY_BITS * (d - 1 - j))) & mask == 0:
             at_zero |= 1 << j
     left = 1 if key & mask > 0 else 0
     for r in range(delta.shape[0]):
@@ -261,8 +255,7 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
     A greedy maximal independent set under "within s" (in key order) stays alive for the next level; every
     other point gets level i and its nearest set member as parent (at most s away: the cover invariant)
     and leaves ``alive`` (compacted with ``nearest``).  Only points whose nearest other point may be within
-    s take part; the others cannot conflict.  Returns (points still alive, points that took part,
-    distances computed), or (-1, 0, 0) when the cells of this level are finer than a key can index."""
+    s take part; the others cannot conflict.  Returns (points still alive, points that took part)."""
     d = pts.shape[1]
     s = math.ldexp(1.0, i + 1)
     picks = np.empty(m, dtype=np.int64)
@@ -272,7 +265,7 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
             picks[count] = t
             count += 1
     if count == 0:
-        return m, 0, 0
+        return m, 0
     # below the fine scale, the fine cells (whose keys always hold the data's extent) serve: every point
     # within s < h of a point lies in the cells next to its own
     keys, order, rows = sorted_cells(pts, alive, picks[:count], lo, extent, max(s, h))
@@ -283,7 +276,6 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
     delta, lowers = neighbour_rows(d)
     cursors = np.zeros((delta.shape[0], 2), dtype=np.int64)
     runs = np.empty_like(cursors)
-    evals = 0
     for t in range(count):
         if state[t] != UNDECIDED:
             continue
@@ -295,7 +287,6 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
                 if state[u] == WINNER:
                     continue
                 dist = point_distance(metric, rows, t, rows, u)
-                evals += 1
                 if dist > s:
                     continue
                 # every winner within s of a loser meets it here: keep the nearest (ties: lower number)
@@ -317,7 +308,7 @@ def net_level(metric, pts, lo, extent, h, i, alive, nearest, m, level, parent, d
             alive[kept] = alive[t]
             nearest[kept] = nearest[t]
             kept += 1
-    return kept, count, evals
+    return kept, count
 
 
 @nb.njit(cache=True, nogil=True)

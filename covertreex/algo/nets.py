@@ -14,8 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from covertreex.algo._nets_numba import (bounds, distinct_points, fine_neighbours, mean_occupancy, net_level,
-                                         subtree_radii)
+from covertreex.algo._nets_numba import (FINEST_CELL, bounds, distinct_points, fine_neighbours, mean_occupancy,
+                                         net_level, subtree_radii)
 from covertreex.core._levels_numba import DUP_LEVEL, level_score
 from covertreex.core.tree import PCCTree
 from covertreex.metrics.base import EUCLIDEAN
@@ -28,8 +28,6 @@ REFINE_STEPS = 4  # fine scales tried
 FINE_CHUNKS_PER_THREAD = 4
 FINE_MIN_CHUNK = 4096  # points: a smaller piece is not worth a thread
 RADII_MIN_CHUNK = 16384  # points
-
-
 COARSE_CELLS = 1 << 15  # cells of the occupancy estimate behind the fine scale
 
 
@@ -41,7 +39,13 @@ def _fine_scale(rows: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> float:
     side = max(1, int(COARSE_CELLS ** (1.0 / spread.size)))
     seen = mean_occupancy(rows, lo, extent, side)
     h = (float(np.prod(spread / side)) / seen) ** (1.0 / spread.size)
-    return max(h, float(extent.max()) * 2.0**-20)
+    return max(h, float(extent.max()) * FINEST_CELL)
+
+
+def _first_level(h: float, nearest: np.ndarray) -> int:
+    """The lowest level at which a point with these nearest-neighbour distances (inf: above ``h``) can
+    take part: its ``2**(level+1)`` reaches the closest of them."""
+    return int(level_score(min(h, float(nearest.min())))) - 1
 
 
 def _radii(metric, rows: np.ndarray, parent: np.ndarray) -> np.ndarray:
@@ -57,8 +61,7 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     """The tree over Euclidean ``rows`` in one to three coordinates (ids 0..n-1), or None where the nets
     do not apply: fewer than two distinct points, clusters so much tighter than the data's extent that a
     fine cell still holds more than ``CROWDED_CELL`` points after ``REFINE_STEPS`` finer scales, or
-    unequal points at distance 0.  The caller then
-    builds by rounds."""
+    unequal points at distance 0.  The caller then builds by rounds."""
     if metric.slots.kind != EUCLIDEAN or not 1 <= rows.shape[1] <= NETS_MAX_DIM:
         raise ValueError(f"the nets build Euclidean trees in 1 to {NETS_MAX_DIM} coordinates")
     lo, extent = bounds(rows)
@@ -69,7 +72,7 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     parent = np.full(n, -1, dtype=np.int64)
     dparent = np.zeros(n)
     h, top = _fine_scale(rows, lo, extent), float(extent.max())
-    floor = top * 2.0**-20
+    floor = top * FINEST_CELL
     for _ in range(REFINE_STEPS):  # data far more clustered than the coarse grid saw: finer cells
         alive, keys, cells, crowd = distinct_points(rows, lo, top, h, parent)
         if crowd <= CROWDED_CELL or h == floor:
@@ -84,17 +87,16 @@ def net_tree(metric, rows: np.ndarray) -> PCCTree | None:
     if any(zero):
         return None  # unequal points at distance 0 (rounding): only the rounds keep them apart
     alive = alive.copy()
-    m, i = alive.shape[0], level_score(min(h, float(near.min()))) - 1
+    m, i = alive.shape[0], _first_level(h, near)
     while m > 1:
-        m, active, _ = net_level(metric.slots, rows, lo, top, h, i, alive, near, m, level, parent, dparent)
+        m, active = net_level(metric.slots, rows, lo, top, h, i, alive, near, m, level, parent, dparent)
         # no point took part: skip to the first level where one does (points far closer than the rest)
-        i = i + 1 if active else max(i + 1, level_score(min(h, float(near[:m].min()))) - 1)
+        i = i + 1 if active else max(i + 1, _first_level(h, near[:m]))
     root = int(alive[0])
     level[root] = i
     radius = _radii(metric, rows, parent)
-    # node 0 must be the root: swap it with point 0
+    # node 0 must be the root: swap it with point 0 (a swap is its own inverse: order maps both ways)
     order = np.arange(n, dtype=np.int64)
     order[0], order[root] = root, 0
-    node_of = order.copy()  # a swap is its own inverse
-    node_parent = np.where(parent[order] >= 0, node_of[np.maximum(parent[order], 0)], -1)
+    node_parent = np.where(parent[order] >= 0, order[np.maximum(parent[order], 0)], -1)
     return PCCTree.from_build_arrays(rows[order], order, level[order], node_parent, dparent[order], radius[order])
